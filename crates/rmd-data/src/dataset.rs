@@ -1,0 +1,339 @@
+//! Dataset artifacts: import of raw data into the store (keyed by content), resolution of
+//! `--dataset NAME|KEY`, and read access through memory-mapped image files.
+//!
+//! Artifact files: `dataset.json` ([`DatasetInfo`]), `train_images.u8` and `test_images.u8`
+//! (N×C×H×W bytes), `train_labels.parquet` and `test_labels.parquet`
+//! (`index` u32, `label` u16, and `coarse_label` u16 for datasets with superclasses).
+
+use crate::error::{DataError, IoContext, Result};
+use crate::parquet_io::{int_column, read_parquet, write_parquet};
+use crate::raw::{RawDataset, RawSplit};
+use crate::sources::{KnownDataset, SourceOptions};
+use arrow_array::{ArrayRef, RecordBatch, UInt16Array, UInt32Array};
+use rmd_store::{Artifact, ArtifactSpec, Begin, BeginOptions, CodeIdentity, CommitInfo, Store};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Stage name of dataset artifacts.
+pub const DATASET_STAGE: &str = "dataset";
+/// Schema version of dataset artifacts.
+pub const DATASET_SCHEMA_VERSION: u32 = 1;
+
+/// Description of a dataset artifact (`dataset.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    /// Dataset name.
+    pub name: String,
+    /// Class names by index.
+    pub classes: Vec<String>,
+    /// Coarse class names, when the dataset has superclasses.
+    pub coarse_classes: Option<Vec<String>>,
+    /// Channels per image.
+    pub channels: usize,
+    /// Image height.
+    pub height: usize,
+    /// Image width.
+    pub width: usize,
+    /// Training images.
+    pub n_train: usize,
+    /// Test images.
+    pub n_test: usize,
+    /// blake3 over the description and every image and label: the dataset's identity.
+    pub content_blake3: String,
+}
+
+impl DatasetInfo {
+    /// Bytes per image.
+    pub fn image_bytes(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    /// Number of classes.
+    pub fn num_classes(&self) -> usize {
+        self.classes.len()
+    }
+}
+
+#[derive(Serialize)]
+struct DatasetParams<'a> {
+    name: &'a str,
+    content_blake3: &'a str,
+}
+
+/// Hashes a raw dataset's description, images and labels.
+pub fn content_hash(raw: &RawDataset) -> String {
+    let mut h = blake3::Hasher::new();
+    let header = serde_json::json!({
+        "name": raw.name, "classes": raw.classes, "coarse_classes": raw.coarse_classes,
+        "shape": raw.shape, "n_train": raw.train.len(), "n_test": raw.test.len(),
+    });
+    h.update(rmd_store::canonical_json(&header).as_bytes());
+    for split in [&raw.train, &raw.test] {
+        h.update(&split.images);
+        for l in &split.labels {
+            h.update(&l.to_le_bytes());
+        }
+        if let Some(c) = &split.coarse_labels {
+            for l in c {
+                h.update(&l.to_le_bytes());
+            }
+        }
+    }
+    h.finalize().to_hex().to_string()
+}
+
+fn check_raw(raw: &RawDataset) -> Result<()> {
+    for (name, s) in [("train", &raw.train), ("test", &raw.test)] {
+        if s.is_empty() {
+            return Err(DataError::invalid(format!("{}: the {name} split is empty", raw.name)));
+        }
+        if s.images.len() != s.len() * raw.image_bytes() {
+            return Err(DataError::invalid(format!(
+                "{}: {name} split has {} image bytes for {} labels of {} bytes each",
+                raw.name,
+                s.images.len(),
+                s.len(),
+                raw.image_bytes()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Imports a raw dataset into the store (a cache hit when the same content is there).
+pub fn import_raw(store: &Store, raw: &RawDataset, code: &CodeIdentity, source: &str) -> Result<Artifact> {
+    check_raw(raw)?;
+    let content = content_hash(raw);
+    let spec = ArtifactSpec::new(
+        DATASET_STAGE,
+        DATASET_SCHEMA_VERSION,
+        &DatasetParams { name: &raw.name, content_blake3: &content },
+    );
+    let pending = match store.begin(&spec, BeginOptions::default())? {
+        Begin::Cached(a) => return Ok(a),
+        Begin::Run(p) => p,
+    };
+    let info = DatasetInfo {
+        name: raw.name.clone(),
+        classes: raw.classes.clone(),
+        coarse_classes: raw.coarse_classes.clone(),
+        channels: raw.shape[0],
+        height: raw.shape[1],
+        width: raw.shape[2],
+        n_train: raw.train.len(),
+        n_test: raw.test.len(),
+        content_blake3: content,
+    };
+    let json = serde_json::to_string_pretty(&info).expect("info serialises");
+    let p = pending.path("dataset.json");
+    std::fs::write(&p, json).ctx("writing", &p)?;
+    for (split_name, split) in [("train", &raw.train), ("test", &raw.test)] {
+        let p = pending.path(&format!("{split_name}_images.u8"));
+        std::fs::write(&p, &split.images).ctx("writing", &p)?;
+        write_labels(&pending.path(&format!("{split_name}_labels.parquet")), split, &info, pending.key())?;
+    }
+    let metrics = serde_json::json!({
+        "name": info.name, "n_train": info.n_train, "n_test": info.n_test,
+        "num_classes": info.num_classes(), "shape": raw.shape, "source": source,
+    });
+    Ok(pending.commit(CommitInfo {
+        metrics,
+        code: code.clone(),
+        backend: "none".into(),
+        device: "cpu".into(),
+        ..Default::default()
+    })?)
+}
+
+fn write_labels(path: &Path, split: &RawSplit, info: &DatasetInfo, key: &str) -> Result<()> {
+    let n = split.len() as u32;
+    let mut cols: Vec<(&str, ArrayRef)> = vec![
+        ("index", Arc::new(UInt32Array::from_iter_values(0..n))),
+        ("label", Arc::new(UInt16Array::from(split.labels.clone()))),
+    ];
+    if let Some(c) = &split.coarse_labels {
+        cols.push(("coarse_label", Arc::new(UInt16Array::from(c.clone()))));
+    }
+    let batch = RecordBatch::try_from_iter(cols)
+        .map_err(|e| DataError::Parquet { path: path.into(), reason: e.to_string() })?;
+    let mut meta = BTreeMap::new();
+    meta.insert("rmdnet.dataset_key".into(), key.to_string());
+    meta.insert("rmdnet.classes".into(), serde_json::to_string(&info.classes).expect("json"));
+    write_parquet(path, &batch, &meta)
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct SourceIndex {
+    dir: String,
+    files: Vec<(String, u64, u128)>,
+    key: String,
+}
+
+fn stat_files(files: &[PathBuf]) -> Result<Vec<(String, u64, u128)>> {
+    files
+        .iter()
+        .map(|f| {
+            let m = std::fs::metadata(f).ctx("inspecting", f)?;
+            let mtime = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            Ok((f.display().to_string(), m.len(), mtime))
+        })
+        .collect()
+}
+
+/// Resolves `--dataset`: a known name (located under the data directory, imported on first
+/// use; later runs recognise unchanged files by size and mtime without re-hashing them) or
+/// the key (prefix) of a dataset artifact already in the store.
+pub fn resolve_dataset(
+    store: &Store,
+    what: &str,
+    sources: &SourceOptions,
+    code: &CodeIdentity,
+) -> Result<Artifact> {
+    let Some(known) = KnownDataset::parse(what) else {
+        return store.find(Some(DATASET_STAGE), what).map_err(|e| match e {
+            rmd_store::StoreError::NotFound { .. } => DataError::invalid(format!(
+                "unknown dataset '{what}': not one of {} and no dataset artifact with that key prefix in {}",
+                KnownDataset::ALL.map(|k| k.name()).join(", "),
+                store.root().display()
+            )),
+            other => other.into(),
+        });
+    };
+    let dir = known.locate(sources)?;
+    let canonical = std::fs::canonicalize(&dir).unwrap_or(dir.clone());
+    let files = known.present_files(&dir);
+    let index_dir = store.stage_dir(DATASET_STAGE).join(".sources");
+    let tag = blake3::hash(canonical.display().to_string().as_bytes()).to_hex();
+    let index_path = index_dir.join(format!("{}-{}.json", known.name(), &tag[..16]));
+    let stats = stat_files(&files)?;
+    if let Ok(text) = std::fs::read_to_string(&index_path)
+        && let Ok(idx) = serde_json::from_str::<SourceIndex>(&text)
+        && idx.files == stats
+        && let Some(a) = store.lookup_key(DATASET_STAGE, &idx.key)?
+    {
+        return Ok(a);
+    }
+    eprintln!("importing {} from {}", known.name(), dir.display());
+    let raw = known.read(&dir)?;
+    let artifact = import_raw(store, &raw, code, &format!("{} ({})", known.name(), canonical.display()))?;
+    let idx =
+        SourceIndex { dir: canonical.display().to_string(), files: stats, key: artifact.key().to_string() };
+    std::fs::create_dir_all(&index_dir).ctx("creating", &index_dir)?;
+    let tmp = index_path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&idx).expect("json")).ctx("writing", &tmp)?;
+    std::fs::rename(&tmp, &index_path).ctx("renaming", &tmp)?;
+    Ok(artifact)
+}
+
+/// One split of an opened dataset artifact; images are memory-mapped, not copied.
+#[derive(Debug)]
+pub struct Split {
+    images: memmap2::Mmap,
+    labels: Vec<u16>,
+    coarse_labels: Option<Vec<u16>>,
+    image_bytes: usize,
+}
+
+impl Split {
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when there is no image.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Labels by index.
+    pub fn labels(&self) -> &[u16] {
+        &self.labels
+    }
+
+    /// Coarse labels, when present.
+    pub fn coarse_labels(&self) -> Option<&[u16]> {
+        self.coarse_labels.as_deref()
+    }
+
+    /// Bytes of image `i` (C×H×W).
+    pub fn image(&self, i: usize) -> &[u8] {
+        &self.images[i * self.image_bytes..(i + 1) * self.image_bytes]
+    }
+
+    /// All image bytes.
+    pub fn all_images(&self) -> &[u8] {
+        &self.images
+    }
+
+    /// Copies the images at `indices`, concatenated.
+    pub fn gather(&self, indices: &[u32]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(indices.len() * self.image_bytes);
+        for &i in indices {
+            out.extend_from_slice(self.image(i as usize));
+        }
+        out
+    }
+}
+
+/// An opened dataset artifact.
+#[derive(Debug)]
+pub struct Dataset {
+    /// The artifact key.
+    pub key: String,
+    /// Its description.
+    pub info: DatasetInfo,
+    /// Training split.
+    pub train: Split,
+    /// Test split.
+    pub test: Split,
+}
+
+impl Dataset {
+    /// Opens a dataset artifact, checking file sizes and label ranges.
+    pub fn open(artifact: &Artifact) -> Result<Dataset> {
+        let info_path = artifact.path("dataset.json");
+        let text = std::fs::read_to_string(&info_path).ctx("reading", &info_path)?;
+        let info: DatasetInfo = serde_json::from_str(&text)
+            .map_err(|e| DataError::bad(&info_path, format!("unreadable: {e}")))?;
+        let train = open_split(artifact, "train", info.n_train, &info)?;
+        let test = open_split(artifact, "test", info.n_test, &info)?;
+        Ok(Dataset { key: artifact.key().to_string(), info, train, test })
+    }
+}
+
+fn open_split(artifact: &Artifact, name: &str, n: usize, info: &DatasetInfo) -> Result<Split> {
+    let img_path = artifact.path(&format!("{name}_images.u8"));
+    let file = std::fs::File::open(&img_path).ctx("opening", &img_path)?;
+    // SAFETY: artifact files are immutable once committed; the store never rewrites them.
+    let images = unsafe { memmap2::Mmap::map(&file) }.ctx("mapping", &img_path)?;
+    if images.len() != n * info.image_bytes() {
+        return Err(DataError::bad(
+            &img_path,
+            format!("{} bytes, expected {n} images of {} bytes", images.len(), info.image_bytes()),
+        ));
+    }
+    let lab_path = artifact.path(&format!("{name}_labels.parquet"));
+    let table = read_parquet(&lab_path)?;
+    let to_u16 = |v: Vec<i64>, limit: usize, what: &str| -> Result<Vec<u16>> {
+        if v.len() != n {
+            return Err(DataError::bad(&lab_path, format!("{} {what} values, expected {n}", v.len())));
+        }
+        if let Some((i, x)) = v.iter().enumerate().find(|(_, x)| **x < 0 || **x as usize >= limit) {
+            return Err(DataError::bad(&lab_path, format!("{what} {x} at row {i} out of range 0..{limit}")));
+        }
+        Ok(v.into_iter().map(|x| x as u16).collect())
+    };
+    let labels = to_u16(int_column(&table, &lab_path, "label")?, info.num_classes(), "label")?;
+    let coarse_labels = match &info.coarse_classes {
+        Some(c) => Some(to_u16(int_column(&table, &lab_path, "coarse_label")?, c.len(), "coarse_label")?),
+        None => None,
+    };
+    Ok(Split { images, labels, coarse_labels, image_bytes: info.image_bytes() })
+}

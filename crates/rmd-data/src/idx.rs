@@ -1,0 +1,176 @@
+//! Reader for the IDX format of the MNIST family (raw or gzip-compressed files).
+//!
+//! Files: `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte`,
+//! `t10k-labels-idx1-ubyte`, each optionally with a `.gz` suffix.
+
+use crate::error::{DataError, IoContext, Result};
+use crate::raw::{RawDataset, RawSplit};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Base names of the four IDX files (train images, train labels, test images, test labels).
+pub const IDX_FILES: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
+/// A decoded IDX array of unsigned bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdxArray {
+    /// Dimensions, outermost first.
+    pub dims: Vec<usize>,
+    /// Row-major data.
+    pub data: Vec<u8>,
+}
+
+/// Finds `dir/base` or `dir/base.gz`.
+pub fn locate(dir: &Path, base: &str) -> Option<PathBuf> {
+    [dir.join(base), dir.join(format!("{base}.gz"))].into_iter().find(|p| p.is_file())
+}
+
+/// Reads one IDX file of unsigned bytes (type 0x08), decompressing `.gz` files.
+pub fn read_idx(path: &Path) -> Result<IdxArray> {
+    let file = std::fs::File::open(path).ctx("opening", path)?;
+    let mut bytes = Vec::new();
+    if path.extension().is_some_and(|e| e == "gz") {
+        flate2::read::GzDecoder::new(file)
+            .read_to_end(&mut bytes)
+            .map_err(|e| DataError::bad(path, format!("corrupt gzip stream: {e}")))?;
+    } else {
+        std::io::BufReader::new(file).read_to_end(&mut bytes).ctx("reading", path)?;
+    }
+    parse_idx(&bytes).map_err(|reason| DataError::bad(path, reason))
+}
+
+/// Parses IDX bytes.
+pub fn parse_idx(bytes: &[u8]) -> std::result::Result<IdxArray, String> {
+    if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
+        return Err("not an IDX file (bad magic number)".into());
+    }
+    if bytes[2] != 0x08 {
+        return Err(format!("IDX element type 0x{:02x} is not unsigned byte (0x08)", bytes[2]));
+    }
+    let ndims = bytes[3] as usize;
+    let header = 4 + 4 * ndims;
+    if ndims == 0 || bytes.len() < header {
+        return Err("truncated IDX header".into());
+    }
+    let dims: Vec<usize> = (0..ndims)
+        .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize)
+        .collect();
+    let expected: usize = dims.iter().product();
+    let data = &bytes[header..];
+    if data.len() != expected {
+        return Err(format!(
+            "header announces {dims:?} = {expected} bytes of data but the file holds {}: truncated or corrupt",
+            data.len()
+        ));
+    }
+    Ok(IdxArray { dims, data: data.to_vec() })
+}
+
+/// Encodes an IDX array (for tests and fixtures).
+pub fn encode_idx(dims: &[usize], data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, 0x08, dims.len() as u8];
+    for d in dims {
+        out.extend_from_slice(&(*d as u32).to_be_bytes());
+    }
+    out.extend_from_slice(data);
+    out
+}
+
+/// Reads an MNIST-family directory into a dataset named `name` with `classes`.
+pub fn read_idx_dataset(dir: &Path, name: &str, classes: &[&str]) -> Result<RawDataset> {
+    let mut paths = Vec::new();
+    for base in IDX_FILES {
+        paths.push(locate(dir, base).ok_or_else(|| {
+            DataError::Missing(format!("{}: missing {base} (or {base}.gz)", dir.display()))
+        })?);
+    }
+    let train = read_split(&paths[0], &paths[1], classes.len())?;
+    let test = read_split(&paths[2], &paths[3], classes.len())?;
+    let (train_split, shape) = train;
+    let (test_split, test_shape) = test;
+    if shape != test_shape {
+        return Err(DataError::bad(
+            &paths[2],
+            format!("image shape {test_shape:?} differs from training {shape:?}"),
+        ));
+    }
+    Ok(RawDataset {
+        name: name.into(),
+        classes: classes.iter().map(|s| s.to_string()).collect(),
+        coarse_classes: None,
+        shape,
+        train: train_split,
+        test: test_split,
+    })
+}
+
+fn read_split(images: &Path, labels: &Path, n_classes: usize) -> Result<(RawSplit, [usize; 3])> {
+    let img = read_idx(images)?;
+    let lab = read_idx(labels)?;
+    if img.dims.len() != 3 {
+        return Err(DataError::bad(
+            images,
+            format!("expected 3 dimensions (n, rows, cols), found {:?}", img.dims),
+        ));
+    }
+    if lab.dims.len() != 1 || lab.dims[0] != img.dims[0] {
+        return Err(DataError::bad(
+            labels,
+            format!("holds {:?} labels but {} has {} images", lab.dims, images.display(), img.dims[0]),
+        ));
+    }
+    if let Some((i, l)) = lab.data.iter().enumerate().find(|(_, l)| **l as usize >= n_classes) {
+        return Err(DataError::bad(labels, format!("label {l} at index {i} out of range 0..{n_classes}")));
+    }
+    let split = RawSplit {
+        images: img.data,
+        labels: lab.data.iter().map(|&l| l as u16).collect(),
+        coarse_labels: None,
+    };
+    Ok((split, [1, img.dims[1], img.dims[2]]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write_gz(path: &Path, bytes: &[u8]) {
+        let f = std::fs::File::create(path).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+        gz.write_all(bytes).unwrap();
+        gz.finish().unwrap();
+    }
+
+    #[test]
+    fn reads_raw_and_gz_files_and_rejects_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let img: Vec<u8> = (0..5 * 28 * 28).map(|i| (i % 256) as u8).collect();
+        std::fs::write(d.join(IDX_FILES[0]), encode_idx(&[5, 28, 28], &img)).unwrap();
+        write_gz(&d.join(format!("{}.gz", IDX_FILES[1])), &encode_idx(&[5], &[0, 1, 2, 3, 9]));
+        write_gz(&d.join(format!("{}.gz", IDX_FILES[2])), &encode_idx(&[2, 28, 28], &img[..2 * 784]));
+        std::fs::write(d.join(IDX_FILES[3]), encode_idx(&[2], &[7, 8])).unwrap();
+        let digits: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+        let names: Vec<&str> = digits.iter().map(String::as_str).collect();
+        let ds = read_idx_dataset(d, "mnist", &names).unwrap();
+        assert_eq!(ds.shape, [1, 28, 28]);
+        assert_eq!(ds.train.labels, vec![0, 1, 2, 3, 9]);
+        assert_eq!(ds.test.images, img[..2 * 784].to_vec());
+
+        let full = encode_idx(&[5, 28, 28], &img);
+        std::fs::write(d.join(IDX_FILES[0]), &full[..full.len() - 1]).unwrap();
+        let err = read_idx_dataset(d, "mnist", &names).unwrap_err().to_string();
+        assert!(err.contains(IDX_FILES[0]) && err.contains("truncated"), "{err}");
+
+        std::fs::write(d.join(IDX_FILES[0]), &full).unwrap();
+        std::fs::write(d.join(IDX_FILES[3]), encode_idx(&[3], &[7, 8, 1])).unwrap();
+        let err = read_idx_dataset(d, "mnist", &names).unwrap_err().to_string();
+        assert!(err.contains(IDX_FILES[3]) && err.contains("2 images"), "{err}");
+    }
+}

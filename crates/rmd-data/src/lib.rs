@@ -1,0 +1,25 @@
+//! Datasets and label noise for rmdnet.
+//!
+//! * [`cifar`], [`idx`]: readers of the official file layouts.
+//! * [`download`], [`sources`]: where named datasets live and how they are fetched.
+//! * [`dataset`]: dataset artifacts (content-keyed import, memory-mapped access).
+//! * [`loader`]: seeded mini-batch iteration.
+//! * [`noise`]: the noise models and the noise stage.
+//! * [`parquet_io`]: Parquet helpers shared by the stages.
+
+pub mod cifar;
+pub mod dataset;
+pub mod download;
+mod error;
+pub mod idx;
+pub mod loader;
+pub mod noise;
+pub mod parquet_io;
+pub mod progress;
+pub mod raw;
+pub mod sources;
+
+pub use dataset::{Dataset, DatasetInfo, Split, resolve_dataset};
+pub use error::{DataError, Result};
+pub use raw::{RawDataset, RawSplit};
+pub use sources::{DATA_DIR_ENV, KnownDataset, SourceOptions};

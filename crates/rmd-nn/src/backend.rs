@@ -1,0 +1,188 @@
+//! Backend selection: parse `--backend`, refuse backends this build lacks with a clear
+//! message, and probe GPU devices before work starts (a missing driver otherwise panics on
+//! the first tensor operation, inside a device thread).
+
+use burn::tensor::{Device, Tensor};
+use std::fmt;
+use std::str::FromStr;
+
+/// Version of the burn framework this crate is built against (recorded in manifests).
+pub const BURN_VERSION: &str = "0.22.1";
+
+/// A compute backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// burn's pure-Rust CPU backend (always available).
+    Flex,
+    /// burn's wgpu backend (Vulkan/Metal GPUs), with the `wgpu` feature.
+    Wgpu,
+    /// burn's CUDA backend, with the `cuda` feature.
+    Cuda,
+}
+
+/// Backend selection failures.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The name is not a backend.
+    #[error("unknown backend '{0}': expected flex (CPU), wgpu or cuda")]
+    Unknown(String),
+    /// The backend exists but this binary was built without it.
+    #[error(
+        "this build has no {0} backend: rebuild with `cargo build --release --features {0}` (available here: {1})"
+    )]
+    NotBuilt(&'static str, String),
+    /// The device could not be used.
+    #[error("the {0} device could not be initialised: {1}")]
+    Unavailable(&'static str, String),
+}
+
+impl BackendKind {
+    /// The flag value and recorded name.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Flex => "flex",
+            BackendKind::Wgpu => "wgpu",
+            BackendKind::Cuda => "cuda",
+        }
+    }
+
+    /// Whether this binary was built with the backend.
+    pub fn is_built(self) -> bool {
+        match self {
+            BackendKind::Flex => true,
+            BackendKind::Wgpu => cfg!(feature = "wgpu"),
+            BackendKind::Cuda => cfg!(feature = "cuda"),
+        }
+    }
+
+    /// The backends this binary was built with.
+    pub fn built() -> Vec<BackendKind> {
+        [BackendKind::Flex, BackendKind::Wgpu, BackendKind::Cuda]
+            .into_iter()
+            .filter(|b| b.is_built())
+            .collect()
+    }
+
+    /// The best backend built in: a GPU one when present, else flex.
+    pub fn default_for_build() -> BackendKind {
+        if cfg!(feature = "cuda") {
+            BackendKind::Cuda
+        } else if cfg!(feature = "wgpu") {
+            BackendKind::Wgpu
+        } else {
+            BackendKind::Flex
+        }
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for BackendKind {
+    type Err = BackendError;
+    fn from_str(s: &str) -> Result<Self, BackendError> {
+        match s.to_ascii_lowercase().as_str() {
+            "flex" | "cpu" => Ok(BackendKind::Flex),
+            "wgpu" | "vulkan" => Ok(BackendKind::Wgpu),
+            "cuda" | "gpu" => Ok(BackendKind::Cuda),
+            _ => Err(BackendError::Unknown(s.to_string())),
+        }
+    }
+}
+
+/// A ready device with a description for manifests.
+#[derive(Debug, Clone)]
+pub struct ComputeDevice {
+    /// The backend.
+    pub kind: BackendKind,
+    /// The burn device (without autodiff; call `.autodiff()` for training).
+    pub device: Device,
+    /// Human description (`flex (cpu, 2 threads)`, `cuda:0`, ...).
+    pub description: String,
+}
+
+impl ComputeDevice {
+    /// Selects and probes a device of `kind` (index for GPUs).
+    pub fn select(kind: BackendKind, index: usize) -> Result<ComputeDevice, BackendError> {
+        if !kind.is_built() {
+            let built: Vec<&str> = BackendKind::built().iter().map(|b| b.name()).collect();
+            return Err(BackendError::NotBuilt(kind.name(), built.join(", ")));
+        }
+        let (device, description) = make_device(kind, index);
+        probe(kind, &device)?;
+        Ok(ComputeDevice { kind, device, description })
+    }
+}
+
+fn make_device(kind: BackendKind, index: usize) -> (Device, String) {
+    let _ = index;
+    match kind {
+        #[cfg(feature = "cuda")]
+        BackendKind::Cuda => (Device::cuda(index), format!("cuda:{index}")),
+        #[cfg(feature = "wgpu")]
+        BackendKind::Wgpu => {
+            (Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(index)), format!("wgpu discrete gpu {index}"))
+        }
+        _ => {
+            let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+            (Device::flex(), format!("flex (cpu, {threads} threads)"))
+        }
+    }
+}
+
+/// Runs a tiny computation on the device in a separate thread, turning a panic (missing
+/// driver, no adapter) into an error.
+fn probe(kind: BackendKind, device: &Device) -> Result<(), BackendError> {
+    let device = device.clone();
+    let result = std::thread::spawn(move || {
+        let t = Tensor::<1>::from_floats([1.0, 2.0, 3.0], &device);
+        let v = (t.clone() * t).sum().into_data().try_to_vec::<f32>();
+        v.map(|v| v[0]).map_err(|e| format!("{e:?}"))
+    })
+    .join();
+    match result {
+        Ok(Ok(v)) if (v - 14.0).abs() < 1e-4 => Ok(()),
+        Ok(Ok(v)) => Err(BackendError::Unavailable(kind.name(), format!("probe computed {v} instead of 14"))),
+        Ok(Err(e)) => Err(BackendError::Unavailable(kind.name(), e)),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "the backend panicked".into());
+            Err(BackendError::Unavailable(kind.name(), msg))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flex_is_always_available_and_computes() {
+        let d = ComputeDevice::select(BackendKind::Flex, 0).unwrap();
+        assert!(d.description.starts_with("flex"));
+    }
+
+    #[test]
+    fn parsing_and_missing_backends() {
+        assert_eq!("cpu".parse::<BackendKind>().unwrap(), BackendKind::Flex);
+        assert!("tpu".parse::<BackendKind>().is_err());
+        if !cfg!(feature = "cuda") {
+            let err = ComputeDevice::select(BackendKind::Cuda, 0).unwrap_err().to_string();
+            assert!(err.contains("no cuda backend") && err.contains("--features cuda"), "{err}");
+        }
+    }
+
+    #[test]
+    fn burn_version_matches_the_lock_file() {
+        let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock")).unwrap();
+        let pos = lock.find("name = \"burn\"\nversion = \"").expect("burn in Cargo.lock");
+        let rest = &lock[pos + "name = \"burn\"\nversion = \"".len()..];
+        assert_eq!(&rest[..rest.find('"').unwrap()], BURN_VERSION);
+    }
+}

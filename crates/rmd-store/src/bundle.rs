@@ -1,0 +1,280 @@
+//! Relocatable bundles: one artifact and its inputs, as a gzip-compressed tar file.
+//!
+//! Layout inside the tar: `rmdnet-bundle.json` (the list of artifacts), then every file of
+//! every artifact as `<stage>/<key>/<file>`. Manifests hold no absolute paths, so a bundle
+//! imported into another store is a cache hit there for the same spec.
+
+use crate::error::{IoContext, Result, StoreError};
+use crate::manifest::MANIFEST_FILE;
+use crate::pending::unique_suffix;
+use crate::store::{Artifact, Store, is_key};
+use crate::verify::verify_dir;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Component, Path, PathBuf};
+
+const BUNDLE_INDEX: &str = "rmdnet-bundle.json";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct BundleIndex {
+    bundle_format: u32,
+    /// `stage/key` of the artifact the bundle was made for.
+    root: String,
+    /// `stage/key` of every artifact in the bundle.
+    artifacts: Vec<String>,
+}
+
+/// What an export wrote.
+#[derive(Debug)]
+pub struct ExportSummary {
+    /// `stage/key` of every artifact written, the requested one first.
+    pub artifacts: Vec<String>,
+    /// Size of the bundle file.
+    pub bytes: u64,
+}
+
+/// What an import did.
+#[derive(Debug, Default)]
+pub struct ImportSummary {
+    /// `stage/key` of the artifact the bundle was made for.
+    pub root: String,
+    /// Artifacts added to the store.
+    pub imported: Vec<String>,
+    /// Artifacts the store already had complete.
+    pub already_present: Vec<String>,
+}
+
+impl Store {
+    /// Writes the artifact matching `prefix` and all its inputs (transitively) to `file`.
+    /// Every artifact is verified first; the bundle is written to a temporary name and
+    /// renamed, so a failed export leaves no bundle.
+    pub fn export(&self, prefix: &str, file: &Path) -> Result<ExportSummary> {
+        let root = self.find(None, prefix)?;
+        let mut order: Vec<Artifact> = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![root.clone()];
+        while let Some(a) = todo.pop() {
+            if !seen.insert(a.key().to_string()) {
+                continue;
+            }
+            for (role, input) in &a.manifest.inputs {
+                let up = self.find(None, input).map_err(|_| StoreError::Bundle {
+                    path: file.to_path_buf(),
+                    reason: format!(
+                        "input '{role}' ({input}) of {}/{} is not in the store, so the bundle would be incomplete",
+                        a.stage(),
+                        a.key()
+                    ),
+                })?;
+                todo.push(up);
+            }
+            order.push(a);
+        }
+        for a in &order {
+            let (problems, _) = verify_dir(&a.dir, a.stage(), a.key());
+            if !problems.is_empty() {
+                return Err(StoreError::Tampered { stage: a.stage().into(), key: a.key().into(), problems });
+            }
+        }
+        let index = BundleIndex {
+            bundle_format: 1,
+            root: format!("{}/{}", root.stage(), root.key()),
+            artifacts: order.iter().map(|a| format!("{}/{}", a.stage(), a.key())).collect(),
+        };
+        let tmp = PathBuf::from(format!("{}.partial", file.display()));
+        let result = (|| -> Result<()> {
+            let out = File::create(&tmp).ctx("creating", &tmp)?;
+            let gz = flate2::write::GzEncoder::new(BufWriter::new(out), flate2::Compression::fast());
+            let mut tar = tar::Builder::new(gz);
+            let index_json = serde_json::to_vec_pretty(&index).expect("index serialises");
+            let mut header = tar::Header::new_gnu();
+            header.set_size(index_json.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            tar.append_data(&mut header, BUNDLE_INDEX, index_json.as_slice()).ctx("writing", &tmp)?;
+            for a in &order {
+                let mut files: Vec<&String> = a.manifest.outputs.keys().collect();
+                let manifest_name = MANIFEST_FILE.to_string();
+                files.push(&manifest_name);
+                for name in files {
+                    let src = a.dir.join(name);
+                    let dest = format!("{}/{}/{}", a.stage(), a.key(), name);
+                    tar.append_path_with_name(&src, &dest).ctx("adding to bundle", &src)?;
+                }
+            }
+            let gz = tar.into_inner().ctx("writing", &tmp)?;
+            let buf = gz.finish().ctx("writing", &tmp)?;
+            let f = buf.into_inner().map_err(|e| StoreError::io("writing", &tmp, e.into_error()))?;
+            f.sync_all().ctx("syncing", &tmp)?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        std::fs::rename(&tmp, file).ctx("renaming", &tmp)?;
+        let bytes = std::fs::metadata(file).ctx("inspecting", file)?.len();
+        Ok(ExportSummary { artifacts: index.artifacts, bytes })
+    }
+
+    /// Unpacks a bundle into a temporary directory of the store, verifies every artifact in
+    /// it (hashes and keys), then moves each into place unless the store already has it.
+    pub fn import(&self, file: &Path) -> Result<ImportSummary> {
+        let staging = self.root().join(format!(".import-{}", unique_suffix()));
+        std::fs::create_dir_all(&staging).ctx("creating", &staging)?;
+        let result = self.import_via(file, &staging);
+        let _ = std::fs::remove_dir_all(&staging);
+        result
+    }
+
+    fn import_via(&self, file: &Path, staging: &Path) -> Result<ImportSummary> {
+        let bad = |reason: String| StoreError::Bundle { path: file.to_path_buf(), reason };
+        let f = File::open(file).ctx("opening", file)?;
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(f)));
+        let entries = archive.entries().map_err(|e| bad(format!("not a bundle (tar.gz): {e}")))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| bad(format!("truncated or corrupt: {e}")))?;
+            let path = entry.path().map_err(|e| bad(format!("bad entry name: {e}")))?.into_owned();
+            if !entry.header().entry_type().is_file() {
+                return Err(bad(format!("entry {} is not a regular file", path.display())));
+            }
+            check_entry_path(&path).map_err(bad)?;
+            let dest = staging.join(&path);
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent).ctx("creating", parent)?;
+            }
+            entry
+                .unpack(&dest)
+                .map_err(|e| bad(format!("truncated or corrupt at {}: {e}", path.display())))?;
+        }
+        let index_path = staging.join(BUNDLE_INDEX);
+        let text =
+            std::fs::read_to_string(&index_path).map_err(|_| bad(format!("no {BUNDLE_INDEX} inside")))?;
+        let index: BundleIndex =
+            serde_json::from_str(&text).map_err(|e| bad(format!("unreadable {BUNDLE_INDEX}: {e}")))?;
+        for item in &index.artifacts {
+            let (stage, key) = split_item(item).map_err(bad)?;
+            let (problems, _) = verify_dir(&staging.join(stage).join(key), stage, key);
+            if !problems.is_empty() {
+                return Err(bad(format!("artifact {item} fails verification: {}", problems.join("; "))));
+            }
+        }
+        let mut summary = ImportSummary { root: index.root.clone(), ..Default::default() };
+        // Inputs first, so a reader never sees an artifact whose inputs are missing.
+        for item in index.artifacts.iter().rev() {
+            let (stage, key) = split_item(item).map_err(bad)?;
+            if self.install_dir(stage, key, &staging.join(stage).join(key))? {
+                summary.imported.push(item.clone());
+            } else {
+                summary.already_present.push(item.clone());
+            }
+        }
+        Ok(summary)
+    }
+}
+
+fn split_item(item: &str) -> std::result::Result<(&str, &str), String> {
+    match item.split_once('/') {
+        Some((stage, key)) if valid_stage(stage) && is_key(key) => Ok((stage, key)),
+        _ => Err(format!("bad artifact name {item:?} in index")),
+    }
+}
+
+fn valid_stage(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// Accepts only `rmdnet-bundle.json` and `stage/key/relative/file` without `..` or roots.
+fn check_entry_path(path: &Path) -> std::result::Result<(), String> {
+    if path == Path::new(BUNDLE_INDEX) {
+        return Ok(());
+    }
+    let parts: Vec<&str> = path
+        .components()
+        .map(|c| match c {
+            Component::Normal(s) => s.to_str().ok_or_else(|| "non-UTF-8 entry name".to_string()),
+            _ => Err(format!("entry {} escapes the bundle", path.display())),
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    if parts.len() < 3 || !valid_stage(parts[0]) || !is_key(parts[1]) {
+        return Err(format!("unexpected entry {}", path.display()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{ArtifactSpec, Begin, BeginOptions, CommitInfo, Store};
+    use serde_json::json;
+
+    #[test]
+    fn export_import_roundtrip_is_a_cache_hit_and_rejects_tampering() {
+        let dir = tempfile::tempdir().unwrap();
+        let a_store = Store::open(dir.path().join("a")).unwrap();
+        let up = ArtifactSpec::new("up", 1, &json!({"n": 1}));
+        let up_key = match a_store.begin(&up, BeginOptions::default()).unwrap() {
+            Begin::Run(p) => {
+                std::fs::write(p.path("data.bin"), vec![3u8; 5000]).unwrap();
+                p.commit(CommitInfo::default()).unwrap().key().to_string()
+            }
+            Begin::Cached(_) => panic!(),
+        };
+        let down = ArtifactSpec::new("down", 1, &json!({"k": 10})).with_input("up", &up_key);
+        match a_store.begin(&down, BeginOptions::default()).unwrap() {
+            Begin::Run(p) => {
+                std::fs::create_dir_all(p.path("sub")).unwrap();
+                std::fs::write(p.path("sub/graph.bin"), vec![9u8; 700]).unwrap();
+                p.commit(CommitInfo::default()).unwrap();
+            }
+            Begin::Cached(_) => panic!(),
+        }
+        let bundle = dir.path().join("down.tar.gz");
+        let ex = a_store.export(&down.key()[..8], &bundle).unwrap();
+        assert_eq!(ex.artifacts.len(), 2);
+
+        let b_store = Store::open(dir.path().join("b")).unwrap();
+        let im = b_store.import(&bundle).unwrap();
+        assert_eq!(im.imported.len(), 2);
+        assert!(matches!(b_store.begin(&down, BeginOptions::default()).unwrap(), Begin::Cached(_)));
+        assert!(b_store.verify(None).unwrap().problems.is_empty());
+        let again = b_store.import(&bundle).unwrap();
+        assert_eq!(again.already_present.len(), 2);
+
+        // A bundle whose payload was altered is refused, and nothing is installed.
+        let c_store = Store::open(dir.path().join("c")).unwrap();
+        let tampered = dir.path().join("tampered.tar.gz");
+        {
+            let f = std::fs::File::open(&bundle).unwrap();
+            let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(f));
+            let out = std::fs::File::create(&tampered).unwrap();
+            let mut b = tar::Builder::new(flate2::write::GzEncoder::new(out, flate2::Compression::fast()));
+            for e in ar.entries().unwrap() {
+                let mut e = e.unwrap();
+                let path = e.path().unwrap().into_owned();
+                let mut data = Vec::new();
+                std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+                if path.ends_with("data.bin") {
+                    data[10] ^= 0xff;
+                }
+                let mut h = tar::Header::new_gnu();
+                h.set_size(data.len() as u64);
+                h.set_mode(0o644);
+                h.set_cksum();
+                b.append_data(&mut h, &path, data.as_slice()).unwrap();
+            }
+            b.into_inner().unwrap().finish().unwrap();
+        }
+        let err = c_store.import(&tampered).unwrap_err().to_string();
+        assert!(err.contains("data.bin") && err.contains("fails verification"), "{err}");
+        assert!(c_store.list().unwrap().is_empty());
+
+        // A truncated bundle is refused too.
+        let bytes = std::fs::read(&bundle).unwrap();
+        let cut = dir.path().join("cut.tar.gz");
+        std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(c_store.import(&cut).is_err());
+        assert!(c_store.list().unwrap().is_empty());
+    }
+}

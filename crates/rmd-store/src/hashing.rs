@@ -1,0 +1,71 @@
+//! Content hashing of files.
+
+use crate::error::{IoContext, Result};
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+/// Hash and size of one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDigest {
+    /// blake3, lowercase hex.
+    pub blake3: String,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// Streams a file through blake3.
+pub fn hash_file(path: &Path) -> Result<FileDigest> {
+    let mut file = File::open(path).ctx("opening", path)?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut bytes = 0u64;
+    loop {
+        let n = file.read(&mut buf).ctx("reading", path)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        bytes += n as u64;
+    }
+    Ok(FileDigest { blake3: hasher.finalize().to_hex().to_string(), bytes })
+}
+
+/// Lists the regular files under `dir`, recursively, as sorted `/`-separated relative paths.
+pub(crate) fn list_files(dir: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    walk(dir, "", &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).ctx("listing", dir)? {
+        let entry = entry.ctx("listing", dir)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+        let ty = entry.file_type().ctx("inspecting", entry.path())?;
+        if ty.is_dir() {
+            walk(&entry.path(), &rel, out)?;
+        } else {
+            out.push(rel);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_matches_one_shot_blake3() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&p, &data).unwrap();
+        let d = hash_file(&p).unwrap();
+        assert_eq!(d.bytes, data.len() as u64);
+        assert_eq!(d.blake3, blake3::hash(&data).to_hex().to_string());
+    }
+}

@@ -1,0 +1,30 @@
+//! Content-hashed artifact store.
+//!
+//! Every pipeline stage writes its outputs into `<store>/<stage>/<key>/`, where the key is
+//! the blake3 hash of the canonical JSON of `{stage, stage_schema_version, params, inputs}`
+//! ([`ArtifactSpec::key`]). Outputs are written into a hidden `.partial-<key>` sibling that is
+//! renamed into place only after `manifest.json` (the last file written) is on disk, so a
+//! crash never leaves a directory that looks complete. A per-key lock file serialises two
+//! processes that produce the same key.
+//!
+//! The crate knows nothing about machine learning or file formats: stages hand it files.
+
+mod bundle;
+mod error;
+mod gc;
+mod hashing;
+mod key;
+mod manifest;
+mod pending;
+mod store;
+mod verify;
+
+pub use bundle::{ExportSummary, ImportSummary};
+pub use error::{Result, StoreError};
+pub use gc::{GcOptions, GcReport};
+pub use hashing::{FileDigest, hash_file};
+pub use key::{ArtifactSpec, canonical_json};
+pub use manifest::{CodeIdentity, MANIFEST_FILE, Manifest, OutputFile, now_rfc3339};
+pub use pending::{Begin, BeginOptions, CommitInfo, PendingArtifact};
+pub use store::{Artifact, STORE_ENV, Store};
+pub use verify::{Problem, VerifyReport};

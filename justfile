@@ -1,0 +1,45 @@
+# rmdnet task runner. `just --list` shows every recipe.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# Raw datasets (CIFAR binary dirs, IDX files) live here unless RMD_DATA_DIR is set.
+export RMD_DATA_DIR := env_var_or_default("RMD_DATA_DIR", "data/raw")
+
+default:
+    @just --list
+
+# Build every binary in release mode (CPU backend).
+build:
+    cargo build --release --bins
+
+# Run the whole test suite (release mode: tests that train need optimised code).
+test:
+    cargo test --release --workspace
+
+# Type-check the CUDA backend offline (it cannot be built here: cubecl-llvm downloads LLVM).
+check-cuda:
+    DOCS_RS=1 cargo check --release --features cuda --lib --bins
+
+# Formatting and lints, as CI runs them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --release --workspace --all-targets -- -D warnings
+
+# Everything CI checks: tests, the CUDA type-check, formatting and lints.
+ci: test check-cuda lint
+
+# Inject label noise (any rmd-noise flags), e.g. `just noise --dataset cifar10 --noise asym --rate 0.4`.
+noise *ARGS:
+    cargo run --release --quiet --bin rmd-noise -- {{ARGS}}
+
+# The artifact-store tool (`just rmd store list`, `just rmd store verify`, ...).
+rmd *ARGS:
+    cargo run --release --quiet --bin rmd -- {{ARGS}}
+
+# The foundation demo on CIFAR-10: asym 0.4, sym 0.5 and CIFAR-10N worse labels, then verify.
+noise-demo:
+    cargo build --release --quiet --bins
+    target/release/rmd-noise --dataset cifar10 --noise asym --rate 0.4 --seed 1
+    target/release/rmd-noise --dataset cifar10 --noise sym --rate 0.5 --seed 1
+    target/release/rmd-noise --dataset cifar10 --noise file --labels-file "$RMD_DATA_DIR/cifar-10n/cifar10n_labels.csv" --label-column worse_label
+    target/release/rmd store verify

@@ -1,0 +1,134 @@
+//! Flags shared by every binary, the code identity recorded in manifests, and the mapping
+//! of errors to exit codes (0 success, 2 usage or input error, 1 other failure).
+
+use clap::Args;
+use rmd_data::download::{BASE_URL_ENV, DEFAULT_BASE_URL};
+use rmd_data::{DATA_DIR_ENV, DataError, SourceOptions};
+use rmd_store::{CodeIdentity, STORE_ENV, Store, StoreError};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Where the artifact store is.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Artifact store directory (created if missing).
+    #[arg(long, env = STORE_ENV, default_value = "data/artifacts", value_name = "DIR")]
+    pub store: PathBuf,
+}
+
+impl StoreArgs {
+    /// Opens the store.
+    pub fn open(&self) -> anyhow::Result<Store> {
+        Ok(Store::open(&self.store)?)
+    }
+}
+
+/// Where raw datasets are and whether they may be downloaded.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Directory holding raw datasets (`cifar-10-batches-bin/`, `cifar-100-binary/`,
+    /// `mnist/`, `fashion-mnist/`, or the official archives).
+    #[arg(long, env = DATA_DIR_ENV, default_value = "data/raw", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Never download missing archives; fail with instructions instead.
+    #[arg(long)]
+    pub no_download: bool,
+    /// Base URL of the official CIFAR archives (a mirror or a local server).
+    #[arg(long, env = BASE_URL_ENV, default_value = DEFAULT_BASE_URL, value_name = "URL")]
+    pub download_url: String,
+}
+
+impl DataArgs {
+    /// The options for dataset resolution.
+    pub fn sources(&self, progress: bool) -> SourceOptions {
+        SourceOptions {
+            data_dir: self.data_dir.clone(),
+            download: !self.no_download,
+            base_url: self.download_url.clone(),
+            progress,
+        }
+    }
+}
+
+/// Output format and verbosity.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Print the artifact's manifest as JSON on stdout instead of its key.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bars or summaries on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl OutputArgs {
+    /// Whether to draw progress bars (not quiet, stderr is a terminal).
+    pub fn progress(&self) -> bool {
+        !self.quiet && std::io::stderr().is_terminal()
+    }
+
+    /// Prints the artifact's key (or manifest) as the last line of stdout.
+    pub fn print_result(&self, artifact: &rmd_store::Artifact) {
+        if self.json {
+            println!("{}", artifact.manifest.to_json_pretty());
+        } else {
+            println!("{}", artifact.key());
+        }
+    }
+
+    /// A summary line on stderr unless quiet.
+    pub fn say(&self, msg: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", msg.as_ref());
+        }
+    }
+}
+
+/// The identity of this build, recorded in every manifest.
+pub fn code_identity(burn: bool) -> CodeIdentity {
+    let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    CodeIdentity {
+        package_version: env!("CARGO_PKG_VERSION").to_string(),
+        git_commit: opt(env!("RMD_GIT_COMMIT")),
+        git_dirty: match env!("RMD_GIT_DIRTY") {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        },
+        cargo_lock_blake3: opt(env!("RMD_CARGO_LOCK_BLAKE3")),
+        burn_version: burn.then(|| rmd_nn::BURN_VERSION.to_string()),
+    }
+}
+
+/// An error in what the user asked for (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Exit code for an error: 2 when the input is at fault, 1 otherwise.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    let input = err.chain().any(|e| {
+        e.downcast_ref::<DataError>().is_some_and(DataError::is_input_error)
+            || e.downcast_ref::<StoreError>().is_some_and(StoreError::is_input_error)
+            || e.downcast_ref::<rmd_nn::BackendError>().is_some()
+            || e.downcast_ref::<UsageError>().is_some()
+    });
+    if input { 2 } else { 1 }
+}
+
+/// Runs a binary's body, printing any error with its causes and choosing the exit code.
+pub fn run(body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
+    match body() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+/// First 12 characters of a key, for human output.
+pub fn short(key: &str) -> &str {
+    &key[..key.len().min(12)]
+}

@@ -1,0 +1,140 @@
+//! `rmd store ...`: list, show, verify, gc, export and import artifacts.
+
+use crate::cli::{StoreArgs, UsageError, short};
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use rmd_store::{GcOptions, Store};
+use std::path::PathBuf;
+
+/// Store maintenance verbs.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// List complete artifacts: stage, key prefix, finish time, size, and key parameters.
+    List {
+        /// Only this stage (dataset, noise, ...).
+        #[arg(long)]
+        stage: Option<String>,
+    },
+    /// Print the manifest of the artifact whose key starts with KEY.
+    Show {
+        /// Key or unique key prefix.
+        key: String,
+        /// Print only the artifact directory.
+        #[arg(long)]
+        path: bool,
+    },
+    /// Re-hash outputs and check manifests; exits 1 if anything was changed or is missing.
+    Verify {
+        /// Only the artifact with this key prefix (default: all).
+        key: Option<String>,
+    },
+    /// Remove interrupted runs, leftovers, and artifacts whose inputs are gone.
+    Gc {
+        /// Keep only these artifacts (key prefixes) and their inputs; remove everything else.
+        #[arg(long, value_name = "KEY")]
+        keep: Vec<String>,
+        /// Only print what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write an artifact and all its inputs to a relocatable bundle (.tar.gz).
+    Export {
+        /// Key or unique key prefix.
+        key: String,
+        /// Bundle file to write.
+        file: PathBuf,
+    },
+    /// Verify a bundle and add its artifacts to this store.
+    Import {
+        /// Bundle file written by `export`.
+        file: PathBuf,
+    },
+}
+
+/// Runs one store verb.
+pub fn run(cmd: StoreCommand, store_args: &StoreArgs) -> anyhow::Result<()> {
+    let store = store_args.open()?;
+    match cmd {
+        StoreCommand::List { stage } => list(&store, stage.as_deref()),
+        StoreCommand::Show { key, path } => {
+            let a = store.find(None, &key)?;
+            if path {
+                println!("{}", a.dir.display());
+            } else {
+                println!("{}", a.manifest.to_json_pretty());
+            }
+            Ok(())
+        }
+        StoreCommand::Verify { key } => {
+            let report = store.verify(key.as_deref())?;
+            for w in &report.warnings {
+                eprintln!("warning: {}/{}: {}", w.stage, short(&w.key), w.what);
+            }
+            for p in &report.problems {
+                println!("FAILED {}/{}: {}", p.stage, short(&p.key), p.what);
+            }
+            if report.problems.is_empty() {
+                println!("ok: {} artifact(s) verified in {}", report.checked, store.root().display());
+                Ok(())
+            } else {
+                bail!("{} problem(s) in {} artifact(s) checked", report.problems.len(), report.checked)
+            }
+        }
+        StoreCommand::Gc { keep, dry_run } => {
+            let r = store.gc(&GcOptions { keep, dry_run })?;
+            for line in &r.removed {
+                println!("{}{line}", if dry_run { "would remove " } else { "removed " });
+            }
+            println!(
+                "{} {} item(s), {:.1} MB",
+                if dry_run { "would free" } else { "freed" },
+                r.removed.len(),
+                r.bytes as f64 / 1e6
+            );
+            Ok(())
+        }
+        StoreCommand::Export { key, file } => {
+            let s = store.export(&key, &file).with_context(|| format!("exporting {key}"))?;
+            eprintln!(
+                "wrote {} ({:.1} MB): {}",
+                file.display(),
+                s.bytes as f64 / 1e6,
+                s.artifacts.join(", ")
+            );
+            Ok(())
+        }
+        StoreCommand::Import { file } => {
+            if !file.is_file() {
+                return Err(UsageError(format!("{}: no such bundle file", file.display())).into());
+            }
+            let s = store.import(&file)?;
+            for a in &s.imported {
+                eprintln!("imported {a}");
+            }
+            for a in &s.already_present {
+                eprintln!("already present {a}");
+            }
+            println!("{}", s.root.rsplit('/').next().unwrap_or(&s.root));
+            Ok(())
+        }
+    }
+}
+
+fn list(store: &Store, stage: Option<&str>) -> anyhow::Result<()> {
+    let all = store.list()?;
+    println!("{:<10} {:<12} {:<20} {:>10}  params", "stage", "key", "finished", "MB");
+    for a in all.iter().filter(|a| stage.is_none_or(|s| a.stage() == s)) {
+        let bytes: u64 = a.manifest.outputs.values().map(|o| o.bytes).sum();
+        let params = rmd_store::canonical_json(&a.manifest.params);
+        let params = if params.len() > 90 { format!("{}...", &params[..87]) } else { params };
+        println!(
+            "{:<10} {:<12} {:<20} {:>10.1}  {}",
+            a.stage(),
+            short(a.key()),
+            a.manifest.finished_at,
+            bytes as f64 / 1e6,
+            params
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! Helpers shared by the integration tests: running the binaries, synthetic datasets in
+//! the official layouts, and the location of the real data.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// CIFAR-10 class names in the official order.
+pub const CIFAR10_NAMES: [&str; 10] =
+    ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+
+/// A command for one of this package's binaries with a clean environment for rmdnet.
+pub fn bin(name: &str) -> Command {
+    let path = match name {
+        "rmd" => env!("CARGO_BIN_EXE_rmd"),
+        "rmd-noise" => env!("CARGO_BIN_EXE_rmd-noise"),
+        other => panic!("unknown binary {other}"),
+    };
+    let mut c = Command::new(path);
+    for v in ["RMD_STORE", "RMD_DOWNLOAD_URL", "RMD_STORE_STALL_BEFORE_COMMIT_MS"] {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// Runs a command and returns its output.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("binary runs")
+}
+
+/// stdout's last line (the artifact key).
+pub fn last_line(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or("").trim().to_string()
+}
+
+/// stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts success and returns the key printed last.
+pub fn ok_key(out: &Output) -> String {
+    assert!(out.status.success(), "failed ({:?}): {}", out.status.code(), stderr(out));
+    let key = last_line(out);
+    assert_eq!(key.len(), 64, "last stdout line is not a key: {key:?}");
+    key
+}
+
+/// The real data directory (../shared/data in CI), when configured. In CI its absence is a
+/// failure; elsewhere tests that need it say they are skipped.
+pub fn real_data_dir() -> Option<PathBuf> {
+    match std::env::var_os("RMD_DATA_DIR") {
+        Some(d) => {
+            let d = PathBuf::from(d);
+            assert!(
+                d.join("cifar-10-batches-bin/data_batch_1.bin").is_file(),
+                "RMD_DATA_DIR={} has no cifar-10-batches-bin/",
+                d.display()
+            );
+            Some(d)
+        }
+        None if std::env::var_os("CI").is_some() => panic!("CI must set RMD_DATA_DIR (see .ci/run)"),
+        None => {
+            eprintln!("skipped: RMD_DATA_DIR is not set, so the real CIFAR-10 is not available");
+            None
+        }
+    }
+}
+
+/// Writes a small CIFAR-10 in the official binary layout: `per_file` records in each of
+/// the five training files and in the test file, labels cycling through the classes.
+pub fn write_small_cifar10(root: &Path, per_file: usize) -> PathBuf {
+    let dir = root.join("cifar-10-batches-bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("batches.meta.txt"), CIFAR10_NAMES.join("\n") + "\n").unwrap();
+    let files = [
+        "data_batch_1.bin",
+        "data_batch_2.bin",
+        "data_batch_3.bin",
+        "data_batch_4.bin",
+        "data_batch_5.bin",
+        "test_batch.bin",
+    ];
+    for (f_idx, f) in files.iter().enumerate() {
+        let mut bytes = Vec::new();
+        for i in 0..per_file {
+            let n = f_idx * per_file + i;
+            bytes.push((n % 10) as u8);
+            bytes.extend((0..3072).map(|p| ((p * 7 + n * 13) % 256) as u8));
+        }
+        std::fs::write(dir.join(f), bytes).unwrap();
+    }
+    dir
+}

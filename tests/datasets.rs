@@ -1,0 +1,215 @@
+//! Dataset import through the `rmd` binary: CIFAR-100 and MNIST-family files written in
+//! their official layouts, local archives, and the noise variants that need them.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+fn write_small_cifar100(root: &Path, n_train: usize) {
+    let dir = root.join("cifar-100-binary");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fine: Vec<String> = (0..100).map(|i| format!("fine_{i}")).collect();
+    let coarse: Vec<String> = (0..20).map(|i| format!("coarse_{i}")).collect();
+    std::fs::write(dir.join("fine_label_names.txt"), fine.join("\n")).unwrap();
+    std::fs::write(dir.join("coarse_label_names.txt"), coarse.join("\n")).unwrap();
+    for (file, n) in [("train.bin", n_train), ("test.bin", 100)] {
+        let mut bytes = Vec::new();
+        for i in 0..n {
+            let f = i % 100;
+            bytes.push((f % 20) as u8); // superclass s holds fine classes s, s+20, ..., s+80
+            bytes.push(f as u8);
+            bytes.extend((0..3072).map(|p| ((p + i) % 251) as u8));
+        }
+        std::fs::write(dir.join(file), bytes).unwrap();
+    }
+}
+
+fn write_idx_dir(dir: &Path, gz: bool) {
+    use std::io::Write;
+    std::fs::create_dir_all(dir).unwrap();
+    let put = |name: &str, dims: &[u32], data: &[u8]| {
+        let mut bytes = vec![0, 0, 8, dims.len() as u8];
+        for d in dims {
+            bytes.extend(d.to_be_bytes());
+        }
+        bytes.extend_from_slice(data);
+        if gz {
+            let f = std::fs::File::create(dir.join(format!("{name}.gz"))).unwrap();
+            let mut e = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+            e.write_all(&bytes).unwrap();
+            e.finish().unwrap();
+        } else {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+    };
+    let img = |n: usize| (0..n * 784).map(|i| (i % 256) as u8).collect::<Vec<u8>>();
+    let lab = |n: usize| (0..n).map(|i| (i % 10) as u8).collect::<Vec<u8>>();
+    put("train-images-idx3-ubyte", &[300, 28, 28], &img(300));
+    put("train-labels-idx1-ubyte", &[300], &lab(300));
+    put("t10k-images-idx3-ubyte", &[50, 28, 28], &img(50));
+    put("t10k-labels-idx1-ubyte", &[50], &lab(50));
+}
+
+fn show(store: &Path, key: &str) -> serde_json::Value {
+    let out = run(bin("rmd").args(["--store", store.to_str().unwrap(), "store", "show", key]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn cifar100_asym_block5_and_superclass() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_small_cifar100(tmp.path(), 2000);
+    let store = tmp.path().join("store");
+    let data = tmp.path().to_str().unwrap();
+    let ds = ok_key(&run(bin("rmd").args([
+        "--store",
+        store.to_str().unwrap(),
+        "dataset",
+        "cifar100",
+        "--data-dir",
+        data,
+        "--no-download",
+    ])));
+    let m = show(&store, &ds);
+    assert_eq!(m["metrics"]["num_classes"], 100);
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join("dataset").join(&ds).join("dataset.json")).unwrap())
+            .unwrap();
+    assert_eq!(info["coarse_classes"].as_array().unwrap().len(), 20);
+
+    for (map, expect_target_of_0) in [("block5", 1u64), ("superclass", 20u64)] {
+        let out = run(bin("rmd-noise").args([
+            "--store",
+            store.to_str().unwrap(),
+            "--data-dir",
+            data,
+            "--no-download",
+            "--dataset",
+            "cifar100",
+            "--noise",
+            "asym",
+            "--asym-map",
+            map,
+            "--rate",
+            "0.4",
+        ]));
+        let key = ok_key(&out);
+        let m = show(&store, &key);
+        assert_eq!(m["params"]["asym_map"], map);
+        let rate = m["metrics"]["actual_rate"].as_f64().unwrap();
+        assert!((rate - 0.4).abs() < 0.05, "{map}: {rate}");
+        // Class 0 flips only to its successor under the map.
+        let t = store.join("noise").join(&key).join("transition.parquet");
+        assert!(t.exists());
+        let trans = rmd_data_transition(&t);
+        let row0: Vec<(u64, u64)> =
+            trans.iter().filter(|(tc, _, c)| *tc == 0 && *c > 0).map(|(_, nc, c)| (*nc, *c)).collect();
+        assert!(row0.iter().all(|(nc, _)| *nc == 0 || *nc == expect_target_of_0), "{map}: {row0:?}");
+    }
+    // `asym` without a map on 100 classes defaults to block5.
+    let out = run(bin("rmd-noise").args([
+        "--store",
+        store.to_str().unwrap(),
+        "--data-dir",
+        data,
+        "--no-download",
+        "--dataset",
+        "cifar100",
+        "--noise",
+        "asym",
+        "--rate",
+        "0.4",
+    ]));
+    assert_eq!(show(&store, &ok_key(&out))["params"]["asym_map"], "block5");
+}
+
+/// (true_class, noisy_class, count) rows of a transition.parquet.
+fn rmd_data_transition(path: &Path) -> Vec<(u64, u64, u64)> {
+    let t = rmd_data::parquet_io::read_parquet(path).unwrap();
+    let tc = rmd_data::parquet_io::int_column(&t, path, "true_class").unwrap();
+    let nc = rmd_data::parquet_io::int_column(&t, path, "noisy_class").unwrap();
+    let c = rmd_data::parquet_io::int_column(&t, path, "count").unwrap();
+    tc.into_iter().zip(nc).zip(c).map(|((a, b), c)| (a as u64, b as u64, c as u64)).collect()
+}
+
+#[test]
+fn mnist_family_gz_and_raw_idx_import() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_idx_dir(&tmp.path().join("fashion-mnist"), true);
+    write_idx_dir(&tmp.path().join("mnist"), false);
+    let store = tmp.path().join("store");
+    let data = tmp.path().to_str().unwrap();
+    for name in ["fashion-mnist", "mnist"] {
+        let key = ok_key(&run(bin("rmd").args([
+            "--store",
+            store.to_str().unwrap(),
+            "dataset",
+            name,
+            "--data-dir",
+            data,
+        ])));
+        let m = show(&store, &key);
+        assert_eq!(m["metrics"]["shape"], serde_json::json!([1, 28, 28]));
+        assert_eq!(m["metrics"]["n_train"], 300);
+        let out = run(bin("rmd-noise").args([
+            "--store",
+            store.to_str().unwrap(),
+            "--data-dir",
+            data,
+            "--dataset",
+            name,
+            "--noise",
+            "instance",
+            "--rate",
+            "0.3",
+        ]));
+        let nk = ok_key(&out);
+        let rate = show(&store, &nk)["metrics"]["actual_rate"].as_f64().unwrap();
+        assert!((rate - 0.3).abs() < 0.1, "{name}: {rate}");
+    }
+}
+
+#[test]
+fn local_archive_with_wrong_md5_is_refused_with_its_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("cifar-10-binary.tar.gz"), b"not really an archive").unwrap();
+    let out = run(bin("rmd").args([
+        "--store",
+        tmp.path().join("s").to_str().unwrap(),
+        "dataset",
+        "cifar10",
+        "--data-dir",
+        tmp.path().to_str().unwrap(),
+        "--no-download",
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("cifar-10-binary.tar.gz") && err.contains("md5"), "{err}");
+}
+
+#[test]
+fn second_resolution_does_not_reimport() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_small_cifar10(tmp.path(), 10);
+    let store = tmp.path().join("store");
+    let args = [
+        "--store",
+        store.to_str().unwrap(),
+        "dataset",
+        "cifar10",
+        "--data-dir",
+        tmp.path().to_str().unwrap(),
+    ];
+    let first = run(bin("rmd").args(args));
+    assert!(stderr(&first).contains("importing cifar10"));
+    let second = run(bin("rmd").args(args));
+    assert_eq!(ok_key(&first), ok_key(&second));
+    assert!(!stderr(&second).contains("importing"), "unchanged files are recognised: {}", stderr(&second));
+    // Changed content gives a new dataset key.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    write_small_cifar10(tmp.path(), 11);
+    let third = run(bin("rmd").args(args));
+    assert_ne!(ok_key(&third), ok_key(&first));
+}
