@@ -112,6 +112,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         e.downcast_ref::<DataError>().is_some_and(DataError::is_input_error)
             || e.downcast_ref::<StoreError>().is_some_and(StoreError::is_input_error)
             || e.downcast_ref::<rmd_nn::BackendError>().is_some()
+            || e.downcast_ref::<rmd_nn::NnError>().is_some_and(rmd_nn::NnError::is_input_error)
             || e.downcast_ref::<UsageError>().is_some()
     });
     if input { 2 } else { 1 }

@@ -125,7 +125,7 @@ fn list(store: &Store, stage: Option<&str>) -> anyhow::Result<()> {
     println!("{:<10} {:<12} {:<20} {:>10}  params", "stage", "key", "finished", "MB");
     for a in all.iter().filter(|a| stage.is_none_or(|s| a.stage() == s)) {
         let bytes: u64 = a.manifest.outputs.values().map(|o| o.bytes).sum();
-        let params = rmd_store::canonical_json(&a.manifest.params);
+        let params = rmd_store::canonical_json(&shorten_hashes(&a.manifest.params));
         let params = if params.len() > 90 { format!("{}...", &params[..87]) } else { params };
         println!(
             "{:<10} {:<12} {:<20} {:>10.1}  {}",
@@ -137,4 +137,18 @@ fn list(store: &Store, stage: Option<&str>) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Replaces 64-digit hex strings (keys, content hashes) by their first 12 digits, so
+/// parameter summaries stay readable.
+fn shorten_hashes(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Value::String(format!("{}..", &s[..12]))
+        }
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), shorten_hashes(v))).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(shorten_hashes).collect()),
+        other => other.clone(),
+    }
 }

@@ -15,6 +15,7 @@ pub fn bin(name: &str) -> Command {
     let path = match name {
         "rmd" => env!("CARGO_BIN_EXE_rmd"),
         "rmd-noise" => env!("CARGO_BIN_EXE_rmd-noise"),
+        "rmd-pretrain" => env!("CARGO_BIN_EXE_rmd-pretrain"),
         other => panic!("unknown binary {other}"),
     };
     let mut c = Command::new(path);
@@ -92,4 +93,23 @@ pub fn write_small_cifar10(root: &Path, per_file: usize) -> PathBuf {
         std::fs::write(dir.join(f), bytes).unwrap();
     }
     dir
+}
+
+/// Writes MNIST-family IDX files (raw) with `n_train` training and `n_test` test images.
+pub fn write_small_idx(dir: &Path, n_train: usize, n_test: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let put = |name: &str, dims: &[u32], data: &[u8]| {
+        let mut bytes = vec![0, 0, 8, dims.len() as u8];
+        for d in dims {
+            bytes.extend(d.to_be_bytes());
+        }
+        bytes.extend_from_slice(data);
+        std::fs::write(dir.join(name), bytes).unwrap();
+    };
+    let img = |n: usize| (0..n * 784).map(|i| ((i * 31 + i / 784 * 7) % 256) as u8).collect::<Vec<u8>>();
+    let lab = |n: usize| (0..n).map(|i| (i % 10) as u8).collect::<Vec<u8>>();
+    put("train-images-idx3-ubyte", &[n_train as u32, 28, 28], &img(n_train));
+    put("train-labels-idx1-ubyte", &[n_train as u32], &lab(n_train));
+    put("t10k-images-idx3-ubyte", &[n_test as u32, 28, 28], &img(n_test));
+    put("t10k-labels-idx1-ubyte", &[n_test as u32], &lab(n_test));
 }

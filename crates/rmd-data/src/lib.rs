@@ -7,6 +7,7 @@
 //! * [`noise`]: the noise models and the noise stage.
 //! * [`parquet_io`]: Parquet helpers shared by the stages.
 
+pub mod augment;
 pub mod cifar;
 pub mod dataset;
 pub mod download;

@@ -1,8 +1,18 @@
-//! burn backends, models and training utilities of rmdnet.
+//! burn backends, models and training stages of rmdnet.
 //!
-//! The CPU backend `flex` (pure Rust) is always built; `wgpu` and `cuda` are cargo
-//! features of this crate and of the `rmdnet` package.
+//! * [`backend`]: backend selection and device probing (flex CPU default; `wgpu`, `cuda`
+//!   cargo features).
+//! * [`models`]: residual encoders and the SimSiam heads.
+//! * [`pretrain`]: the RM stage (SimSiam pre-training with checkpoints and resume).
+//! * [`knn`]: embedding and the weighted kNN monitor.
+//! * [`schedule`]: learning-rate schedules.
 
 pub mod backend;
+mod error;
+pub mod knn;
+pub mod models;
+pub mod pretrain;
+pub mod schedule;
 
 pub use backend::{BURN_VERSION, BackendError, BackendKind, ComputeDevice};
+pub use error::{NnError, Result};

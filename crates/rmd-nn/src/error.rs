@@ -1,0 +1,64 @@
+//! Errors of the training stages.
+
+/// Result alias of this crate.
+pub type Result<T, E = NnError> = std::result::Result<T, E>;
+
+/// What can go wrong while training or reading model artifacts.
+#[derive(Debug, thiserror::Error)]
+pub enum NnError {
+    /// Data or dataset problem.
+    #[error(transparent)]
+    Data(#[from] rmd_data::DataError),
+    /// Artifact store problem.
+    #[error(transparent)]
+    Store(#[from] rmd_store::StoreError),
+    /// Backend selection problem.
+    #[error(transparent)]
+    Backend(#[from] crate::backend::BackendError),
+    /// A request that does not fit (bad parameter combination, wrong artifact kind).
+    #[error("{0}")]
+    Invalid(String),
+    /// A model or optimizer record could not be written or read.
+    #[error("{}: {reason}", path.display())]
+    Record {
+        /// The record file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A file system operation failed.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// Training diverged (loss not finite).
+    #[error("training diverged: {0}")]
+    Diverged(String),
+}
+
+impl NnError {
+    /// True when the user's input is at fault (exit code 2).
+    pub fn is_input_error(&self) -> bool {
+        match self {
+            NnError::Data(e) => e.is_input_error(),
+            NnError::Store(e) => e.is_input_error(),
+            NnError::Backend(_) | NnError::Invalid(_) => true,
+            NnError::Record { .. } | NnError::Io { .. } | NnError::Diverged(_) => false,
+        }
+    }
+}
+
+pub(crate) trait IoContext<T> {
+    fn ctx(self, action: &'static str, path: impl Into<std::path::PathBuf>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn ctx(self, action: &'static str, path: impl Into<std::path::PathBuf>) -> Result<T> {
+        self.map_err(|source| NnError::Io { action, path: path.into(), source })
+    }
+}

@@ -1,0 +1,105 @@
+//! Embedding a split with a frozen encoder, and the weighted kNN classifier used as the
+//! representation monitor (Wu et al. 2018: k neighbours by cosine similarity, votes
+//! weighted by exp(sim / T)).
+
+use crate::models::ResNet;
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+use rmd_data::Split;
+use rmd_data::augment::{ImageShape, Normalizer, normalize_batch};
+
+/// L2-normalised embeddings of the images at `indices` (row-major `[n, d]`), computed in
+/// evaluation mode in batches of `batch`.
+pub fn embed(
+    encoder: &ResNet,
+    split: &Split,
+    indices: &[u32],
+    shape: ImageShape,
+    norm: &Normalizer,
+    device: &Device,
+    batch: usize,
+) -> (Vec<f32>, usize) {
+    let encoder = encoder.valid();
+    let mut out = Vec::new();
+    let mut dim = 0;
+    for chunk in indices.chunks(batch) {
+        let data = normalize_batch(&split.gather(chunk), shape, norm);
+        let x = Tensor::<4>::from_data(
+            TensorData::new(data, [chunk.len(), shape.channels, shape.height, shape.width]),
+            device,
+        );
+        let f = encoder.forward(x);
+        let f = f.clone() / f.powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
+        dim = f.dims()[1];
+        out.extend(f.into_data().try_to_vec::<f32>().expect("f32 features"));
+    }
+    (out, dim)
+}
+
+/// Weighted kNN accuracy of `test` embeddings against `train` embeddings (both
+/// L2-normalised, `[n, d]` row-major).
+#[allow(clippy::too_many_arguments)]
+pub fn knn_accuracy(
+    train: &[f32],
+    train_labels: &[u16],
+    test: &[f32],
+    test_labels: &[u16],
+    dim: usize,
+    num_classes: usize,
+    k: usize,
+    temperature: f32,
+    device: &Device,
+) -> f64 {
+    let n_train = train_labels.len();
+    let k = k.min(n_train);
+    let bank = Tensor::<2>::from_data(TensorData::new(train.to_vec(), [n_train, dim]), device).transpose();
+    let mut correct = 0usize;
+    let block = 256;
+    for (b, chunk) in test.chunks(block * dim).enumerate() {
+        let rows = chunk.len() / dim;
+        let q = Tensor::<2>::from_data(TensorData::new(chunk.to_vec(), [rows, dim]), device);
+        let sims = q.matmul(bank.clone()).into_data().try_to_vec::<f32>().expect("f32 sims");
+        for r in 0..rows {
+            let row = &sims[r * n_train..(r + 1) * n_train];
+            let mut idx: Vec<u32> = (0..n_train as u32).collect();
+            idx.select_nth_unstable_by(k - 1, |a, b| row[*b as usize].total_cmp(&row[*a as usize]));
+            let mut votes = vec![0f64; num_classes];
+            for &j in &idx[..k] {
+                votes[train_labels[j as usize] as usize] += ((row[j as usize] / temperature) as f64).exp();
+            }
+            let pred =
+                votes.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(c, _)| c).unwrap_or(0);
+            if pred == test_labels[b * block + r] as usize {
+                correct += 1;
+            }
+        }
+    }
+    correct as f64 / test_labels.len().max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn knn_classifies_separable_clusters() {
+        let device = Device::flex();
+        // Two classes along two axes, with a little spread.
+        let mut train = Vec::new();
+        let mut labels = Vec::new();
+        for i in 0..40 {
+            let e = (i as f32) * 0.001;
+            if i % 2 == 0 {
+                train.extend([1.0 - e, e]);
+            } else {
+                train.extend([e, 1.0 - e]);
+            }
+            labels.push((i % 2) as u16);
+        }
+        let test = vec![0.9f32, 0.1, 0.2, 0.8, 0.7, 0.3];
+        let acc = knn_accuracy(&train, &labels, &test, &[0, 1, 0], 2, 2, 5, 0.1, &device);
+        assert!((acc - 1.0).abs() < 1e-12);
+        let acc = knn_accuracy(&train, &labels, &test, &[1, 0, 1], 2, 2, 5, 0.1, &device);
+        assert!(acc.abs() < 1e-12);
+    }
+}

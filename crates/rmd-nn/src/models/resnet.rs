@@ -1,0 +1,196 @@
+//! Residual encoders for small images: the CIFAR ResNet-18 (3×3 stem, no max-pool) and
+//! smaller variants with width and depth as parameters. Any input channel count and image
+//! size work: the network ends in global average pooling.
+
+use super::ids::IdAssigner;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// Architecture of a residual encoder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResNetConfig {
+    /// Input channels (3 for CIFAR, 1 for MNIST-family).
+    pub in_channels: usize,
+    /// Channels of the 3×3 stem convolution.
+    pub stem_width: usize,
+    /// Channels of each stage; every stage after the first halves the resolution.
+    pub widths: Vec<usize>,
+    /// Basic blocks per stage.
+    pub blocks: Vec<usize>,
+}
+
+impl ResNetConfig {
+    /// The CIFAR ResNet-18: stem 64, stages 64/128/256/512 with 2 blocks each (512-d output).
+    pub fn resnet18(in_channels: usize) -> Self {
+        ResNetConfig {
+            in_channels,
+            stem_width: 64,
+            widths: vec![64, 128, 256, 512],
+            blocks: vec![2, 2, 2, 2],
+        }
+    }
+
+    /// A small residual network: `stages` stages of widths `width·2^i`, `blocks` blocks each.
+    pub fn small(in_channels: usize, width: usize, stages: usize, blocks: usize) -> Self {
+        ResNetConfig {
+            in_channels,
+            stem_width: width,
+            widths: (0..stages).map(|i| width << i).collect(),
+            blocks: vec![blocks; stages],
+        }
+    }
+
+    /// Dimension of the pooled output features.
+    pub fn out_dim(&self) -> usize {
+        *self.widths.last().expect("at least one stage")
+    }
+
+    /// Checks the configuration.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.widths.is_empty() || self.widths.len() != self.blocks.len() {
+            return Err("widths and blocks must be non-empty and of equal length".into());
+        }
+        if self.in_channels == 0
+            || self.stem_width == 0
+            || self.widths.contains(&0)
+            || self.blocks.contains(&0)
+        {
+            return Err("channels, widths and block counts must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// Builds the network with fresh weights on `device`.
+    pub fn init(&self, device: &Device) -> ResNet {
+        let stem = conv3x3(self.in_channels, self.stem_width, 1, device);
+        let stem_bn = BatchNormConfig::new(self.stem_width).init(device);
+        let mut blocks = Vec::new();
+        let mut channels = self.stem_width;
+        for (stage, (&width, &count)) in self.widths.iter().zip(&self.blocks).enumerate() {
+            for b in 0..count {
+                let stride = if stage > 0 && b == 0 { 2 } else { 1 };
+                blocks.push(BasicBlock::new(channels, width, stride, device));
+                channels = width;
+            }
+        }
+        ResNet { stem, stem_bn, blocks }.with_ids(&mut IdAssigner::default())
+    }
+}
+
+fn conv3x3(input: usize, output: usize, stride: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new([input, output], [3, 3])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .with_bias(false)
+        .init(device)
+}
+
+/// Projection shortcut of a block that changes resolution or width.
+#[derive(Module, Debug)]
+pub struct Shortcut {
+    conv: Conv2d,
+    bn: BatchNorm,
+}
+
+/// Two 3×3 convolutions with batch norm and a residual connection.
+#[derive(Module, Debug)]
+pub struct BasicBlock {
+    conv1: Conv2d,
+    bn1: BatchNorm,
+    conv2: Conv2d,
+    bn2: BatchNorm,
+    shortcut: Option<Shortcut>,
+}
+
+impl BasicBlock {
+    fn new(input: usize, output: usize, stride: usize, device: &Device) -> Self {
+        let shortcut = (stride != 1 || input != output).then(|| Shortcut {
+            conv: Conv2dConfig::new([input, output], [1, 1])
+                .with_stride([stride, stride])
+                .with_bias(false)
+                .init(device),
+            bn: BatchNormConfig::new(output).init(device),
+        });
+        BasicBlock {
+            conv1: conv3x3(input, output, stride, device),
+            bn1: BatchNormConfig::new(output).init(device),
+            conv2: conv3x3(output, output, 1, device),
+            bn2: BatchNormConfig::new(output).init(device),
+            shortcut,
+        }
+    }
+
+    /// Forward pass.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let out = relu(self.bn1.forward(self.conv1.forward(x.clone())));
+        let out = self.bn2.forward(self.conv2.forward(out));
+        let skip = match &self.shortcut {
+            Some(s) => s.bn.forward(s.conv.forward(x)),
+            None => x,
+        };
+        relu(out + skip)
+    }
+}
+
+/// A residual encoder: stem, basic blocks, global average pooling.
+#[derive(Module, Debug)]
+pub struct ResNet {
+    stem: Conv2d,
+    stem_bn: BatchNorm,
+    blocks: Vec<BasicBlock>,
+}
+
+impl ResNet {
+    /// Renumbers parameter and buffer ids deterministically.
+    pub(crate) fn with_ids(self, ids: &mut IdAssigner) -> Self {
+        let mut net = self.map(ids);
+        ids.running_stats(&mut net.stem_bn);
+        for b in &mut net.blocks {
+            ids.running_stats(&mut b.bn1);
+            ids.running_stats(&mut b.bn2);
+            if let Some(s) = &mut b.shortcut {
+                ids.running_stats(&mut s.bn);
+            }
+        }
+        net
+    }
+
+    /// Images `[batch, channels, height, width]` → features `[batch, out_dim]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let mut x = relu(self.stem_bn.forward(self.stem.forward(x)));
+        for block in &self.blocks {
+            x = block.forward(x);
+        }
+        let [b, c, _, _] = x.dims();
+        x.mean_dim(3).mean_dim(2).reshape([b, c])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    #[test]
+    fn output_shapes_for_cifar_and_mnist_inputs() {
+        let device = Device::flex();
+        let cfg = ResNetConfig::small(3, 8, 3, 1);
+        assert_eq!(cfg.out_dim(), 32);
+        let net = cfg.init(&device);
+        let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
+        assert_eq!(net.forward(x).dims(), [2, 32]);
+        let net = ResNetConfig::small(1, 4, 2, 2).init(&device);
+        let x = Tensor::<4>::random([3, 1, 28, 28], Distribution::Normal(0.0, 1.0), &device);
+        assert_eq!(net.forward(x).dims(), [3, 8]);
+        assert_eq!(ResNetConfig::resnet18(3).out_dim(), 512);
+        assert!(
+            ResNetConfig { in_channels: 3, stem_width: 8, widths: vec![8], blocks: vec![] }
+                .validate()
+                .is_err()
+        );
+    }
+}

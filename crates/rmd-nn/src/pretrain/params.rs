@@ -1,0 +1,191 @@
+//! Parameters of the RM (SimSiam pre-training) stage and its profiles.
+
+use crate::models::{ResNetConfig, SimSiamConfig};
+use rmd_data::augment::{ColorJitter, SimSiamAugment};
+use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+
+/// Augmentation parameters (recorded in the artifact key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AugmentParams {
+    /// Random resized crop: smallest area fraction.
+    pub crop_scale_min: f32,
+    /// Colour-jitter strengths: brightness, contrast, saturation, hue.
+    pub jitter: [f32; 4],
+    /// Probability of colour jitter.
+    pub jitter_p: f32,
+    /// Probability of grayscale.
+    pub grayscale_p: f32,
+}
+
+impl Default for AugmentParams {
+    fn default() -> Self {
+        AugmentParams { crop_scale_min: 0.2, jitter: [0.4, 0.4, 0.4, 0.1], jitter_p: 0.8, grayscale_p: 0.2 }
+    }
+}
+
+impl AugmentParams {
+    /// The augmentation pipeline these parameters describe.
+    pub fn pipeline(&self) -> SimSiamAugment {
+        SimSiamAugment {
+            crop_scale: (self.crop_scale_min, 1.0),
+            jitter: ColorJitter {
+                brightness: self.jitter[0],
+                contrast: self.jitter[1],
+                saturation: self.jitter[2],
+                hue: self.jitter[3],
+            },
+            jitter_p: self.jitter_p,
+            grayscale_p: self.grayscale_p,
+            ..SimSiamAugment::default()
+        }
+    }
+}
+
+/// The kNN monitor (a diagnostic that reads clean labels; it never feeds training).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KnnParams {
+    /// Neighbours.
+    pub k: usize,
+    /// Vote temperature.
+    pub temperature: f32,
+    /// Run every this many epochs (and after the last).
+    pub every: usize,
+    /// Training images in the neighbour bank (None: all of them).
+    pub train_images: Option<usize>,
+    /// Test images classified (None: all of them).
+    pub test_images: Option<usize>,
+}
+
+/// Everything that determines an RM artifact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PretrainParams {
+    /// Encoder, projector and predictor.
+    pub model: SimSiamConfig,
+    /// Training images used: the first N of a seeded permutation (None: all).
+    pub images: Option<usize>,
+    /// Epochs.
+    pub epochs: usize,
+    /// Batch size (each image contributes two views).
+    pub batch_size: usize,
+    /// Base learning rate: lr = base_lr · batch_size / 256.
+    pub base_lr: f64,
+    /// SGD momentum (dampening 0, as in PyTorch).
+    pub momentum: f64,
+    /// Weight decay.
+    pub weight_decay: f64,
+    /// Linear warm-up epochs before the cosine decay.
+    pub warmup_epochs: usize,
+    /// Augmentations.
+    pub augment: AugmentParams,
+    /// Monitor.
+    pub knn: KnnParams,
+    /// Seed of initialisation, sample order and augmentation.
+    pub seed: u64,
+}
+
+/// Named parameter sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// Seconds: a few hundred images, one short epoch, a tiny network (tests use it).
+    Smoke,
+    /// Sized for a 2-core CPU: small residual network on the whole training set.
+    Cpu,
+    /// The paper's setting: CIFAR ResNet-18, 800 epochs (a GPU job).
+    Paper,
+}
+
+impl FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "smoke" => Ok(Profile::Smoke),
+            "cpu" => Ok(Profile::Cpu),
+            "paper" => Ok(Profile::Paper),
+            other => Err(format!("unknown profile '{other}': expected smoke, cpu or paper")),
+        }
+    }
+}
+
+impl Profile {
+    /// The profile's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Smoke => "smoke",
+            Profile::Cpu => "cpu",
+            Profile::Paper => "paper",
+        }
+    }
+
+    /// The profile's parameters for images with `channels` channels.
+    pub fn params(self, channels: usize, seed: u64) -> PretrainParams {
+        match self {
+            Profile::Smoke => PretrainParams {
+                model: SimSiamConfig {
+                    encoder: ResNetConfig::small(channels, 8, 2, 1),
+                    proj_dim: 64,
+                    proj_layers: 2,
+                    pred_hidden: 16,
+                },
+                images: Some(256),
+                epochs: 1,
+                batch_size: 64,
+                base_lr: 0.06,
+                momentum: 0.9,
+                weight_decay: 5e-4,
+                warmup_epochs: 0,
+                augment: AugmentParams::default(),
+                knn: KnnParams {
+                    k: 20,
+                    temperature: 0.1,
+                    every: 1,
+                    train_images: Some(256),
+                    test_images: Some(128),
+                },
+                seed,
+            },
+            Profile::Cpu => PretrainParams {
+                model: SimSiamConfig {
+                    encoder: ResNetConfig::small(channels, 16, 3, 1),
+                    proj_dim: 512,
+                    proj_layers: 2,
+                    pred_hidden: 128,
+                },
+                images: None,
+                epochs: 10,
+                batch_size: 256,
+                base_lr: 0.06,
+                momentum: 0.9,
+                weight_decay: 5e-4,
+                warmup_epochs: 1,
+                augment: AugmentParams::default(),
+                knn: KnnParams {
+                    k: 200,
+                    temperature: 0.1,
+                    every: 2,
+                    train_images: Some(10_000),
+                    test_images: Some(2_000),
+                },
+                seed,
+            },
+            Profile::Paper => PretrainParams {
+                model: SimSiamConfig {
+                    encoder: ResNetConfig::resnet18(channels),
+                    proj_dim: 2048,
+                    proj_layers: 3,
+                    pred_hidden: 512,
+                },
+                images: None,
+                epochs: 800,
+                batch_size: 512,
+                base_lr: 0.03,
+                momentum: 0.9,
+                weight_decay: 5e-4,
+                warmup_epochs: 0,
+                augment: AugmentParams::default(),
+                knn: KnnParams { k: 200, temperature: 0.1, every: 10, train_images: None, test_images: None },
+                seed,
+            },
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! `rmd-pretrain`: the RM stage (SimSiam contrastive pre-training, labels unused).
+
+use anyhow::Context;
+use clap::Parser;
+use rmd_nn::models::ResNetConfig;
+use rmd_nn::pretrain::{PretrainRequest, Profile, run_pretrain};
+use rmd_nn::{BackendKind, ComputeDevice};
+use rmdnet::cli::{self, DataArgs, OutputArgs, StoreArgs, UsageError, short};
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Pre-train an encoder with SimSiam on all training images of a dataset (labels are never
+/// read, so one RM artifact serves every noise setting of the dataset).
+///
+/// Writes an RM artifact (encoder.bpk, simsiam.bpk, model.json, epochs.csv) and prints its
+/// key as the last line of stdout; the same command again is a cache hit. A weighted kNN
+/// monitor (k neighbours, clean labels, a diagnostic only) reports representation quality.
+/// Checkpoints are written after every epoch; after an interruption, the same command with
+/// --resume continues from the last one.
+///
+/// Examples:
+///   rmd-pretrain --dataset cifar10 --profile smoke
+///   rmd-pretrain --dataset cifar10 --profile cpu --epochs 20 --resume
+#[derive(Debug, Parser)]
+#[command(name = "rmd-pretrain", version, about, long_about, verbatim_doc_comment)]
+struct Args {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+
+    /// Dataset: a name (cifar10, cifar100, mnist, fashion-mnist) or a dataset artifact key.
+    #[arg(long)]
+    dataset: String,
+
+    /// Parameter set: smoke (seconds, tests), cpu (small ResNet sized for a 2-core CPU),
+    /// paper (ResNet-18, 800 epochs, for a GPU). Default: paper when built with a GPU
+    /// backend, else cpu.
+    #[arg(long, value_parser = ["smoke", "cpu", "paper"])]
+    profile: Option<String>,
+
+    /// Seed of initialisation, sample order and augmentation.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+
+    /// Override: epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+
+    /// Override: batch size (images; each gives two views).
+    #[arg(long)]
+    batch_size: Option<usize>,
+
+    /// Override: train on the first N images of a seeded permutation of the training set.
+    #[arg(long)]
+    images: Option<usize>,
+
+    /// Override: base learning rate (lr = base · batch / 256).
+    #[arg(long)]
+    base_lr: Option<f64>,
+
+    /// Override: warm-up epochs before the cosine decay.
+    #[arg(long)]
+    warmup_epochs: Option<usize>,
+
+    /// Override the encoder: resnet18, or small:WIDTH:STAGES:BLOCKS (e.g. small:16:3:1).
+    #[arg(long, value_name = "ARCH")]
+    arch: Option<String>,
+
+    /// Override: projector output dimension.
+    #[arg(long)]
+    proj_dim: Option<usize>,
+
+    /// Override: predictor bottleneck dimension.
+    #[arg(long)]
+    pred_hidden: Option<usize>,
+
+    /// Override: run the kNN monitor every N epochs (0: only after the last).
+    #[arg(long)]
+    knn_every: Option<usize>,
+
+    /// Compute backend: flex (CPU), wgpu or cuda (when built with that feature).
+    #[arg(long, default_value_t = BackendKind::default_for_build().name().to_string())]
+    backend: String,
+
+    /// GPU index for wgpu/cuda.
+    #[arg(long, default_value_t = 0)]
+    device_index: usize,
+
+    /// Continue an interrupted run of the same parameters from its last checkpoint.
+    #[arg(long)]
+    resume: bool,
+
+    /// Recompute even when the artifact is cached.
+    #[arg(long)]
+    force: bool,
+}
+
+fn parse_arch(s: &str, channels: usize) -> Result<ResNetConfig, UsageError> {
+    if s == "resnet18" {
+        return Ok(ResNetConfig::resnet18(channels));
+    }
+    let parts: Vec<&str> = s.split(':').collect();
+    match parts.as_slice() {
+        ["small", w, st, b] => {
+            let num = |x: &str| {
+                x.parse::<usize>().map_err(|_| UsageError(format!("--arch {s}: '{x}' is not a number")))
+            };
+            Ok(ResNetConfig::small(channels, num(w)?, num(st)?, num(b)?))
+        }
+        _ => Err(UsageError(format!("--arch {s}: expected resnet18 or small:WIDTH:STAGES:BLOCKS"))),
+    }
+}
+
+fn main() -> ExitCode {
+    cli::run(|| {
+        let args = Args::parse();
+        let started = Instant::now();
+        let store = args.store.open()?;
+        let code = cli::code_identity(true);
+        let backend: BackendKind = args.backend.parse()?;
+        let profile: Profile = match &args.profile {
+            Some(p) => p.parse().map_err(UsageError)?,
+            None if backend == BackendKind::Flex => Profile::Cpu,
+            None => Profile::Paper,
+        };
+        let dataset = rmd_data::resolve_dataset(
+            &store,
+            &args.dataset,
+            &args.data.sources(args.output.progress()),
+            &code,
+        )
+        .with_context(|| format!("resolving --dataset {}", args.dataset))?;
+        let channels = dataset.manifest.metrics["shape"][0].as_u64().unwrap_or(3) as usize;
+        let mut params = profile.params(channels, args.seed);
+        if let Some(a) = &args.arch {
+            params.model.encoder = parse_arch(a, channels)?;
+        }
+        macro_rules! set {
+            ($flag:expr, $field:expr) => {
+                if let Some(v) = $flag {
+                    $field = v;
+                }
+            };
+        }
+        set!(args.epochs, params.epochs);
+        set!(args.batch_size, params.batch_size);
+        set!(args.base_lr, params.base_lr);
+        set!(args.warmup_epochs, params.warmup_epochs);
+        set!(args.proj_dim, params.model.proj_dim);
+        set!(args.pred_hidden, params.model.pred_hidden);
+        set!(args.knn_every, params.knn.every);
+        if args.images.is_some() {
+            params.images = args.images;
+        }
+        let compute = ComputeDevice::select(backend, args.device_index)?;
+        args.output.say(format!(
+            "simsiam on {} [{}], profile {}, {} epochs, batch {}, {} on {}",
+            dataset.manifest.metrics["name"].as_str().unwrap_or("?"),
+            short(dataset.key()),
+            profile.name(),
+            params.epochs,
+            params.batch_size,
+            if params.model.encoder == ResNetConfig::resnet18(channels) {
+                "ResNet-18".to_string()
+            } else {
+                format!(
+                    "ResNet widths {:?} blocks {:?}",
+                    params.model.encoder.widths, params.model.encoder.blocks
+                )
+            },
+            compute.description
+        ));
+        let req = PretrainRequest {
+            params,
+            profile,
+            resume: args.resume,
+            force: args.force,
+            progress: args.output.progress(),
+            verbose: !args.output.quiet,
+        };
+        let (artifact, cached) = run_pretrain(&store, &dataset, &req, &compute, &code)?;
+        let m = &artifact.manifest.metrics;
+        args.output.say(format!(
+            "{} {} in {:.1}s: final loss {:.4}, kNN acc {} (diagnostic, clean labels), {:.0} img/s",
+            if cached { "cache hit" } else { "wrote" },
+            artifact.dir.display(),
+            started.elapsed().as_secs_f64(),
+            m["final_loss"].as_f64().unwrap_or(f64::NAN),
+            m["final_knn_acc"].as_f64().map(|a| format!("{a:.4}")).unwrap_or("-".into()),
+            m["images_per_s"].as_f64().unwrap_or(f64::NAN),
+        ));
+        args.output.print_result(&artifact);
+        Ok(())
+    })
+}

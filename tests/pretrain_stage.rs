@@ -1,0 +1,124 @@
+//! End-to-end tests of `rmd-pretrain` (the RM stage) with the smoke profile.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+fn pretrain(store: &Path, data: &Path, extra: &[&str]) -> std::process::Command {
+    let mut c = bin("rmd-pretrain");
+    c.args(["--store", store.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--no-download"]);
+    c.args(["--dataset", "cifar10", "--profile", "smoke"]).args(extra);
+    c
+}
+
+fn artifact_dir(store: &Path, key: &str) -> PathBuf {
+    store.join("pretrain").join(key)
+}
+
+/// The loss column of epochs.csv.
+fn losses(dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("epochs.csv")).unwrap();
+    text.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().to_string()).collect()
+}
+
+#[test]
+fn smoke_run_is_cached_and_rejects_missing_backends() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_small_cifar10(tmp.path(), 60);
+    let store = tmp.path().join("store");
+    let first = run(&mut pretrain(&store, tmp.path(), &[]));
+    let key = ok_key(&first);
+    let dir = artifact_dir(&store, &key);
+    for f in ["encoder.bpk", "simsiam.bpk", "model.json", "epochs.csv", "manifest.json"] {
+        assert!(dir.join(f).is_file(), "missing {f}");
+    }
+    assert!(!dir.join("checkpoint").exists(), "checkpoints are not part of the artifact");
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("model.json")).unwrap()).unwrap();
+    assert_eq!(info["image_shape"], serde_json::json!([3, 32, 32]));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    assert!(manifest["metrics"]["final_knn_acc"].as_f64().is_some());
+    assert_eq!(manifest["backend"], "flex");
+
+    let again = run(&mut pretrain(&store, tmp.path(), &[]));
+    assert_eq!(ok_key(&again), key);
+    assert!(stderr(&again).contains("cache hit"), "{}", stderr(&again));
+
+    if !cfg!(feature = "cuda") {
+        let out = run(&mut pretrain(&store, tmp.path(), &["--backend", "cuda"]));
+        assert_eq!(out.status.code(), Some(2));
+        assert!(stderr(&out).contains("no cuda backend"), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn killed_run_resumes_to_the_same_encoder_as_an_uninterrupted_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_small_cifar10(tmp.path(), 60);
+    let args = ["--epochs", "8", "--seed", "3"];
+
+    // Uninterrupted reference.
+    let a = tmp.path().join("a");
+    let key = ok_key(&run(&mut pretrain(&a, tmp.path(), &args)));
+
+    // Interrupted after the second epoch's checkpoint, then resumed.
+    let b = tmp.path().join("b");
+    let mut child =
+        pretrain(&b, tmp.path(), &args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let state = b.join("pretrain").join(format!(".partial-{key}")).join("checkpoint").join("state.json");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let done = std::fs::read_to_string(&state)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["epochs_done"].as_u64())
+            .unwrap_or(0);
+        if done >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint appeared");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be interrupted");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!artifact_dir(&b, &key).exists(), "a killed run must not leave a complete artifact");
+
+    // Without --resume the checkpoint is discarded (with a note); here we resume instead.
+    let resumed = run(&mut pretrain(&b, tmp.path(), &[&args[..], &["--resume"]].concat()));
+    assert_eq!(ok_key(&resumed), key);
+    assert!(stderr(&resumed).contains("resuming after epoch"), "{}", stderr(&resumed));
+
+    let (da, db) = (artifact_dir(&a, &key), artifact_dir(&b, &key));
+    assert_eq!(losses(&da), losses(&db), "same seed, same loss curve, across the interruption");
+    assert_eq!(
+        std::fs::read(da.join("encoder.bpk")).unwrap(),
+        std::fs::read(db.join("encoder.bpk")).unwrap(),
+        "the resumed run ends with the same encoder weights"
+    );
+
+    // A different seed gives a different curve.
+    let c = tmp.path().join("c");
+    let other = ok_key(&run(&mut pretrain(&c, tmp.path(), &["--epochs", "8", "--seed", "4"])));
+    assert_ne!(losses(&artifact_dir(&c, &other)), losses(&da));
+}
+
+#[test]
+fn single_channel_28x28_images_train() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_small_idx(&tmp.path().join("fashion-mnist"), 300, 100);
+    let store = tmp.path().join("store");
+    let mut c = bin("rmd-pretrain");
+    c.args(["--store", store.to_str().unwrap(), "--data-dir", tmp.path().to_str().unwrap()]);
+    c.args(["--dataset", "fashion-mnist", "--profile", "smoke"]);
+    let key = ok_key(&run(&mut c));
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(artifact_dir(&store, &key).join("model.json")).unwrap())
+            .unwrap();
+    assert_eq!(info["image_shape"], serde_json::json!([1, 28, 28]));
+    assert_eq!(info["model"]["encoder"]["in_channels"], 1);
+}
