@@ -28,6 +28,14 @@ lint:
 # Everything CI checks: tests, the CUDA type-check, formatting and lints.
 ci: test check-cuda lint
 
+# SimSiam training throughput (small net and ResNet-18, batch 128) vs PyTorch when installed.
+bench-pretrain which="all":
+    bench/pretrain.sh {{which}}
+
+# SimSiam pre-training (any rmd-pretrain flags), e.g. `just pretrain --dataset cifar10 --profile cpu`.
+pretrain *ARGS:
+    cargo run --release --quiet --bin rmd-pretrain -- {{ARGS}}
+
 # Inject label noise (any rmd-noise flags), e.g. `just noise --dataset cifar10 --noise asym --rate 0.4`.
 noise *ARGS:
     cargo run --release --quiet --bin rmd-noise -- {{ARGS}}

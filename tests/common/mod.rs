@@ -16,6 +16,7 @@ pub fn bin(name: &str) -> Command {
         "rmd" => env!("CARGO_BIN_EXE_rmd"),
         "rmd-noise" => env!("CARGO_BIN_EXE_rmd-noise"),
         "rmd-pretrain" => env!("CARGO_BIN_EXE_rmd-pretrain"),
+        "rmd-relations" => env!("CARGO_BIN_EXE_rmd-relations"),
         other => panic!("unknown binary {other}"),
     };
     let mut c = Command::new(path);

@@ -12,6 +12,7 @@ mod error;
 pub mod knn;
 pub mod models;
 pub mod pretrain;
+pub mod relations;
 pub mod schedule;
 
 pub use backend::{BURN_VERSION, BackendError, BackendKind, ComputeDevice};

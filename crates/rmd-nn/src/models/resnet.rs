@@ -10,6 +10,10 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+fn one() -> usize {
+    1
+}
+
 /// Architecture of a residual encoder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResNetConfig {
@@ -17,6 +21,9 @@ pub struct ResNetConfig {
     pub in_channels: usize,
     /// Channels of the 3×3 stem convolution.
     pub stem_width: usize,
+    /// Stride of the stem (1 for the CIFAR ResNets; 2 quarters the cost of every later layer).
+    #[serde(default = "one")]
+    pub stem_stride: usize,
     /// Channels of each stage; every stage after the first halves the resolution.
     pub widths: Vec<usize>,
     /// Basic blocks per stage.
@@ -29,6 +36,7 @@ impl ResNetConfig {
         ResNetConfig {
             in_channels,
             stem_width: 64,
+            stem_stride: 1,
             widths: vec![64, 128, 256, 512],
             blocks: vec![2, 2, 2, 2],
         }
@@ -39,6 +47,7 @@ impl ResNetConfig {
         ResNetConfig {
             in_channels,
             stem_width: width,
+            stem_stride: 1,
             widths: (0..stages).map(|i| width << i).collect(),
             blocks: vec![blocks; stages],
         }
@@ -66,7 +75,7 @@ impl ResNetConfig {
 
     /// Builds the network with fresh weights on `device`.
     pub fn init(&self, device: &Device) -> ResNet {
-        let stem = conv3x3(self.in_channels, self.stem_width, 1, device);
+        let stem = conv3x3(self.in_channels, self.stem_width, self.stem_stride, device);
         let stem_bn = BatchNormConfig::new(self.stem_width).init(device);
         let mut blocks = Vec::new();
         let mut channels = self.stem_width;
@@ -188,7 +197,7 @@ mod tests {
         assert_eq!(net.forward(x).dims(), [3, 8]);
         assert_eq!(ResNetConfig::resnet18(3).out_dim(), 512);
         assert!(
-            ResNetConfig { in_channels: 3, stem_width: 8, widths: vec![8], blocks: vec![] }
+            ResNetConfig { in_channels: 3, stem_width: 8, stem_stride: 1, widths: vec![8], blocks: vec![] }
                 .validate()
                 .is_err()
         );

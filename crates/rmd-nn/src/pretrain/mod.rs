@@ -236,6 +236,20 @@ pub fn run_pretrain(
             model = optim.step(lr, model, grads);
             loss_sum += value;
             bar.inc(1);
+            // Without a terminal (logs), report progress ten times per epoch instead of a bar.
+            if !req.progress && req.verbose && (step + 1) % (steps_per_epoch / 10).max(1) == 0 {
+                let per_step = started.elapsed().as_secs_f64() / (step + 1) as f64;
+                let remaining = (p.epochs - epoch) * steps_per_epoch - (step + 1);
+                eprintln!(
+                    "  epoch {}/{} step {}/{steps_per_epoch}: mean loss {:.4}, {:.0} img/s, eta {:.0} min",
+                    epoch + 1,
+                    p.epochs,
+                    step + 1,
+                    loss_sum / (step + 1) as f64,
+                    p.batch_size as f64 / per_step,
+                    remaining as f64 * per_step / 60.0
+                );
+            }
             bar.set_message(format!(
                 "simsiam {} epoch {}/{} loss {value:.4}",
                 ds.info.name,

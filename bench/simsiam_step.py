@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""The SimSiam training step of `cargo bench -p rmd-nn --bench pretrain_step`, in PyTorch.
+
+Same networks (the cpu-profile small ResNet and the CIFAR ResNet-18 with the paper's heads),
+batch 128, two views, forward + backward + SGD (momentum 0.9, dampening 0, weight decay
+5e-4). Views are pre-made tensors: augmentation is timed separately on the Rust side, so
+the two figures compare the model step alone. Prints one line per network:
+`pytorch simsiam <net> batch 128: <img/s> img/s (<ms> ms/step)`.
+
+Usage: python3 bench/simsiam_step.py [small|resnet18|all] [--steps N]
+"""
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.b1 = nn.BatchNorm2d(cout)
+        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.b2 = nn.BatchNorm2d(cout)
+        self.short = None
+        if stride != 1 or cin != cout:
+            self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        out = F.relu(self.b1(self.c1(x)))
+        out = self.b2(self.c2(out))
+        return F.relu(out + (x if self.short is None else self.short(x)))
+
+
+class ResNet(nn.Module):
+    def __init__(self, stem_width, stem_stride, widths, blocks):
+        super().__init__()
+        self.stem = nn.Conv2d(3, stem_width, 3, stem_stride, 1, bias=False)
+        self.bn = nn.BatchNorm2d(stem_width)
+        layers, c = [], stem_width
+        for s, (w, n) in enumerate(zip(widths, blocks)):
+            for b in range(n):
+                layers.append(Block(c, w, 2 if s > 0 and b == 0 else 1))
+                c = w
+        self.blocks = nn.Sequential(*layers)
+        self.out_dim = c
+
+    def forward(self, x):
+        x = self.blocks(F.relu(self.bn(self.stem(x))))
+        return x.mean(dim=(2, 3))
+
+
+def mlp(dims, norm_last):
+    layers = []
+    for i in range(len(dims) - 1):
+        last = i == len(dims) - 2
+        normed = not last or norm_last
+        layers.append(nn.Linear(dims[i], dims[i + 1], bias=not normed))
+        if normed:
+            layers.append(nn.BatchNorm1d(dims[i + 1]))
+        if not last:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class SimSiam(nn.Module):
+    def __init__(self, encoder, proj_dim, proj_layers, pred_hidden):
+        super().__init__()
+        self.encoder = encoder
+        self.projector = mlp([encoder.out_dim] + [proj_dim] * proj_layers, True)
+        self.predictor = mlp([proj_dim, pred_hidden, proj_dim], False)
+
+    def loss(self, x1, x2):
+        z1, z2 = self.projector(self.encoder(x1)), self.projector(self.encoder(x2))
+        p1, p2 = self.predictor(z1), self.predictor(z2)
+        d = lambda p, z: -F.cosine_similarity(p, z.detach(), dim=1).mean()
+        return 0.5 * (d(p1, z2) + d(p2, z1))
+
+
+def bench(name, model, batch, steps):
+    torch.manual_seed(1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, dampening=0, weight_decay=5e-4)
+    x1 = torch.randn(batch, 3, 32, 32)
+    x2 = torch.randn(batch, 3, 32, 32)
+    timed = 0.0
+    for step in range(steps + 2):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = model.loss(x1, x2)
+        loss.backward()
+        opt.step()
+        if step >= 2:
+            timed += time.perf_counter() - t0
+    per = timed / steps
+    print(f"pytorch simsiam {name} batch {batch}: {batch / per:.1f} img/s ({per * 1000:.0f} ms/step)")
+
+
+def main():
+    args = sys.argv[1:]
+    which = next((a for a in args if not a.startswith("--") and not a.isdigit()), "all")
+    steps = int(args[args.index("--steps") + 1]) if "--steps" in args else 5
+    torch.set_num_threads(int(__import__("os").environ.get("RMD_BENCH_THREADS", torch.get_num_threads())))
+    if which in ("small", "all"):
+        enc = ResNet(32, 2, [32, 64, 128], [1, 1, 1])
+        bench("small (cpu profile)", SimSiam(enc, 512, 2, 128), 128, steps)
+    if which in ("resnet18", "all"):
+        enc = ResNet(64, 1, [64, 128, 256, 512], [2, 2, 2, 2])
+        bench("resnet18 (paper profile)", SimSiam(enc, 2048, 3, 512), 128, min(steps, 3))
+
+
+if __name__ == "__main__":
+    main()

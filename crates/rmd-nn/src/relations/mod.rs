@@ -1,0 +1,226 @@
+//! The relations stage: embed every training image with a frozen RM encoder, find each
+//! sample's exact top-K neighbours by cosine similarity, and write `embeddings.parquet` and
+//! `graph.parquet` (see [`io`]). Diagnostics: neighbour agreement with the clean labels and
+//! weighted kNN accuracy on the test set (both diagnostics only). A separate `graph-eval`
+//! artifact per (relations, noise) pair holds the noisy-label detection ROC-AUC, so a second
+//! noise setting never recomputes the graph.
+
+mod diagnostics;
+pub mod io;
+mod search;
+
+pub use diagnostics::{disagreement_scores, label_agreement, roc_auc};
+pub use io::{RelationGraph, write_npy};
+pub use search::{TopK, exact_top_k};
+
+use crate::backend::ComputeDevice;
+use crate::error::{NnError, Result};
+use crate::knn::{embed, knn_accuracy};
+use crate::pretrain::{PRETRAIN_STAGE, load_encoder};
+use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt32Array};
+use rmd_data::dataset::{DATASET_STAGE, Dataset};
+use rmd_data::noise::{NOISE_STAGE, NoiseLabels};
+use rmd_store::{Artifact, ArtifactSpec, Begin, BeginOptions, CodeIdentity, CommitInfo, Store};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Stage name of relations artifacts.
+pub const RELATIONS_STAGE: &str = "relations";
+/// Schema version of relations artifacts.
+pub const RELATIONS_SCHEMA_VERSION: u32 = 1;
+/// Stage name of noisy-label detection evaluations of a graph.
+pub const GRAPH_EVAL_STAGE: &str = "graph-eval";
+/// Schema version of graph evaluations.
+pub const GRAPH_EVAL_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+struct RelationParams {
+    k: usize,
+    knn_k: usize,
+    knn_temperature: f32,
+}
+
+/// How to run the relations stage.
+#[derive(Debug, Clone)]
+pub struct RelationsRequest {
+    /// Neighbours per sample.
+    pub k: usize,
+    /// Query rows per block of the search (bounds memory: block × N × 4 bytes).
+    pub block: usize,
+    /// Recompute even when cached.
+    pub force: bool,
+    /// Progress bar.
+    pub progress: bool,
+}
+
+/// Runs (or finds cached) the relations stage for an RM artifact.
+pub fn run_relations(
+    store: &Store,
+    encoder_artifact: &Artifact,
+    req: &RelationsRequest,
+    compute: &ComputeDevice,
+    code: &CodeIdentity,
+) -> Result<(Artifact, bool)> {
+    if encoder_artifact.stage() != PRETRAIN_STAGE {
+        return Err(NnError::Invalid(format!(
+            "--encoder {} is a {} artifact, not an RM (pretrain) artifact",
+            &encoder_artifact.key()[..12],
+            encoder_artifact.stage()
+        )));
+    }
+    let device = compute.device.clone();
+    let (encoder, info) = load_encoder(encoder_artifact, &device)?;
+    let dataset = store.find(Some(DATASET_STAGE), &info.dataset_key)?;
+    let ds = Dataset::open(&dataset)?;
+    let n = ds.info.n_train;
+    if req.k == 0 || req.k >= n {
+        return Err(NnError::Invalid(format!("--k {} must be between 1 and {} (samples − 1)", req.k, n - 1)));
+    }
+    let params = RelationParams { k: req.k, knn_k: 200, knn_temperature: 0.1 };
+    let spec = ArtifactSpec::new(RELATIONS_STAGE, RELATIONS_SCHEMA_VERSION, &params)
+        .with_input("encoder", encoder_artifact.key())
+        .with_input("dataset", &ds.key);
+    let pending = match store.begin(&spec, BeginOptions { force: req.force, resume: false })? {
+        Begin::Cached(a) => return Ok((a, true)),
+        Begin::Run(p) => p,
+    };
+    let shape = info.shape();
+    let norm = info.normalizer();
+    let started = std::time::Instant::now();
+
+    let bar = rmd_data::progress::count_bar(n as u64, req.progress, "embedding training images");
+    let all: Vec<u32> = (0..n as u32).collect();
+    let mut train_emb = Vec::with_capacity(n * info.encoder_dim);
+    let mut dim = info.encoder_dim;
+    for chunk in all.chunks(4096) {
+        let (e, d) = embed(&encoder, &ds.train, chunk, shape, &norm, &device, 256);
+        train_emb.extend(e);
+        dim = d;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let embed_secs = started.elapsed().as_secs_f64();
+
+    let t_search = std::time::Instant::now();
+    let bar = rmd_data::progress::count_bar(n as u64, req.progress, &format!("exact top-{} search", req.k));
+    let top =
+        exact_top_k(&train_emb, n, dim, req.k, req.block, &device, |done| bar.set_position(done as u64));
+    bar.finish_and_clear();
+    let search_secs = t_search.elapsed().as_secs_f64();
+
+    let test_idx: Vec<u32> = (0..ds.info.n_test as u32).collect();
+    let (test_emb, _) = embed(&encoder, &ds.test, &test_idx, shape, &norm, &device, 256);
+    let knn = knn_accuracy(
+        &train_emb,
+        ds.train.labels(),
+        &test_emb,
+        ds.test.labels(),
+        dim,
+        ds.info.num_classes(),
+        params.knn_k,
+        params.knn_temperature,
+        &device,
+    );
+    let agreement = label_agreement(&top.dst, req.k, ds.train.labels());
+
+    let mut meta = BTreeMap::new();
+    meta.insert("rmdnet.artifact_key".to_string(), pending.key().to_string());
+    meta.insert("rmdnet.encoder_key".to_string(), encoder_artifact.key().to_string());
+    meta.insert("rmdnet.dataset_key".to_string(), ds.key.clone());
+    meta.insert("rmdnet.k".to_string(), req.k.to_string());
+    meta.insert("rmdnet.dim".to_string(), dim.to_string());
+    meta.insert("rmdnet.n".to_string(), n.to_string());
+    io::write_embeddings(&pending.path("embeddings.parquet"), &train_emb, n, dim, &meta)?;
+    io::write_graph(&pending.path("graph.parquet"), &top, &meta)?;
+    let mean_sim_by_rank: Vec<f64> = (0..req.k)
+        .map(|r| top.sim.iter().skip(r).step_by(req.k).map(|&s| s as f64).sum::<f64>() / n as f64)
+        .collect();
+    let metrics = serde_json::json!({
+        "n": n,
+        "k": req.k,
+        "dim": dim,
+        "neighbour_label_agreement": agreement,
+        "knn_acc": knn,
+        "mean_similarity_by_rank": mean_sim_by_rank,
+        "embed_seconds": embed_secs,
+        "search_seconds": search_secs,
+        "diagnostics_note": "label agreement and kNN accuracy use the clean labels: diagnostics only",
+    });
+    let artifact = pending.commit(CommitInfo {
+        metrics,
+        seeds: BTreeMap::new(),
+        code: code.clone(),
+        backend: compute.kind.name().to_string(),
+        device: compute.description.clone(),
+    })?;
+    Ok((artifact, false))
+}
+
+/// Evaluates how well neighbour disagreement detects the flipped labels of a noise artifact
+/// (a small `graph-eval` artifact: `scores.parquet` and the AUCs in its metrics).
+pub fn run_graph_eval(
+    store: &Store,
+    relations: &Artifact,
+    noise: &Artifact,
+    code: &CodeIdentity,
+) -> Result<(Artifact, bool)> {
+    if relations.stage() != RELATIONS_STAGE || noise.stage() != NOISE_STAGE {
+        return Err(NnError::Invalid(
+            "graph evaluation needs a relations artifact and a noise artifact".into(),
+        ));
+    }
+    let spec = ArtifactSpec::new(GRAPH_EVAL_STAGE, GRAPH_EVAL_SCHEMA_VERSION, &serde_json::json!({}))
+        .with_input("relations", relations.key())
+        .with_input("noise", noise.key());
+    let pending = match store.begin(&spec, BeginOptions::default())? {
+        Begin::Cached(a) => return Ok((a, true)),
+        Begin::Run(p) => p,
+    };
+    let graph = RelationGraph::open(relations)?;
+    let labels = NoiseLabels::open(noise)?;
+    if labels.dataset_key != graph.dataset_key {
+        return Err(NnError::Invalid(format!(
+            "the noise artifact belongs to dataset {} but the graph to dataset {}",
+            &labels.dataset_key[..12],
+            &graph.dataset_key[..12.min(graph.dataset_key.len())]
+        )));
+    }
+    graph.check_fits(labels.noisy.len(), None)?;
+    let scores = disagreement_scores(&graph.dst, graph.k, &labels.noisy);
+    let is_noisy: Vec<bool> = labels.clean.iter().zip(&labels.noisy).map(|(c, n)| c != n).collect();
+    let auc = roc_auc(&scores, &is_noisy);
+    let classes = labels.clean.iter().copied().max().map_or(0, |m| m as usize + 1);
+    let per_class: Vec<Option<f64>> = (0..classes)
+        .map(|c| {
+            let members: Vec<usize> = (0..scores.len()).filter(|&i| labels.clean[i] as usize == c).collect();
+            let s: Vec<f64> = members.iter().map(|&i| scores[i]).collect();
+            let p: Vec<bool> = members.iter().map(|&i| is_noisy[i]).collect();
+            roc_auc(&s, &p)
+        })
+        .collect();
+    let path = pending.path("scores.parquet");
+    let cols: Vec<(&str, ArrayRef, bool)> = vec![
+        ("index", Arc::new(UInt32Array::from_iter_values(0..scores.len() as u32)), false),
+        ("disagreement", Arc::new(Float64Array::from(scores.clone())), false),
+        ("is_noisy", Arc::new(BooleanArray::from(is_noisy.clone())), false),
+    ];
+    let batch = RecordBatch::try_from_iter_with_nullable(cols)
+        .map_err(|e| NnError::Record { path: path.clone(), reason: e.to_string() })?;
+    rmd_data::parquet_io::write_parquet(&path, &batch, &BTreeMap::new())?;
+    let metrics = serde_json::json!({
+        "k": graph.k,
+        "noise_rate": is_noisy.iter().filter(|&&x| x).count() as f64 / is_noisy.len() as f64,
+        "detection_auc": auc,
+        "per_class_auc": per_class,
+        "note": "score = fraction of the K neighbours whose noisy label differs; AUC against is_noisy; per_class_auc by clean class",
+    });
+    let artifact = pending.commit(CommitInfo {
+        metrics,
+        seeds: BTreeMap::new(),
+        code: code.clone(),
+        backend: "none".into(),
+        device: "cpu".into(),
+    })?;
+    Ok((artifact, false))
+}

@@ -1,0 +1,121 @@
+//! End-to-end tests of `rmd-relations` on a smoke RM artifact.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+fn setup(tmp: &Path) -> (std::path::PathBuf, String) {
+    write_small_cifar10(tmp, 60);
+    let store = tmp.join("store");
+    let mut c = bin("rmd-pretrain");
+    c.args(["--store", store.to_str().unwrap(), "--data-dir", tmp.to_str().unwrap(), "--no-download"]);
+    c.args(["--dataset", "cifar10", "--profile", "smoke"]);
+    let enc = ok_key(&run(&mut c));
+    (store, enc)
+}
+
+fn relations(store: &Path, args: &[&str]) -> std::process::Output {
+    run(bin("rmd-relations").args(["--store", store.to_str().unwrap()]).args(args))
+}
+
+#[test]
+fn graph_has_k_sorted_non_self_rows_and_is_cached_and_portable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, enc) = setup(tmp.path());
+    let noise = ok_key(&run(bin("rmd-noise").args([
+        "--store",
+        store.to_str().unwrap(),
+        "--data-dir",
+        tmp.path().to_str().unwrap(),
+        "--dataset",
+        "cifar10",
+        "--noise",
+        "sym",
+        "--rate",
+        "0.4",
+    ])));
+    let npy = tmp.path().join("npy");
+    let out = relations(
+        &store,
+        &["--encoder", &enc[..10], "--k", "7", "--noise", &noise[..10], "--npy", npy.to_str().unwrap()],
+    );
+    let key = ok_key(&out);
+    assert!(stderr(&out).contains("detection ROC-AUC"), "{}", stderr(&out));
+
+    let dir = store.join("relations").join(&key);
+    let g = rmd_data::parquet_io::read_parquet(&dir.join("graph.parquet")).unwrap();
+    let p = dir.join("graph.parquet");
+    let src = rmd_data::parquet_io::int_column(&g, &p, "src").unwrap();
+    let dst = rmd_data::parquet_io::int_column(&g, &p, "dst").unwrap();
+    let rank = rmd_data::parquet_io::int_column(&g, &p, "rank").unwrap();
+    assert_eq!(src.len(), 300 * 7);
+    assert_eq!(g.metadata["rmdnet.k"], "7");
+    assert_eq!(g.metadata["rmdnet.encoder_key"], enc);
+    for (row, ((s, d), r)) in src.iter().zip(&dst).zip(&rank).enumerate() {
+        assert_eq!(*s as usize, row / 7, "K rows per src, in src order");
+        assert_eq!(*r as usize, row % 7, "rank order");
+        assert_ne!(s, d, "no self edges");
+    }
+    let sims: Vec<f32> = {
+        use arrow_array::cast::AsArray;
+        g.column("similarity")
+            .unwrap()
+            .iter()
+            .flat_map(|a| a.as_primitive::<arrow_array::types::Float32Type>().values().to_vec())
+            .collect()
+    };
+    assert!(
+        sims.chunks(7).all(|w| w.windows(2).all(|p| p[0] >= p[1])),
+        "similarity non-increasing with rank"
+    );
+
+    for f in ["embeddings.npy", "neighbours.npy", "similarities.npy"] {
+        let bytes = std::fs::read(npy.join(f)).unwrap();
+        assert_eq!(&bytes[..6], b"\x93NUMPY", "{f}");
+    }
+
+    let again = relations(&store, &["--encoder", &enc[..10], "--k", "7", "--noise", &noise[..10]]);
+    assert_eq!(ok_key(&again), key);
+    assert!(
+        stderr(&again).contains("cache hit") && stderr(&again).contains("[cached "),
+        "{}",
+        stderr(&again)
+    );
+
+    // Exported with its inputs and imported elsewhere, it is a cache hit there.
+    let bundle = tmp.path().join("graph.tar.gz");
+    let out = run(bin("rmd").args([
+        "--store",
+        store.to_str().unwrap(),
+        "store",
+        "export",
+        &key[..12],
+        bundle.to_str().unwrap(),
+    ]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let other = tmp.path().join("other");
+    let out = run(bin("rmd").args([
+        "--store",
+        other.to_str().unwrap(),
+        "store",
+        "import",
+        bundle.to_str().unwrap(),
+    ]));
+    assert_eq!(ok_key(&out), key);
+    let there = relations(&other, &["--encoder", &enc[..10], "--k", "7"]);
+    assert_eq!(ok_key(&there), key);
+    assert!(stderr(&there).contains("cache hit"), "{}", stderr(&there));
+}
+
+#[test]
+fn wrong_inputs_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, enc) = setup(tmp.path());
+    let out = relations(&store, &["--encoder", &enc[..10], "--k", "300"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--k 300"), "{}", stderr(&out));
+    let out = relations(&store, &["--encoder", "ffffffff"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no artifact"), "{}", stderr(&out));
+}
