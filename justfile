@@ -32,6 +32,14 @@ ci: test check-cuda lint
 bench-pretrain which="all":
     bench/pretrain.sh {{which}}
 
+# Exact top-K search (N=50k, d=512 by default) against a plain GEMM of the same shape, with peak memory.
+bench-relations *ARGS:
+    cargo bench -q -p rmd-nn --bench relations_search -- {{ARGS}}
+
+# Relation extraction (any rmd-relations flags), e.g. `just relations --encoder KEY --k 10`.
+relations *ARGS:
+    cargo run --release --quiet --bin rmd-relations -- {{ARGS}}
+
 # SimSiam pre-training (any rmd-pretrain flags), e.g. `just pretrain --dataset cifar10 --profile cpu`.
 pretrain *ARGS:
     cargo run --release --quiet --bin rmd-pretrain -- {{ARGS}}

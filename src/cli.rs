@@ -51,6 +51,29 @@ impl DataArgs {
     }
 }
 
+/// Which compute backend and device a training stage uses.
+#[derive(Debug, Clone, Args)]
+pub struct BackendArgs {
+    /// Compute backend: flex (CPU), wgpu or cuda (when built with that feature).
+    #[arg(long, default_value_t = rmd_nn::BackendKind::default_for_build().name().to_string())]
+    pub backend: String,
+    /// GPU index for wgpu/cuda.
+    #[arg(long, default_value_t = 0)]
+    pub device_index: usize,
+}
+
+impl BackendArgs {
+    /// The backend asked for.
+    pub fn kind(&self) -> anyhow::Result<rmd_nn::BackendKind> {
+        Ok(self.backend.parse()?)
+    }
+
+    /// Selects and probes the device.
+    pub fn select(&self) -> anyhow::Result<rmd_nn::ComputeDevice> {
+        Ok(rmd_nn::ComputeDevice::select(self.kind()?, self.device_index)?)
+    }
+}
+
 /// Output format and verbosity.
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {

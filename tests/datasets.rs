@@ -25,32 +25,6 @@ fn write_small_cifar100(root: &Path, n_train: usize) {
     }
 }
 
-fn write_idx_dir(dir: &Path, gz: bool) {
-    use std::io::Write;
-    std::fs::create_dir_all(dir).unwrap();
-    let put = |name: &str, dims: &[u32], data: &[u8]| {
-        let mut bytes = vec![0, 0, 8, dims.len() as u8];
-        for d in dims {
-            bytes.extend(d.to_be_bytes());
-        }
-        bytes.extend_from_slice(data);
-        if gz {
-            let f = std::fs::File::create(dir.join(format!("{name}.gz"))).unwrap();
-            let mut e = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
-            e.write_all(&bytes).unwrap();
-            e.finish().unwrap();
-        } else {
-            std::fs::write(dir.join(name), bytes).unwrap();
-        }
-    };
-    let img = |n: usize| (0..n * 784).map(|i| (i % 256) as u8).collect::<Vec<u8>>();
-    let lab = |n: usize| (0..n).map(|i| (i % 10) as u8).collect::<Vec<u8>>();
-    put("train-images-idx3-ubyte", &[300, 28, 28], &img(300));
-    put("train-labels-idx1-ubyte", &[300], &lab(300));
-    put("t10k-images-idx3-ubyte", &[50, 28, 28], &img(50));
-    put("t10k-labels-idx1-ubyte", &[50], &lab(50));
-}
-
 fn show(store: &Path, key: &str) -> serde_json::Value {
     let out = run(bin("rmd").args(["--store", store.to_str().unwrap(), "store", "show", key]));
     assert!(out.status.success(), "{}", stderr(&out));
@@ -137,8 +111,8 @@ fn rmd_data_transition(path: &Path) -> Vec<(u64, u64, u64)> {
 #[test]
 fn mnist_family_gz_and_raw_idx_import() {
     let tmp = tempfile::tempdir().unwrap();
-    write_idx_dir(&tmp.path().join("fashion-mnist"), true);
-    write_idx_dir(&tmp.path().join("mnist"), false);
+    write_idx_files(&tmp.path().join("fashion-mnist"), 300, 50, true);
+    write_idx_files(&tmp.path().join("mnist"), 300, 50, false);
     let store = tmp.path().join("store");
     let data = tmp.path().to_str().unwrap();
     for name in ["fashion-mnist", "mnist"] {

@@ -2,10 +2,10 @@
 
 use anyhow::Context;
 use clap::Parser;
+use rmd_nn::BackendKind;
 use rmd_nn::models::ResNetConfig;
 use rmd_nn::pretrain::{PretrainRequest, Profile, run_pretrain};
-use rmd_nn::{BackendKind, ComputeDevice};
-use rmdnet::cli::{self, DataArgs, OutputArgs, StoreArgs, UsageError, short};
+use rmdnet::cli::{self, BackendArgs, DataArgs, OutputArgs, StoreArgs, UsageError, short};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -30,6 +30,8 @@ struct Args {
     data: DataArgs,
     #[command(flatten)]
     output: OutputArgs,
+    #[command(flatten)]
+    backend: BackendArgs,
 
     /// Dataset: a name (cifar10, cifar100, mnist, fashion-mnist) or a dataset artifact key.
     #[arg(long)]
@@ -81,14 +83,6 @@ struct Args {
     #[arg(long)]
     knn_every: Option<usize>,
 
-    /// Compute backend: flex (CPU), wgpu or cuda (when built with that feature).
-    #[arg(long, default_value_t = BackendKind::default_for_build().name().to_string())]
-    backend: String,
-
-    /// GPU index for wgpu/cuda.
-    #[arg(long, default_value_t = 0)]
-    device_index: usize,
-
     /// Continue an interrupted run of the same parameters from its last checkpoint.
     #[arg(long)]
     resume: bool,
@@ -120,7 +114,7 @@ fn main() -> ExitCode {
         let started = Instant::now();
         let store = args.store.open()?;
         let code = cli::code_identity(true);
-        let backend: BackendKind = args.backend.parse()?;
+        let backend: BackendKind = args.backend.kind()?;
         let profile: Profile = match &args.profile {
             Some(p) => p.parse().map_err(UsageError)?,
             None if backend == BackendKind::Flex => Profile::Cpu,
@@ -155,7 +149,7 @@ fn main() -> ExitCode {
         if args.images.is_some() {
             params.images = args.images;
         }
-        let compute = ComputeDevice::select(backend, args.device_index)?;
+        let compute = args.backend.select()?;
         args.output.say(format!(
             "simsiam on {} [{}], profile {}, {} epochs, batch {}, {} on {}",
             dataset.manifest.metrics["name"].as_str().unwrap_or("?"),

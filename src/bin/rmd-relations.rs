@@ -3,8 +3,7 @@
 use anyhow::Context;
 use clap::Parser;
 use rmd_nn::relations::{RelationGraph, RelationsRequest, run_graph_eval, run_relations, write_npy};
-use rmd_nn::{BackendKind, ComputeDevice};
-use rmdnet::cli::{self, OutputArgs, StoreArgs, short};
+use rmdnet::cli::{self, BackendArgs, OutputArgs, StoreArgs, short};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -28,6 +27,8 @@ struct Args {
     store: StoreArgs,
     #[command(flatten)]
     output: OutputArgs,
+    #[command(flatten)]
+    backend: BackendArgs,
 
     /// Key (or unique prefix) of the RM (rmd-pretrain) artifact.
     #[arg(long)]
@@ -50,14 +51,6 @@ struct Args {
     #[arg(long, default_value_t = 1024)]
     block: usize,
 
-    /// Compute backend: flex (CPU), wgpu or cuda (when built with that feature).
-    #[arg(long, default_value_t = BackendKind::default_for_build().name().to_string())]
-    backend: String,
-
-    /// GPU index for wgpu/cuda.
-    #[arg(long, default_value_t = 0)]
-    device_index: usize,
-
     /// Recompute even when the artifact is cached.
     #[arg(long)]
     force: bool,
@@ -69,7 +62,7 @@ fn main() -> ExitCode {
         let started = Instant::now();
         let store = args.store.open()?;
         let code = cli::code_identity(true);
-        let compute = ComputeDevice::select(args.backend.parse()?, args.device_index)?;
+        let compute = args.backend.select()?;
         let encoder = store.find(Some("pretrain"), &args.encoder).context("resolving --encoder")?;
         let req = RelationsRequest {
             k: args.k,

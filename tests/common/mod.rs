@@ -96,8 +96,14 @@ pub fn write_small_cifar10(root: &Path, per_file: usize) -> PathBuf {
     dir
 }
 
-/// Writes MNIST-family IDX files (raw) with `n_train` training and `n_test` test images.
+/// Writes MNIST-family IDX files with `n_train` training and `n_test` test images.
 pub fn write_small_idx(dir: &Path, n_train: usize, n_test: usize) {
+    write_idx_files(dir, n_train, n_test, false)
+}
+
+/// Writes MNIST-family IDX files, gzip-compressed (`.gz`) when `gz`.
+pub fn write_idx_files(dir: &Path, n_train: usize, n_test: usize, gz: bool) {
+    use std::io::Write;
     std::fs::create_dir_all(dir).unwrap();
     let put = |name: &str, dims: &[u32], data: &[u8]| {
         let mut bytes = vec![0, 0, 8, dims.len() as u8];
@@ -105,7 +111,14 @@ pub fn write_small_idx(dir: &Path, n_train: usize, n_test: usize) {
             bytes.extend(d.to_be_bytes());
         }
         bytes.extend_from_slice(data);
-        std::fs::write(dir.join(name), bytes).unwrap();
+        if gz {
+            let f = std::fs::File::create(dir.join(format!("{name}.gz"))).unwrap();
+            let mut e = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+            e.write_all(&bytes).unwrap();
+            e.finish().unwrap();
+        } else {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
     };
     let img = |n: usize| (0..n * 784).map(|i| ((i * 31 + i / 784 * 7) % 256) as u8).collect::<Vec<u8>>();
     let lab = |n: usize| (0..n).map(|i| (i % 10) as u8).collect::<Vec<u8>>();
