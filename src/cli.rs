@@ -13,7 +13,7 @@ use std::process::ExitCode;
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
     /// Artifact store directory (created if missing).
-    #[arg(long, env = STORE_ENV, default_value = "data/artifacts", value_name = "DIR")]
+    #[arg(long, global = true, env = STORE_ENV, default_value = "data/artifacts", value_name = "DIR")]
     pub store: PathBuf,
 }
 

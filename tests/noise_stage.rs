@@ -80,7 +80,8 @@ fn verify_catches_a_flipped_byte_in_labels_parquet() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x40;
     std::fs::write(&labels, &bytes).unwrap();
-    let out = run(bin("rmd").args(["--store", store.to_str().unwrap(), "store", "verify"]));
+    // `--store` is accepted after the verb too.
+    let out = run(bin("rmd").args(["store", "verify", "--store", store.to_str().unwrap()]));
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("labels.parquet: content changed"), "{text}");

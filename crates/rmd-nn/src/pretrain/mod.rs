@@ -367,7 +367,7 @@ fn monitor(
         dim,
         ds.info.num_classes(),
         knn.k,
-        knn.temperature,
+        knn.temperature as f32,
         device,
     )
 }

@@ -9,13 +9,13 @@ use std::str::FromStr;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AugmentParams {
     /// Random resized crop: smallest area fraction.
-    pub crop_scale_min: f32,
+    pub crop_scale_min: f64,
     /// Colour-jitter strengths: brightness, contrast, saturation, hue.
-    pub jitter: [f32; 4],
+    pub jitter: [f64; 4],
     /// Probability of colour jitter.
-    pub jitter_p: f32,
+    pub jitter_p: f64,
     /// Probability of grayscale.
-    pub grayscale_p: f32,
+    pub grayscale_p: f64,
 }
 
 impl Default for AugmentParams {
@@ -27,16 +27,18 @@ impl Default for AugmentParams {
 impl AugmentParams {
     /// The augmentation pipeline these parameters describe.
     pub fn pipeline(&self) -> SimSiamAugment {
+        // Parameters are f64 so they print as written (0.2, not 0.20000000298023224) in
+        // manifests; the pipeline itself works in f32.
         SimSiamAugment {
-            crop_scale: (self.crop_scale_min, 1.0),
+            crop_scale: (self.crop_scale_min as f32, 1.0),
             jitter: ColorJitter {
-                brightness: self.jitter[0],
-                contrast: self.jitter[1],
-                saturation: self.jitter[2],
-                hue: self.jitter[3],
+                brightness: self.jitter[0] as f32,
+                contrast: self.jitter[1] as f32,
+                saturation: self.jitter[2] as f32,
+                hue: self.jitter[3] as f32,
             },
-            jitter_p: self.jitter_p,
-            grayscale_p: self.grayscale_p,
+            jitter_p: self.jitter_p as f32,
+            grayscale_p: self.grayscale_p as f32,
             ..SimSiamAugment::default()
         }
     }
@@ -48,7 +50,7 @@ pub struct KnnParams {
     /// Neighbours.
     pub k: usize,
     /// Vote temperature.
-    pub temperature: f32,
+    pub temperature: f64,
     /// Run every this many epochs (and after the last).
     pub every: usize,
     /// Training images in the neighbour bank (None: all of them).

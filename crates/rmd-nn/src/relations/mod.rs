@@ -38,7 +38,7 @@ pub const GRAPH_EVAL_SCHEMA_VERSION: u32 = 1;
 struct RelationParams {
     k: usize,
     knn_k: usize,
-    knn_temperature: f32,
+    knn_temperature: f64,
 }
 
 /// How to run the relations stage.
@@ -119,7 +119,7 @@ pub fn run_relations(
         dim,
         ds.info.num_classes(),
         params.knn_k,
-        params.knn_temperature,
+        params.knn_temperature as f32,
         &device,
     );
     let agreement = label_agreement(&top.dst, req.k, ds.train.labels());
