@@ -100,6 +100,23 @@ impl OutputArgs {
         }
     }
 
+    /// "wrote DIR in Ns" or "cache hit DIR in Ns" on stderr unless quiet, with `detail`
+    /// appended when not empty.
+    pub fn say_outcome(
+        &self,
+        artifact: &rmd_store::Artifact,
+        cached: bool,
+        started: std::time::Instant,
+        detail: &str,
+    ) {
+        self.say(format!(
+            "{} {} in {:.1}s{detail}",
+            if cached { "cache hit" } else { "wrote" },
+            artifact.dir.display(),
+            started.elapsed().as_secs_f64()
+        ));
+    }
+
     /// A summary line on stderr unless quiet.
     pub fn say(&self, msg: impl AsRef<str>) {
         if !self.quiet {

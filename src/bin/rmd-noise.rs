@@ -124,12 +124,7 @@ fn main() -> ExitCode {
             summary.push_str(&format!(", {r:.4} of the source classes"));
         }
         args.output.say(summary);
-        args.output.say(format!(
-            "{} {} in {:.1}s",
-            if cached { "cache hit" } else { "wrote" },
-            artifact.dir.display(),
-            started.elapsed().as_secs_f64()
-        ));
+        args.output.say_outcome(&artifact, cached, started, "");
         args.output.print_result(&artifact);
         Ok(())
     })

@@ -177,15 +177,13 @@ fn main() -> ExitCode {
         };
         let (artifact, cached) = run_pretrain(&store, &dataset, &req, &compute, &code)?;
         let m = &artifact.manifest.metrics;
-        args.output.say(format!(
-            "{} {} in {:.1}s: final loss {:.4}, kNN acc {} (diagnostic, clean labels), {:.0} img/s",
-            if cached { "cache hit" } else { "wrote" },
-            artifact.dir.display(),
-            started.elapsed().as_secs_f64(),
+        let detail = format!(
+            ": final loss {:.4}, kNN acc {} (diagnostic, clean labels), {:.0} img/s",
             m["final_loss"].as_f64().unwrap_or(f64::NAN),
             m["final_knn_acc"].as_f64().map(|a| format!("{a:.4}")).unwrap_or("-".into()),
             m["images_per_s"].as_f64().unwrap_or(f64::NAN),
-        ));
+        );
+        args.output.say_outcome(&artifact, cached, started, &detail);
         args.output.print_result(&artifact);
         Ok(())
     })

@@ -78,12 +78,7 @@ fn main() -> ExitCode {
             m["neighbour_label_agreement"].as_f64().unwrap_or(f64::NAN),
             m["knn_acc"].as_f64().unwrap_or(f64::NAN),
         ));
-        args.output.say(format!(
-            "{} {} in {:.1}s",
-            if cached { "cache hit" } else { "wrote" },
-            artifact.dir.display(),
-            started.elapsed().as_secs_f64()
-        ));
+        args.output.say_outcome(&artifact, cached, started, "");
         for n in &args.noise {
             let noise = store.find(Some("noise"), n).with_context(|| format!("resolving --noise {n}"))?;
             let (eval, cached) = run_graph_eval(&store, &artifact, &noise, &code)?;
