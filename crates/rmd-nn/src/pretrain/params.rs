@@ -91,7 +91,7 @@ pub struct PretrainParams {
 pub enum Profile {
     /// Seconds: a few hundred images, one short epoch, a tiny network (tests use it).
     Smoke,
-    /// Sized for a 2-core CPU (~30 minutes): a small residual network on the whole training set.
+    /// Sized for a 2-core CPU (~20 minutes): a small residual network on the whole training set.
     Cpu,
     /// The paper's setting: CIFAR ResNet-18, 800 epochs (a GPU job).
     Paper,
@@ -147,7 +147,7 @@ impl Profile {
                 seed,
             },
             Profile::Cpu => PretrainParams {
-                // Sized for ~30 minutes on a 2-core CPU (burn flex, ~70 img/s): a stride-2 stem
+                // Sized for ~20 minutes on a 2-core CPU (burn flex, ~80-110 img/s): a stride-2 stem
                 // quarters the cost of every later layer at unchanged width.
                 model: SimSiamConfig {
                     encoder: ResNetConfig { stem_stride: 2, ..ResNetConfig::small(channels, 32, 3, 1) },
