@@ -82,7 +82,7 @@ impl Store {
             Lookup::Broken(reason) => Some(reason),
             Lookup::Missing => None,
         };
-        let partial = self.stage_dir(&spec.stage).join(format!(".partial-{key}"));
+        let partial = self.partial_dir(&spec.stage, &key);
         let mut resumed = false;
         if partial.exists() {
             if opts.resume {
@@ -286,7 +286,7 @@ mod tests {
         assert_eq!(a.key(), s.key());
         assert_eq!(a.manifest.outputs["out.bin"].bytes, 5);
         assert!(matches!(store.begin(&s, BeginOptions::default()).unwrap(), Begin::Cached(_)));
-        assert!(!store.stage_dir("demo").join(format!(".partial-{}", s.key())).exists());
+        assert!(!store.partial_dir("demo", &s.key()).exists());
     }
 
     #[test]

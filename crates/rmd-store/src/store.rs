@@ -88,6 +88,12 @@ impl Store {
         self.stage_dir(stage).join(key)
     }
 
+    /// `<root>/<stage>/.partial-<key>`: where a run of that key writes (and keeps the
+    /// checkpoints of an interrupted run) before its commit.
+    pub fn partial_dir(&self, stage: &str, key: &str) -> PathBuf {
+        self.stage_dir(stage).join(format!(".partial-{key}"))
+    }
+
     /// The complete artifact for `spec`, if the store has one (a cache hit).
     pub fn lookup(&self, spec: &ArtifactSpec) -> Result<Option<Artifact>> {
         self.lookup_key(&spec.stage, &spec.key())

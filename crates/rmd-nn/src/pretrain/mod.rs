@@ -135,8 +135,7 @@ pub fn run_pretrain(
         )));
     }
     let spec = ArtifactSpec::new(PRETRAIN_STAGE, PRETRAIN_SCHEMA_VERSION, p).with_input("dataset", &ds.key);
-    let partial_ckpt =
-        store.stage_dir(PRETRAIN_STAGE).join(format!(".partial-{}", spec.key())).join("checkpoint");
+    let partial_ckpt = store.partial_dir(PRETRAIN_STAGE, &spec.key()).join("checkpoint");
     if !req.resume
         && !req.force
         && let Some(c) = Checkpoint::peek(&partial_ckpt)
