@@ -12,6 +12,7 @@
 //! Probabilities are computed in parallel (deterministically); all random draws come from
 //! one seeded ChaCha stream in sample order.
 
+use crate::augment::Normalizer;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -50,24 +51,7 @@ pub fn instance_dependent(
         })
         .collect();
 
-    let mut mean = vec![0f64; channels];
-    let mut sq = vec![0f64; channels];
-    for img in images.chunks_exact(s) {
-        for ch in 0..channels {
-            for &v in &img[ch * per_channel..(ch + 1) * per_channel] {
-                let x = v as f64 / 255.0;
-                mean[ch] += x;
-                sq[ch] += x * x;
-            }
-        }
-    }
-    let count = (n * per_channel) as f64;
-    let mean: Vec<f32> = mean.iter().map(|m| (m / count) as f32).collect();
-    let std: Vec<f32> = sq
-        .iter()
-        .zip(&mean)
-        .map(|(s2, &m)| ((s2 / count - (m as f64) * (m as f64)).max(1e-12).sqrt()) as f32)
-        .collect();
+    let Normalizer { mean, std } = Normalizer::from_images(images, channels, per_channel);
 
     let probs: Vec<Vec<f64>> = (0..n)
         .into_par_iter()
