@@ -36,6 +36,16 @@ bench-pretrain which="all":
 bench-relations *ARGS:
     cargo bench -q -p rmd-nn --bench relations_search -- {{ARGS}}
 
+# Run a pipeline end to end (pipelines/NAME.toml), cached: `just reproduce cifar10-asym`,
+# `just reproduce cifar10-asym --profile smoke`, `just reproduce cifar10n-worse --dry-run`.
+reproduce NAME *ARGS:
+    cargo build --release --quiet --bins
+    target/release/rmd reproduce {{NAME}} {{ARGS}}
+
+# RGRL distillation training (any rmd-distill flags), e.g. `just distill --noise KEY --relations KEY --loss ce`.
+distill *ARGS:
+    cargo run --release --quiet --bin rmd-distill -- {{ARGS}}
+
 # Relation extraction (any rmd-relations flags), e.g. `just relations --encoder KEY --k 10`.
 relations *ARGS:
     cargo run --release --quiet --bin rmd-relations -- {{ARGS}}

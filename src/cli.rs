@@ -15,12 +15,18 @@ pub struct StoreArgs {
     /// Artifact store directory (created if missing).
     #[arg(long, global = true, env = STORE_ENV, default_value = "data/artifacts", value_name = "DIR")]
     pub store: PathBuf,
+    /// Compute nothing: print the key of the artifact this command would produce as the last
+    /// stdout line, as `KEY` when it is cached or `run STAGE KEY` when it would be computed.
+    /// Its inputs must exist. (Used by `rmd reproduce` to print its plan.)
+    #[arg(long, global = true)]
+    pub plan: bool,
 }
 
 impl StoreArgs {
-    /// Opens the store.
+    /// Opens the store (in plan mode with --plan).
     pub fn open(&self) -> anyhow::Result<Store> {
-        Ok(Store::open(&self.store)?)
+        let store = Store::open(&self.store)?;
+        Ok(if self.plan { store.planning() } else { store })
     }
 }
 
@@ -154,6 +160,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             || e.downcast_ref::<rmd_nn::BackendError>().is_some()
             || e.downcast_ref::<rmd_nn::NnError>().is_some_and(rmd_nn::NnError::is_input_error)
             || e.downcast_ref::<UsageError>().is_some()
+            || e.downcast_ref::<crate::reproduce::StageFailed>().is_some_and(|f| f.code == 2)
     });
     if input { 2 } else { 1 }
 }
@@ -163,6 +170,11 @@ pub fn run(body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
     match body() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // With --plan, reaching an uncached artifact is the answer, not a failure.
+            if let Some((stage, key)) = rmd_store::take_planned() {
+                println!("run {stage} {key}");
+                return ExitCode::SUCCESS;
+            }
             eprintln!("error: {e:#}");
             ExitCode::from(exit_code(&e))
         }
@@ -172,4 +184,21 @@ pub fn run(body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
 /// First 12 characters of a key, for human output.
 pub fn short(key: &str) -> &str {
     &key[..key.len().min(12)]
+}
+
+/// Parses a backbone architecture: `resnet18` or `small:WIDTH:STAGES:BLOCKS`.
+pub fn parse_arch(s: &str, channels: usize) -> Result<rmd_nn::models::ResNetConfig, UsageError> {
+    if s == "resnet18" {
+        return Ok(rmd_nn::models::ResNetConfig::resnet18(channels));
+    }
+    let parts: Vec<&str> = s.split(':').collect();
+    match parts.as_slice() {
+        ["small", w, st, b] => {
+            let num = |x: &str| {
+                x.parse::<usize>().map_err(|_| UsageError(format!("--arch {s}: '{x}' is not a number")))
+            };
+            Ok(rmd_nn::models::ResNetConfig::small(channels, num(w)?, num(st)?, num(b)?))
+        }
+        _ => Err(UsageError(format!("--arch {s}: expected resnet18 or small:WIDTH:STAGES:BLOCKS"))),
+    }
 }

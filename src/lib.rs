@@ -1,7 +1,9 @@
-//! Shared plumbing of the rmdnet binaries: common flags, code identity, exit codes.
+//! Shared plumbing of the rmdnet binaries: common flags, code identity, exit codes, and the
+//! `rmd reproduce` orchestrator.
 //!
 //! Each binary in `src/bin/` is one pipeline stage (or the `rmd` tool); the work itself
 //! lives in the library crates under `crates/`.
 
 pub mod cli;
+pub mod reproduce;
 pub mod store_cmd;

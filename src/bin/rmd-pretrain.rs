@@ -5,7 +5,7 @@ use clap::Parser;
 use rmd_nn::BackendKind;
 use rmd_nn::models::ResNetConfig;
 use rmd_nn::pretrain::{PretrainRequest, Profile, run_pretrain};
-use rmdnet::cli::{self, BackendArgs, DataArgs, OutputArgs, StoreArgs, UsageError, short};
+use rmdnet::cli::{self, BackendArgs, DataArgs, OutputArgs, StoreArgs, UsageError, parse_arch, short};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -92,22 +92,6 @@ struct Args {
     force: bool,
 }
 
-fn parse_arch(s: &str, channels: usize) -> Result<ResNetConfig, UsageError> {
-    if s == "resnet18" {
-        return Ok(ResNetConfig::resnet18(channels));
-    }
-    let parts: Vec<&str> = s.split(':').collect();
-    match parts.as_slice() {
-        ["small", w, st, b] => {
-            let num = |x: &str| {
-                x.parse::<usize>().map_err(|_| UsageError(format!("--arch {s}: '{x}' is not a number")))
-            };
-            Ok(ResNetConfig::small(channels, num(w)?, num(st)?, num(b)?))
-        }
-        _ => Err(UsageError(format!("--arch {s}: expected resnet18 or small:WIDTH:STAGES:BLOCKS"))),
-    }
-}
-
 fn main() -> ExitCode {
     cli::run(|| {
         let args = Args::parse();
@@ -117,8 +101,7 @@ fn main() -> ExitCode {
         let backend: BackendKind = args.backend.kind()?;
         let profile: Profile = match &args.profile {
             Some(p) => p.parse().map_err(UsageError)?,
-            None if backend == BackendKind::Flex => Profile::Cpu,
-            None => Profile::Paper,
+            None => Profile::default_for(backend),
         };
         let dataset = rmd_data::resolve_dataset(
             &store,
@@ -128,7 +111,7 @@ fn main() -> ExitCode {
         )
         .with_context(|| format!("resolving --dataset {}", args.dataset))?;
         let channels = dataset.manifest.metrics["shape"][0].as_u64().unwrap_or(3) as usize;
-        let mut params = profile.params(channels, args.seed);
+        let mut params = profile.pretrain_params(channels, args.seed);
         if let Some(a) = &args.arch {
             params.model.encoder = parse_arch(a, channels)?;
         }

@@ -1,14 +1,17 @@
 //! `rmd`: dataset import and artifact-store tooling.
 
 use clap::{Parser, Subcommand};
-use rmdnet::cli::{self, DataArgs, OutputArgs, StoreArgs};
+use rmdnet::cli::{self, DataArgs, OutputArgs, StoreArgs, UsageError};
+use rmdnet::reproduce::{Pipeline, ReproduceOptions, STAGES, StageRunner, reproduce};
 use rmdnet::store_cmd::{self, StoreCommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// rmdnet: learning with noisy labels by relation modeling and distillation.
 ///
-/// Pipeline stages are separate binaries (rmd-noise, ...); this tool imports datasets and
-/// manages the content-hashed artifact store they share.
+/// Pipeline stages are separate binaries (rmd-noise, rmd-pretrain, rmd-relations,
+/// rmd-distill); this tool imports datasets, manages the content-hashed artifact store they
+/// share, and runs whole pipelines (`rmd reproduce`).
 #[derive(Debug, Parser)]
 #[command(name = "rmd", version, about, long_about)]
 struct Cli {
@@ -34,6 +37,89 @@ enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Run a pipeline (pipelines/NAME.toml) from raw data to a results table and plots,
+    /// reusing every cached artifact.
+    ///
+    /// Prints a plan first (which stages are cached, which will run, estimated minutes), then
+    /// runs the stage binaries as separate processes and writes results.md, results.csv and
+    /// PNG/SVG plots into the report directory. The RM and relations artifacts are shared by
+    /// every run (and every pipeline) of a dataset and profile. Examples:
+    ///
+    ///   rmd reproduce cifar10-asym --profile smoke
+    ///   rmd reproduce cifar10-asym --dry-run
+    ///   rmd reproduce cifar10n-worse --force distill
+    #[command(verbatim_doc_comment)]
+    Reproduce(ReproduceArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ReproduceArgs {
+    /// Pipeline name (a file NAME.toml in the pipelines directory) or a path to a .toml file.
+    pipeline: String,
+    /// Profile of the pipeline: paper (ResNet-18, GPU-length schedules), cpu (about an hour on
+    /// a 2-core CPU) or smoke (seconds per stage). Default: paper when built with a GPU
+    /// backend, else cpu.
+    #[arg(long)]
+    profile: Option<String>,
+    /// Print the plan and stop.
+    #[arg(long)]
+    dry_run: bool,
+    /// Recompute this stage's artifacts even when cached (noise, pretrain, relations,
+    /// distill; repeatable).
+    #[arg(long, value_name = "STAGE", value_parser = STAGES)]
+    force: Vec<String>,
+    /// Report directory. Default: reports/PIPELINE-PROFILE.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Directory of the pipeline files. Default: ./pipelines when present, else the
+    /// pipelines/ directory of the source tree this binary was built from.
+    #[arg(long, env = "RMD_PIPELINES_DIR", value_name = "DIR")]
+    pipelines_dir: Option<PathBuf>,
+    /// Compute backend passed to the training stages (flex, wgpu, cuda).
+    #[arg(long)]
+    backend: Option<String>,
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+fn run_reproduce(args: ReproduceArgs, store: &StoreArgs) -> anyhow::Result<()> {
+    let dir = args.pipelines_dir.clone().unwrap_or_else(|| {
+        let local = PathBuf::from("pipelines");
+        if local.is_dir() { local } else { PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pipelines") }
+    });
+    let pipeline =
+        Pipeline::load(&Pipeline::locate(&args.pipeline, &dir).map_err(|e| UsageError(e.to_string()))?)
+            .map_err(|e| UsageError(format!("{e:#}")))?;
+    let gpu_build = rmd_nn::BackendKind::default_for_build() != rmd_nn::BackendKind::Flex;
+    let profile = args.profile.clone().unwrap_or_else(|| if gpu_build { "paper" } else { "cpu" }.to_string());
+    pipeline.profile(&profile).map_err(|e| UsageError(e.to_string()))?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports").join(format!("{}-{profile}", pipeline.name)));
+    let runner = StageRunner::beside_current_exe(
+        &store.store,
+        &args.data.data_dir,
+        args.data.no_download,
+        args.backend.clone(),
+    )?;
+    let opts = ReproduceOptions {
+        pipeline,
+        profile,
+        dry_run: args.dry_run || store.plan,
+        force: args.force.clone(),
+        out: out.clone(),
+        verbose: !args.output.quiet,
+    };
+    reproduce(&opts, &runner)?;
+    if !opts.dry_run {
+        let md = std::fs::read_to_string(out.join("results.md"))?;
+        println!("{md}");
+        println!("{}", out.join("results.md").display());
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -59,6 +145,7 @@ fn main() -> ExitCode {
                 output.print_result(&a);
                 Ok(())
             }
+            Command::Reproduce(r) => run_reproduce(r, &args.store),
         }
     })
 }

@@ -17,6 +17,7 @@ pub fn bin(name: &str) -> Command {
         "rmd-noise" => env!("CARGO_BIN_EXE_rmd-noise"),
         "rmd-pretrain" => env!("CARGO_BIN_EXE_rmd-pretrain"),
         "rmd-relations" => env!("CARGO_BIN_EXE_rmd-relations"),
+        "rmd-distill" => env!("CARGO_BIN_EXE_rmd-distill"),
         other => panic!("unknown binary {other}"),
     };
     let mut c = Command::new(path);

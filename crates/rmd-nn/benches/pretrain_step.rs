@@ -73,7 +73,7 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
-    let cpu_profile = rmd_nn::pretrain::Profile::Cpu.params(3, 1).model;
+    let cpu_profile = rmd_nn::Profile::Cpu.pretrain_params(3, 1).model;
     // RMD_BENCH_ARCH=width:stages:blocks:stem_stride:proj_dim:pred_hidden:batch tries a variant.
     if let Ok(spec) = std::env::var("RMD_BENCH_ARCH") {
         let v: Vec<usize> = spec.split(':').map(|x| x.parse().expect("numbers")).collect();

@@ -62,6 +62,14 @@ pub enum StoreError {
         /// One line per problem found.
         problems: Vec<String>,
     },
+    /// Plan mode: the artifact is not cached and would be computed.
+    #[error("plan: the {stage} artifact {key} is not cached and would be computed")]
+    WouldRun {
+        /// The stage.
+        stage: String,
+        /// The key it would get.
+        key: String,
+    },
     /// The stage asked to commit a file that is not a regular file, or an invalid name.
     #[error("invalid output {name:?}: {reason}")]
     InvalidOutput {

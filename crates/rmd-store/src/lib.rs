@@ -16,6 +16,7 @@ mod hashing;
 mod key;
 mod manifest;
 mod pending;
+mod plan;
 mod store;
 mod verify;
 
@@ -26,5 +27,6 @@ pub use hashing::{FileDigest, hash_file};
 pub use key::{ArtifactSpec, canonical_json};
 pub use manifest::{CodeIdentity, MANIFEST_FILE, Manifest, OutputFile, now_rfc3339};
 pub use pending::{Begin, BeginOptions, CommitInfo, PendingArtifact};
+pub use plan::take_planned;
 pub use store::{Artifact, STORE_ENV, Store};
 pub use verify::{Problem, VerifyReport};

@@ -75,6 +75,10 @@ impl Store {
         {
             return Ok(Begin::Cached(a));
         }
+        if self.is_planning() {
+            crate::plan::record(&spec.stage, &key);
+            return Err(StoreError::WouldRun { stage: spec.stage.clone(), key });
+        }
         let lock = self.lock_key(&spec.stage, &key)?;
         let replaced = match self.inspect(&spec.stage, &key)? {
             Lookup::Complete(a) if !opts.force => return Ok(Begin::Cached(*a)),

@@ -12,6 +12,7 @@ pub const STORE_ENV: &str = "RMD_STORE";
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    plan_only: bool,
 }
 
 /// A complete artifact: a directory with a readable manifest.
@@ -70,7 +71,20 @@ impl Store {
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
         let root = root.into();
         std::fs::create_dir_all(&root).ctx("creating store directory", &root)?;
-        Ok(Store { root })
+        Ok(Store { root, plan_only: false })
+    }
+
+    /// The same store in plan mode: [`Store::begin`] returns cache hits as usual but, instead
+    /// of starting a computation, fails with [`StoreError::WouldRun`] naming the key (and
+    /// records it for [`take_planned`](crate::take_planned)). Nothing is written.
+    pub fn planning(mut self) -> Store {
+        self.plan_only = true;
+        self
+    }
+
+    /// Whether the store is in plan mode.
+    pub fn is_planning(&self) -> bool {
+        self.plan_only
     }
 
     /// The store root directory.

@@ -1,15 +1,10 @@
-//! Per-epoch checkpoints inside the run's partial directory, and the epoch log.
-//!
-//! A checkpoint is written to `checkpoint.new/` (model, optimizer, then `state.json` last)
-//! and swapped for `checkpoint/`; a crash during the swap leaves a complete
-//! `checkpoint.new/`, which [`Checkpoint::load`] also accepts.
+//! The RM stage's epoch log and checkpoint state (the checkpoint mechanics are in
+//! [`crate::checkpoint`]).
 
-use crate::error::{IoContext, NnError, Result};
+use crate::error::{IoContext, Result};
 use crate::models::SimSiam;
-use burn::module::Module;
-use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// One epoch's figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,74 +50,8 @@ pub struct CheckpointState {
     pub log: Vec<EpochLog>,
 }
 
-/// A loaded checkpoint.
-pub struct Checkpoint {
-    /// The model.
-    pub model: SimSiam,
-    /// The optimizer with its momentum buffers.
-    pub optim: ModuleOptimizer,
-    /// Progress.
-    pub state: CheckpointState,
-}
-
-fn staging(dir: &Path) -> PathBuf {
-    dir.with_file_name(format!("{}.new", dir.file_name().and_then(|n| n.to_str()).unwrap_or("checkpoint")))
-}
-
-fn read_state(dir: &Path) -> Option<CheckpointState> {
-    let text = std::fs::read_to_string(dir.join("state.json")).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
-fn record_err(path: &Path) -> impl Fn(burn::store::RecordError) -> NnError + '_ {
-    move |e| NnError::Record { path: path.to_path_buf(), reason: format!("{e:?}") }
-}
-
-impl Checkpoint {
-    /// The state of the checkpoint in `dir` (or its staging copy), if any.
-    pub fn peek(dir: &Path) -> Option<CheckpointState> {
-        read_state(dir).or_else(|| read_state(&staging(dir)))
-    }
-
-    /// Writes a checkpoint, replacing the previous one.
-    pub fn save(dir: &Path, model: &SimSiam, optim: &ModuleOptimizer, log: &[EpochLog]) -> Result<()> {
-        let new = staging(dir);
-        if new.exists() {
-            std::fs::remove_dir_all(&new).ctx("removing", &new)?;
-        }
-        std::fs::create_dir_all(&new).ctx("creating", &new)?;
-        let m = new.join("model.bpk");
-        model.clone().save_file(&m).map_err(record_err(&m))?;
-        let o = new.join("optim.bpk");
-        optim.save(&o).map_err(record_err(&o))?;
-        let state = CheckpointState { epochs_done: log.len(), log: log.to_vec() };
-        let s = new.join("state.json");
-        std::fs::write(&s, serde_json::to_vec(&state).expect("json")).ctx("writing", &s)?;
-        if dir.exists() {
-            std::fs::remove_dir_all(dir).ctx("removing", dir)?;
-        }
-        std::fs::rename(&new, dir).ctx("renaming", &new)?;
-        Ok(())
-    }
-
-    /// Loads the checkpoint in `dir` (or its complete staging copy) into the given fresh
-    /// model and optimizer; `None` when there is none.
-    pub fn load(dir: &Path, model: SimSiam, optim: ModuleOptimizer) -> Result<Option<Checkpoint>> {
-        let dir = if read_state(dir).is_some() {
-            dir.to_path_buf()
-        } else if read_state(&staging(dir)).is_some() {
-            staging(dir)
-        } else {
-            return Ok(None);
-        };
-        let state = read_state(&dir).expect("checked above");
-        let m = dir.join("model.bpk");
-        let model = model.try_load_file(&m).map_err(record_err(&m))?;
-        let o = dir.join("optim.bpk");
-        let optim = optim.load(&o).map_err(record_err(&o))?;
-        Ok(Some(Checkpoint { model, optim, state }))
-    }
-}
+/// An RM checkpoint.
+pub type Checkpoint = crate::checkpoint::Checkpoint<SimSiam, CheckpointState>;
 
 /// Writes the epoch log as CSV (empty cells for epochs without a kNN evaluation).
 pub fn write_csv(path: &Path, log: &[EpochLog]) -> Result<()> {

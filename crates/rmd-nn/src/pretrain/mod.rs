@@ -9,7 +9,8 @@
 mod checkpoint;
 mod params;
 
-pub use params::{AugmentParams, KnnParams, PretrainParams, Profile};
+pub use crate::profile::Profile;
+pub use params::{AugmentParams, KnnParams, PretrainParams};
 
 use crate::backend::ComputeDevice;
 use crate::error::{IoContext, NnError, Result};
@@ -21,7 +22,7 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Tensor, TensorData};
-use checkpoint::{Checkpoint, EpochLog};
+use checkpoint::{Checkpoint, CheckpointState, EpochLog};
 use rmd_data::augment::{ImageShape, Normalizer, Stream, simsiam_batch};
 use rmd_data::dataset::{DATASET_STAGE, Dataset};
 use rmd_data::loader::epoch_permutation;
@@ -277,14 +278,12 @@ pub fn run_pretrain(
         }
         log.push(entry);
         if !last {
-            Checkpoint::save(&ckpt_dir, &model, &optim, &log)?;
+            let state = CheckpointState { epochs_done: log.len(), log: log.clone() };
+            Checkpoint::save(&ckpt_dir, &model, &optim, &state, &[])?;
         }
     }
     bar.finish_and_clear();
-    if ckpt_dir.exists() {
-        std::fs::remove_dir_all(&ckpt_dir).ctx("removing", &ckpt_dir)?;
-    }
-    let _ = std::fs::remove_dir_all(pending.path("checkpoint.new"));
+    crate::checkpoint::remove(&ckpt_dir)?;
 
     let record_err = |path: &Path| {
         let path = path.to_path_buf();

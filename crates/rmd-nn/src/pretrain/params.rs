@@ -1,9 +1,9 @@
 //! Parameters of the RM (SimSiam pre-training) stage and its profiles.
 
 use crate::models::{ResNetConfig, SimSiamConfig};
+use crate::profile::Profile;
 use rmd_data::augment::{ColorJitter, SimSiamAugment};
 use serde::{Deserialize, Serialize};
-use std::str::FromStr;
 
 /// Augmentation parameters (recorded in the artifact key).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,45 +86,14 @@ pub struct PretrainParams {
     pub seed: u64,
 }
 
-/// Named parameter sets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Profile {
-    /// Seconds: a few hundred images, one short epoch, a tiny network (tests use it).
-    Smoke,
-    /// Sized for a 2-core CPU (~20 minutes): a small residual network on the whole training set.
-    Cpu,
-    /// The paper's setting: CIFAR ResNet-18, 800 epochs (a GPU job).
-    Paper,
-}
-
-impl FromStr for Profile {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "smoke" => Ok(Profile::Smoke),
-            "cpu" => Ok(Profile::Cpu),
-            "paper" => Ok(Profile::Paper),
-            other => Err(format!("unknown profile '{other}': expected smoke, cpu or paper")),
-        }
-    }
-}
-
 impl Profile {
-    /// The profile's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Profile::Smoke => "smoke",
-            Profile::Cpu => "cpu",
-            Profile::Paper => "paper",
-        }
-    }
-
     /// The profile's parameters for images with `channels` channels.
-    pub fn params(self, channels: usize, seed: u64) -> PretrainParams {
+    pub fn pretrain_params(self, channels: usize, seed: u64) -> PretrainParams {
         match self {
             Profile::Smoke => PretrainParams {
+                // A stride-2 stem keeps embedding all 50k CIFAR images (relations) to seconds.
                 model: SimSiamConfig {
-                    encoder: ResNetConfig::small(channels, 8, 2, 1),
+                    encoder: ResNetConfig { stem_stride: 2, ..ResNetConfig::small(channels, 8, 2, 1) },
                     proj_dim: 64,
                     proj_layers: 2,
                     pred_hidden: 16,

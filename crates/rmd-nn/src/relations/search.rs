@@ -29,6 +29,9 @@ pub fn exact_top_k(
     mut on_block: impl FnMut(usize),
 ) -> TopK {
     assert!(k < n, "k must be smaller than the number of samples");
+    if d <= FUSED_MAX_DIM {
+        return fused_top_k(emb, n, d, k, block, on_block);
+    }
     let bank = Tensor::<2>::from_data(TensorData::new(emb.to_vec(), [n, d]), device).transpose();
     let mut dst = vec![0u32; n * k];
     let mut sim = vec![0f32; n * k];
@@ -55,16 +58,77 @@ pub fn exact_top_k(
     TopK { k, dst, sim }
 }
 
-/// The K best entries of `row` other than `self_index`, sorted.
+/// Up to this dimension, similarities are computed inside the selection loop on the CPU:
+/// a GEMM with a tiny inner dimension is bound by writing its N×block output (measured for
+/// d = 16, N = 50k: 0.45 s GEMM + 0.17 s copy + 0.27 s selection per 1024-row block).
+pub const FUSED_MAX_DIM: usize = 32;
+
+/// Exact top-K with the dot products fused into the selection (small `d`).
+fn fused_top_k(
+    emb: &[f32],
+    n: usize,
+    d: usize,
+    k: usize,
+    block: usize,
+    mut on_block: impl FnMut(usize),
+) -> TopK {
+    let mut dst = vec![0u32; n * k];
+    let mut sim = vec![0f32; n * k];
+    let mut start = 0;
+    while start < n {
+        let rows = block.min(n - start);
+        dst[start * k..(start + rows) * k]
+            .par_chunks_mut(k)
+            .zip(sim[start * k..(start + rows) * k].par_chunks_mut(k))
+            .enumerate()
+            .for_each(|(r, (dst_row, sim_row))| {
+                let i = start + r;
+                let q = &emb[i * d..(i + 1) * d];
+                let row: Vec<f32> = emb.chunks_exact(d).map(|e| dot(q, e)).collect();
+                select_row(&row, i, k, dst_row, sim_row);
+            });
+        start += rows;
+        on_block(start);
+    }
+    TopK { k, dst, sim }
+}
+
+/// Dot product in eight independent lanes, so the compiler can use SIMD (a plain float sum
+/// must keep its order and stays scalar).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let full = a.len() / 8 * 8;
+    for (ca, cb) in a[..full].chunks_exact(8).zip(b[..full].chunks_exact(8)) {
+        for l in 0..8 {
+            acc[l] += ca[l] * cb[l];
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for t in full..a.len() {
+        s += a[t] * b[t];
+    }
+    s
+}
+
+/// The K best entries of `row` other than `self_index`, sorted by similarity (descending),
+/// ties by index. One pass with a sorted buffer of K: most entries fail the comparison with
+/// the current K-th best and cost one compare.
 fn select_row(row: &[f32], self_index: usize, k: usize, dst: &mut [u32], sim: &mut [f32]) {
-    let better = |a: &u32, b: &u32| row[*b as usize].total_cmp(&row[*a as usize]).then(a.cmp(b));
-    let mut idx: Vec<u32> = (0..row.len() as u32).filter(|&j| j as usize != self_index).collect();
-    idx.select_nth_unstable_by(k - 1, better);
-    idx.truncate(k);
-    idx.sort_unstable_by(better);
-    for (slot, &j) in idx.iter().enumerate() {
+    use std::cmp::Ordering::Greater;
+    let mut best: Vec<(f32, u32)> = Vec::with_capacity(k + 1);
+    for (j, &s) in row.iter().enumerate() {
+        if j == self_index || (best.len() == k && s.total_cmp(&best[k - 1].0) != Greater) {
+            continue;
+        }
+        // Scanning j upwards, an equal similarity already in the buffer has the smaller index
+        // and stays in front.
+        let pos = best.iter().position(|b| s.total_cmp(&b.0) == Greater).unwrap_or(best.len());
+        best.insert(pos, (s, j as u32));
+        best.truncate(k);
+    }
+    for (slot, (s, j)) in best.into_iter().enumerate() {
         dst[slot] = j;
-        sim[slot] = row[j as usize];
+        sim[slot] = s;
     }
 }
 
@@ -87,7 +151,14 @@ mod tests {
 
     #[test]
     fn blocked_search_matches_brute_force() {
-        let (n, d, k) = (97, 5, 6);
+        // d = 5 takes the fused CPU path, d = 40 the GEMM path.
+        for d in [5, FUSED_MAX_DIM + 8] {
+            check_against_brute_force(d);
+        }
+    }
+
+    fn check_against_brute_force(d: usize) {
+        let (n, k) = (97, 6);
         let mut emb: Vec<f32> = (0..n * d).map(|i| (((i * 7919) % 101) as f32 / 50.0) - 1.0).collect();
         for r in emb.chunks_mut(d) {
             let norm = r.iter().map(|x| x * x).sum::<f32>().sqrt();

@@ -1,0 +1,561 @@
+//! The RGRL stage: supervised training of a classifier on noisy labels with a plug-and-play
+//! base loss and, given a relations artifact, relation distillation from the RM teacher
+//! (see [`rgrl`]). Per-epoch checkpoints in the run's partial directory and `--resume`, as
+//! in the RM stage.
+//!
+//! Artifact files: `classifier.bpk` (the classifier record), `model.json`
+//! ([`DistillModelInfo`]), `epochs.csv` ([`EpochLog`] per epoch: losses, test accuracy,
+//! memorisation), `per_class.csv` and `confusion.csv` (last epoch, clean test labels).
+
+mod eval;
+mod log;
+pub mod losses;
+mod params;
+pub mod rgrl;
+
+pub use crate::profile::Profile;
+pub use eval::{Memorisation, accuracy, confusion, memorisation, per_class_accuracy, predict};
+pub use log::EpochLog;
+pub use losses::{BaseLoss, ElrMemory};
+pub use params::{DistillParams, EvalParams, LrSchedule};
+pub use rgrl::RgrlParams;
+
+use crate::backend::ComputeDevice;
+use crate::error::{IoContext, NnError, Result};
+use crate::models::{Classifier, ClassifierConfig};
+use crate::pretrain::{PRETRAIN_STAGE, load_encoder};
+use crate::relations::{RELATIONS_STAGE, RelationGraph};
+use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, SgdConfig};
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor, TensorData};
+use rmd_data::augment::{ImageShape, Normalizer, Stream, crop_flip_batch};
+use rmd_data::dataset::{DATASET_STAGE, Dataset};
+use rmd_data::loader::epoch_permutation;
+use rmd_data::noise::{NOISE_STAGE, NoiseLabels};
+use rmd_store::{Artifact, ArtifactSpec, Begin, BeginOptions, CodeIdentity, CommitInfo, Store};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// Stage name of RGRL artifacts.
+pub const DISTILL_STAGE: &str = "distill";
+/// Schema version of RGRL artifacts.
+pub const DISTILL_SCHEMA_VERSION: u32 = 1;
+
+/// Salts separating the subset and evaluation permutations from the epoch permutations.
+const SUBSET_SALT: u64 = 0xD1u64 << 56;
+const TEST_SALT: u64 = 0xD2u64 << 56;
+const MEMO_SALT: u64 = 0xD3u64 << 56;
+
+/// What is needed to rebuild the classifier and feed it (`model.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DistillModelInfo {
+    /// The architecture.
+    pub model: ClassifierConfig,
+    /// Input normalisation (training-set statistics).
+    pub normalizer_mean: Vec<f32>,
+    /// Input normalisation (training-set statistics).
+    pub normalizer_std: Vec<f32>,
+    /// Image shape: channels, height, width.
+    pub image_shape: [usize; 3],
+    /// Class names by output index.
+    pub classes: Vec<String>,
+    /// Key of the dataset artifact.
+    pub dataset_key: String,
+}
+
+/// The upstream artifacts of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct DistillInputs<'a> {
+    /// The noise artifact (its dataset is the training data).
+    pub noise: &'a Artifact,
+    /// The relations artifact (the teacher), for RGRL runs.
+    pub relations: Option<&'a Artifact>,
+    /// The RM artifact whose encoder initialises the backbone (when `init_from_rm`).
+    pub init_encoder: Option<&'a Artifact>,
+}
+
+/// How to run the stage.
+#[derive(Debug, Clone)]
+pub struct DistillRequest {
+    /// The parameters (from a profile, possibly overridden).
+    pub params: DistillParams,
+    /// The profile they came from (recorded in metrics).
+    pub profile: Profile,
+    /// Continue an interrupted run from its last checkpoint.
+    pub resume: bool,
+    /// Recompute even when cached.
+    pub force: bool,
+    /// Draw a progress bar.
+    pub progress: bool,
+    /// Print one line per epoch on stderr.
+    pub verbose: bool,
+}
+
+/// Progress recorded with a checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct CheckpointState {
+    epochs_done: usize,
+    log: Vec<EpochLog>,
+}
+
+type Checkpoint = crate::checkpoint::Checkpoint<Classifier, CheckpointState>;
+
+fn invalid(msg: impl Into<String>) -> NnError {
+    NnError::Invalid(msg.into())
+}
+
+fn expect_stage(a: &Artifact, stage: &str, flag: &str) -> Result<()> {
+    if a.stage() == stage {
+        Ok(())
+    } else {
+        Err(invalid(format!("{flag} {} is a {} artifact, not {stage}", a.key(), a.stage())))
+    }
+}
+
+/// Checks the parameters against the inputs.
+fn validate(p: &DistillParams, inputs: &DistillInputs) -> Result<()> {
+    p.backbone.validate().map_err(NnError::Invalid)?;
+    p.loss.validate().map_err(NnError::Invalid)?;
+    match (&p.rgrl, inputs.relations) {
+        (Some(r), Some(_)) => r.validate().map_err(NnError::Invalid)?,
+        (None, None) => {}
+        (Some(_), None) => return Err(invalid("RGRL parameters given without a relations artifact")),
+        (None, Some(_)) => return Err(invalid("a relations artifact given without RGRL parameters")),
+    }
+    if p.init_from_rm != inputs.init_encoder.is_some() {
+        return Err(invalid("init_from_rm needs exactly one RM artifact to initialise from"));
+    }
+    if p.epochs == 0 || p.batch_size < 2 {
+        return Err(invalid("epochs must be ≥ 1 and the batch size ≥ 2"));
+    }
+    Ok(())
+}
+
+/// Runs (or finds cached) the RGRL stage. Returns the artifact and whether it was a cache hit.
+pub fn run_distill(
+    store: &Store,
+    inputs: DistillInputs,
+    req: &DistillRequest,
+    compute: &ComputeDevice,
+    code: &CodeIdentity,
+) -> Result<(Artifact, bool)> {
+    let p = &req.params;
+    validate(p, &inputs)?;
+    expect_stage(inputs.noise, NOISE_STAGE, "--noise")?;
+    let labels = NoiseLabels::open(inputs.noise)?;
+    let dataset = store.lookup_key(DATASET_STAGE, &labels.dataset_key)?.ok_or_else(|| {
+        invalid(format!(
+            "the dataset artifact {} of noise artifact {} is not in the store {}",
+            labels.dataset_key,
+            inputs.noise.key(),
+            store.root().display()
+        ))
+    })?;
+    let ds = Dataset::open(&dataset)?;
+    let n = ds.info.n_train;
+    if labels.noisy.len() != n {
+        return Err(invalid(format!(
+            "{} has {} labels but the dataset has {n} training images",
+            inputs.noise.path("labels.parquet").display(),
+            labels.noisy.len()
+        )));
+    }
+    let classes = ds.info.num_classes();
+    if p.backbone.in_channels != ds.info.channels {
+        return Err(invalid(format!(
+            "the backbone takes {} channels but {} images have {}",
+            p.backbone.in_channels, ds.info.name, ds.info.channels
+        )));
+    }
+    let graph = match inputs.relations {
+        Some(a) => {
+            expect_stage(a, RELATIONS_STAGE, "--relations")?;
+            let g = RelationGraph::open(a)?;
+            g.check_fits(n, None)?;
+            if g.dataset_key != ds.key {
+                return Err(invalid(format!(
+                    "relations artifact {} was built on dataset {}, but the noise artifact labels dataset {}",
+                    a.key(),
+                    g.dataset_key,
+                    ds.key
+                )));
+            }
+            Some(g)
+        }
+        None => None,
+    };
+    let init_backbone = match inputs.init_encoder {
+        Some(a) => {
+            expect_stage(a, PRETRAIN_STAGE, "--init-from-rm")?;
+            Some(a)
+        }
+        None => None,
+    };
+
+    let mut spec = ArtifactSpec::new(DISTILL_STAGE, DISTILL_SCHEMA_VERSION, p)
+        .with_input("dataset", &ds.key)
+        .with_input("noise", inputs.noise.key());
+    if let Some(a) = inputs.relations {
+        spec = spec.with_input("relations", a.key());
+    }
+    if let Some(a) = init_backbone {
+        spec = spec.with_input("init_encoder", a.key());
+    }
+    let ckpt_dir_partial = store.partial_dir(DISTILL_STAGE, &spec.key()).join("checkpoint");
+    if !req.resume
+        && !req.force
+        && let Some(c) = Checkpoint::peek(&ckpt_dir_partial)
+    {
+        eprintln!(
+            "note: discarding the checkpoint of an interrupted run ({} of {} epochs done); use --resume to continue it",
+            c.epochs_done, p.epochs
+        );
+    }
+    let pending = match store.begin(&spec, BeginOptions { force: req.force, resume: req.resume })? {
+        Begin::Cached(a) => return Ok((a, true)),
+        Begin::Run(pending) => pending,
+    };
+
+    // Data: the training subset, flipped samples tracked for memorisation, test subset.
+    let shape = ImageShape { channels: ds.info.channels, height: ds.info.height, width: ds.info.width };
+    let norm = Normalizer::from_images(ds.train.all_images(), shape.channels, shape.height * shape.width);
+    let pick = |total: usize, limit: Option<usize>, salt: u64| -> Vec<u32> {
+        let mut v = epoch_permutation(total, p.seed ^ salt, 0);
+        v.truncate(limit.unwrap_or(total).min(total));
+        v.sort_unstable();
+        v
+    };
+    let subset = pick(n, p.images, SUBSET_SALT);
+    let steps_per_epoch = subset.len() / p.batch_size;
+    if steps_per_epoch == 0 {
+        return Err(invalid(format!(
+            "{} training images with batch size {} leave no training step",
+            subset.len(),
+            p.batch_size
+        )));
+    }
+    let mut in_train = vec![false; n];
+    for &i in &subset {
+        in_train[i as usize] = true;
+    }
+    let flipped: Vec<u32> =
+        subset.iter().copied().filter(|&i| labels.noisy[i as usize] != labels.clean[i as usize]).collect();
+    let memo_idx: Vec<u32> = pick(flipped.len(), Some(p.eval.memorisation_samples), MEMO_SALT)
+        .into_iter()
+        .map(|j| flipped[j as usize])
+        .collect();
+    let memo_clean: Vec<u16> = memo_idx.iter().map(|&i| labels.clean[i as usize]).collect();
+    let memo_noisy: Vec<u16> = memo_idx.iter().map(|&i| labels.noisy[i as usize]).collect();
+    let test_idx = pick(ds.info.n_test, p.eval.test_images, TEST_SALT);
+    let test_labels: Vec<u16> = test_idx.iter().map(|&i| ds.test.labels()[i as usize]).collect();
+
+    // Model and optimizer.
+    let rgrl = p.rgrl.clone();
+    let needs_projection = rgrl.as_ref().is_some_and(|r| r.node_weight > 0.0);
+    let model_cfg = ClassifierConfig {
+        backbone: p.backbone.clone(),
+        num_classes: classes,
+        projection: match (&graph, &rgrl) {
+            (Some(g), Some(r)) if needs_projection => {
+                if r.projection_hidden > 0 {
+                    vec![r.projection_hidden, g.dim]
+                } else {
+                    vec![g.dim]
+                }
+            }
+            _ => vec![],
+        },
+    };
+    model_cfg.validate().map_err(NnError::Invalid)?;
+    let device = compute.device.clone().autodiff();
+    let plain_device = compute.device.clone();
+    let fresh = || -> Result<(Classifier, burn::optim::ModuleOptimizer)> {
+        device.seed(p.seed);
+        let optim = SgdConfig::new()
+            .with_momentum(Some(MomentumConfig::new().with_momentum(p.momentum).with_dampening(0.0)))
+            .with_weight_decay(Some(WeightDecayConfig::new(p.weight_decay as f32)))
+            .init();
+        let mut model = model_cfg.init(&device);
+        if let Some(a) = init_backbone {
+            let (encoder, info) = load_encoder(a, &device)?;
+            if info.model.encoder != p.backbone {
+                return Err(invalid(format!(
+                    "the RM encoder of {} is {:?}, not the backbone {:?}",
+                    a.key(),
+                    info.model.encoder,
+                    p.backbone
+                )));
+            }
+            model.backbone = encoder;
+        }
+        Ok((model, optim))
+    };
+    let (mut model, mut optim) = fresh()?;
+    let mut elr = match p.loss {
+        BaseLoss::Elr { beta, .. } => Some(ElrMemory::new(n, classes, beta)),
+        _ => None,
+    };
+    let feat_dim = p.backbone.out_dim();
+    let use_graph = rgrl.as_ref().is_some_and(|r| r.graph_weight > 0.0);
+    let mut bank = use_graph.then(|| rgrl::MemoryBank::new(n, feat_dim));
+    let mut log: Vec<EpochLog> = Vec::new();
+    let ckpt_dir = pending.path("checkpoint");
+    if pending.resumed() {
+        match Checkpoint::load(&ckpt_dir, model, optim)? {
+            Some(c) => {
+                eprintln!("resuming after epoch {} of {}", c.state.epochs_done, p.epochs);
+                if let Some(m) = &mut elr {
+                    m.targets = c.blob("elr_targets", n * classes)?;
+                }
+                if bank.is_some() {
+                    bank = Some(rgrl::MemoryBank::from_blob(
+                        c.blob("memory_bank", n * feat_dim + n)?,
+                        n,
+                        feat_dim,
+                    ));
+                }
+                (model, optim, log) = (c.model, c.optim, c.state.log);
+            }
+            None => {
+                eprintln!("no checkpoint to resume from; starting at epoch 1");
+                (model, optim) = fresh()?;
+            }
+        }
+    }
+
+    let start_epoch = log.len();
+    let run_name = match &rgrl {
+        Some(r) => format!("{}+rgrl({})", p.loss.name(), r.describe()),
+        None => p.loss.name().to_string(),
+    };
+    let bar = rmd_data::progress::count_bar((p.epochs * steps_per_epoch) as u64, req.progress, &run_name);
+    bar.set_position((start_epoch * steps_per_epoch) as u64);
+    let scalar = |t: Tensor<1>| -> f64 { t.into_data().try_to_vec::<f32>().expect("scalar")[0] as f64 };
+    let mut last_pred: Vec<u16> = Vec::new();
+
+    for epoch in start_epoch..p.epochs {
+        let started = Instant::now();
+        let order = epoch_permutation(subset.len(), p.seed, epoch as u64);
+        let mut sums = [0f64; 5]; // total, base, node, edge, graph
+        let mut graph_steps = 0usize;
+        let mut agree = 0usize;
+        let mut lr = 0.0;
+        for step in 0..steps_per_epoch {
+            let idx: Vec<u32> = order[step * p.batch_size..(step + 1) * p.batch_size]
+                .iter()
+                .map(|&i| subset[i as usize])
+                .collect();
+            let b = idx.len();
+            let images = ds.train.gather(&idx);
+            let x = crop_flip_batch(
+                &images,
+                &idx,
+                shape,
+                p.crop_padding,
+                &norm,
+                Stream { seed: p.seed, epoch: epoch as u64, view: 0 },
+            );
+            let x = Tensor::<4>::from_data(
+                TensorData::new(x, [b, shape.channels, shape.height, shape.width]),
+                &device,
+            );
+            let noisy: Vec<u16> = idx.iter().map(|&i| labels.noisy[i as usize]).collect();
+            let onehot = Tensor::<2>::from_data(
+                TensorData::new(losses::one_hot(&noisy, classes), [b, classes]),
+                &device,
+            );
+            let out = model.forward(x);
+            let logits_v = out.logits.clone().into_data().try_to_vec::<f32>().expect("f32 logits");
+            agree += (0..b)
+                .filter(|&r| eval::argmax(&logits_v[r * classes..(r + 1) * classes]) == noisy[r] as usize)
+                .count();
+            let elr_targets = elr.as_mut().map(|m| {
+                let probs =
+                    softmax(out.logits.clone().detach(), 1).into_data().try_to_vec::<f32>().expect("f32");
+                Tensor::<2>::from_data(TensorData::new(m.update(&idx, &probs), [b, classes]), &device)
+            });
+            let base = p.loss.forward(out.logits.clone(), onehot, elr_targets);
+            let mut total = base.clone();
+            sums[1] += scalar(base);
+            if let (Some(r), Some(g)) = (&rgrl, &graph) {
+                let teacher =
+                    || Tensor::<2>::from_data(TensorData::new(g.embeddings_of(&idx), [b, g.dim]), &device);
+                if r.node_weight > 0.0 {
+                    let l = rgrl::node_loss(out.projected.clone().expect("projection"), teacher());
+                    sums[2] += scalar(l.clone());
+                    total = total + l * r.node_weight as f32;
+                }
+                if r.edge_weight > 0.0 {
+                    let l = rgrl::edge_loss(out.features.clone(), teacher(), r.tau_teacher, r.tau_student);
+                    sums[3] += scalar(l.clone());
+                    total = total + l * r.edge_weight as f32;
+                }
+                if let Some(bank) = &mut bank {
+                    let k = r.graph_k.min(g.k);
+                    let neighbours = |i: usize| {
+                        let (d, s) = g.neighbours(i);
+                        (d.to_vec(), s.to_vec())
+                    };
+                    let gb = rgrl::graph_batch(&idx, neighbours, &in_train, bank, k, r.graph_tau);
+                    if let Some(l) = rgrl::graph_loss(out.features.clone(), &gb, k, r.tau_student) {
+                        sums[4] += scalar(l.clone());
+                        graph_steps += 1;
+                        total = total + l * r.graph_weight as f32;
+                    }
+                    let h = rgrl::l2_normalize(out.features.clone().detach());
+                    bank.write(&idx, &h.into_data().try_to_vec::<f32>().expect("f32 features"));
+                }
+            }
+            let value = scalar(total.clone());
+            if !value.is_finite() {
+                return Err(NnError::Diverged(format!("loss {value} at epoch {} step {step}", epoch + 1)));
+            }
+            sums[0] += value;
+            lr = p.schedule.lr(p.lr, epoch * steps_per_epoch + step, steps_per_epoch, p.epochs);
+            let grads = GradientsParams::from_grads(total.backward(), &model);
+            model = optim.step(lr, model, grads);
+            bar.inc(1);
+            bar.set_message(format!("{run_name} epoch {}/{} loss {value:.4}", epoch + 1, p.epochs));
+            if !req.progress && req.verbose && (step + 1) % (steps_per_epoch / 5).max(1) == 0 {
+                let per_step = started.elapsed().as_secs_f64() / (step + 1) as f64;
+                let remaining = (p.epochs - epoch) * steps_per_epoch - (step + 1);
+                eprintln!(
+                    "  epoch {}/{} step {}/{steps_per_epoch}: mean loss {:.4}, {:.0} img/s, eta {:.1} min",
+                    epoch + 1,
+                    p.epochs,
+                    step + 1,
+                    sums[0] / (step + 1) as f64,
+                    p.batch_size as f64 / per_step,
+                    remaining as f64 * per_step / 60.0
+                );
+            }
+        }
+        let train_secs = started.elapsed().as_secs_f64();
+        let test_pred = predict(&model, &ds.test, &test_idx, shape, &norm, &plain_device, 500);
+        let memo_pred = predict(&model, &ds.train, &memo_idx, shape, &norm, &plain_device, 500);
+        let memo = memorisation(&memo_pred, &memo_clean, &memo_noisy);
+        let steps = steps_per_epoch as f64;
+        let on = |w: Option<f64>, sum: f64, count: f64| w.filter(|w| *w > 0.0).map(|_| sum / count.max(1.0));
+        let entry = EpochLog {
+            epoch: epoch + 1,
+            lr,
+            loss: sums[0] / steps,
+            base_loss: sums[1] / steps,
+            node_loss: on(rgrl.as_ref().map(|r| r.node_weight), sums[2], steps),
+            edge_loss: on(rgrl.as_ref().map(|r| r.edge_weight), sums[3], steps),
+            graph_loss: on(rgrl.as_ref().map(|r| r.graph_weight), sums[4], graph_steps as f64),
+            train_acc_noisy: agree as f64 / (steps_per_epoch * p.batch_size) as f64,
+            test_acc: accuracy(&test_pred, &test_labels),
+            memorised: memo.noisy,
+            corrected: memo.clean,
+            seconds: started.elapsed().as_secs_f64(),
+            images_per_s: (steps_per_epoch * p.batch_size) as f64 / train_secs,
+        };
+        if req.verbose {
+            bar.suspend(|| eprintln!("{}", entry.describe(p.epochs)));
+        }
+        log.push(entry);
+        last_pred = test_pred;
+        if epoch + 1 < p.epochs {
+            let state = CheckpointState { epochs_done: log.len(), log: log.clone() };
+            let elr_blob = elr.as_ref().map(|m| m.targets.clone());
+            let bank_blob = bank.as_ref().map(|b| b.to_blob());
+            let mut blobs: Vec<(&str, &[f32])> = Vec::new();
+            if let Some(v) = &elr_blob {
+                blobs.push(("elr_targets", v));
+            }
+            if let Some(v) = &bank_blob {
+                blobs.push(("memory_bank", v));
+            }
+            Checkpoint::save(&ckpt_dir, &model, &optim, &state, &blobs)?;
+        }
+    }
+    bar.finish_and_clear();
+    crate::checkpoint::remove(&ckpt_dir)?;
+    if last_pred.is_empty() {
+        // Resumed from a checkpoint written after the last epoch: evaluate once more.
+        last_pred = predict(&model, &ds.test, &test_idx, shape, &norm, &plain_device, 500);
+    }
+
+    // Outputs.
+    let cpath = pending.path("classifier.bpk");
+    model
+        .clone()
+        .save_file(&cpath)
+        .map_err(|e| NnError::Record { path: cpath.clone(), reason: format!("{e:?}") })?;
+    let info = DistillModelInfo {
+        model: model_cfg.clone(),
+        normalizer_mean: norm.mean.clone(),
+        normalizer_std: norm.std.clone(),
+        image_shape: [shape.channels, shape.height, shape.width],
+        classes: ds.info.classes.clone(),
+        dataset_key: ds.key.clone(),
+    };
+    let ipath = pending.path("model.json");
+    std::fs::write(&ipath, serde_json::to_vec_pretty(&info).expect("json")).ctx("writing", &ipath)?;
+    log::write_epochs_csv(&pending.path("epochs.csv"), &log)?;
+    let conf = confusion(&last_pred, &test_labels, classes);
+    let per_class = per_class_accuracy(&conf);
+    log::write_per_class_csv(&pending.path("per_class.csv"), &ds.info.classes, &conf, &per_class)?;
+    log::write_confusion_csv(&pending.path("confusion.csv"), &ds.info.classes, &conf)?;
+
+    let last = log.last().expect("at least one epoch");
+    let best = log.iter().max_by(|a, b| a.test_acc.total_cmp(&b.test_acc)).expect("at least one epoch");
+    let train_secs: f64 = log.iter().map(|e| e.seconds).sum();
+    let teacher = inputs.relations.map(|a| {
+        serde_json::json!({
+            "knn_acc": a.manifest.metrics.get("knn_acc"),
+            "neighbour_label_agreement": a.manifest.metrics.get("neighbour_label_agreement"),
+        })
+    });
+    let metrics = serde_json::json!({
+        "profile": req.profile.name(),
+        "dataset": ds.info.name,
+        "run": run_name,
+        "loss": p.loss.name(),
+        "rgrl": rgrl.is_some(),
+        "rgrl_terms": rgrl.as_ref().map(|r| r.describe()),
+        "epochs": p.epochs,
+        "images": subset.len(),
+        "flipped_in_training_set": flipped.len(),
+        "test_images": test_idx.len(),
+        "best_test_acc": best.test_acc,
+        "best_epoch": best.epoch,
+        "last_test_acc": last.test_acc,
+        "last_memorised": last.memorised,
+        "last_corrected": last.corrected,
+        "per_class_test_acc": per_class.iter().map(|a| if a.is_nan() { None } else { Some(*a) }).collect::<Vec<_>>(),
+        "train_seconds": train_secs,
+        "images_per_s": log.iter().map(|e| e.images_per_s).sum::<f64>() / log.len() as f64,
+        "teacher": teacher,
+    });
+    let mut seeds = BTreeMap::new();
+    seeds.insert("distill".to_string(), p.seed);
+    let artifact = pending.commit(CommitInfo {
+        metrics,
+        seeds,
+        code: code.clone(),
+        backend: compute.kind.name().to_string(),
+        device: compute.description.clone(),
+    })?;
+    Ok((artifact, false))
+}
+
+/// Loads the classifier of an RGRL artifact on `device`.
+pub fn load_classifier(artifact: &Artifact, device: &Device) -> Result<(Classifier, DistillModelInfo)> {
+    let info_path = artifact.path("model.json");
+    let text = std::fs::read_to_string(&info_path).ctx("reading", &info_path)?;
+    let info: DistillModelInfo = serde_json::from_str(&text)
+        .map_err(|e| NnError::Record { path: info_path.clone(), reason: e.to_string() })?;
+    let path = artifact.path("classifier.bpk");
+    let model = info
+        .model
+        .init(device)
+        .try_load_file(&path)
+        .map_err(|e| NnError::Record { path: path.clone(), reason: format!("{e:?}") })?;
+    Ok((model, info))
+}

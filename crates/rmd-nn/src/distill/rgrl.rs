@@ -1,0 +1,289 @@
+//! The RGRL regulariser: relation distillation from the RM teacher into the student.
+//!
+//! * L_node = mean_i (1 − cos(ψ(h_i), e_i)), e_i the teacher embedding of sample i.
+//! * L_edge = mean_i KL(A_i ‖ S_i) over the batch, A_i = softmax_{j≠i}(e_i·e_j / τ_t) and
+//!   S_i = softmax_{j≠i}(ĥ_i·ĥ_j / τ_s), ĥ the L2-normalised backbone features.
+//! * L_graph = mean_i CE(w_i, q_i): w_i = softmax(sim_ik / τ_g) over the teacher's top-K
+//!   neighbours of i that are in the training set and already in the memory bank; q_i the
+//!   student's softmax(ĥ_i·m / τ_s) over those neighbours' memory-bank features m, with the
+//!   other batch samples (detached) as negatives. The bank holds every sample's last ĥ
+//!   (detached), written after each step.
+//!
+//! Each term has its own weight; weight 0 switches it off.
+
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+/// Logit added on the diagonal to exclude j = i from the batch softmaxes.
+const SELF_MASK: f32 = -1.0e4;
+
+/// Parameters of the regulariser (recorded in the artifact params).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RgrlParams {
+    /// λ_node (0: off).
+    pub node_weight: f64,
+    /// λ_edge (0: off).
+    pub edge_weight: f64,
+    /// λ_graph (0: off).
+    pub graph_weight: f64,
+    /// Teacher temperature τ_t of L_edge.
+    pub tau_teacher: f64,
+    /// Student temperature τ_s of L_edge and L_graph.
+    pub tau_student: f64,
+    /// Teacher neighbours used by L_graph (at most the graph's K).
+    pub graph_k: usize,
+    /// Temperature τ_g of the teacher's neighbour weights in L_graph.
+    pub graph_tau: f64,
+    /// Hidden width of the projection ψ (0: a single linear layer).
+    pub projection_hidden: usize,
+}
+
+impl RgrlParams {
+    /// Checks the parameters.
+    pub fn validate(&self) -> Result<(), String> {
+        let weights = [self.node_weight, self.edge_weight, self.graph_weight];
+        if weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
+            return Err("RGRL weights must be finite and ≥ 0".into());
+        }
+        if weights.iter().all(|w| *w == 0.0) {
+            return Err("every RGRL term is off (node, edge and graph weights are 0): drop --relations to train the plain baseline".into());
+        }
+        if !(self.tau_teacher > 0.0 && self.tau_student > 0.0 && self.graph_tau > 0.0) {
+            return Err("RGRL temperatures must be > 0".into());
+        }
+        if self.graph_weight > 0.0 && self.graph_k == 0 {
+            return Err("L_graph needs graph_k ≥ 1".into());
+        }
+        Ok(())
+    }
+
+    /// Short description of the active terms, e.g. `node 0.3 + edge 0.3`.
+    pub fn describe(&self) -> String {
+        let terms: Vec<String> =
+            [("node", self.node_weight), ("edge", self.edge_weight), ("graph", self.graph_weight)]
+                .iter()
+                .filter(|(_, w)| *w > 0.0)
+                .map(|(n, w)| format!("{n} {w}"))
+                .collect();
+        terms.join(" + ")
+    }
+}
+
+/// Rows L2-normalised.
+pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
+    x.clone() / x.powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12)
+}
+
+/// L_node: mean (1 − cos) between the projected student features and teacher embeddings.
+pub fn node_loss(projected: Tensor<2>, teacher: Tensor<2>) -> Tensor<1> {
+    let cos = (l2_normalize(projected) * l2_normalize(teacher)).sum_dim(1);
+    (cos.neg() + 1.0).mean()
+}
+
+fn self_mask(b: usize, device: &Device) -> Tensor<2> {
+    let mut m = vec![0f32; b * b];
+    for i in 0..b {
+        m[i * b + i] = SELF_MASK;
+    }
+    Tensor::<2>::from_data(TensorData::new(m, [b, b]), device)
+}
+
+/// L_edge: batch relation KL(A ‖ S). `features` are the student's backbone features,
+/// `teacher` the teacher embeddings of the same samples (any scale; normalised here).
+pub fn edge_loss(features: Tensor<2>, teacher: Tensor<2>, tau_teacher: f64, tau_student: f64) -> Tensor<1> {
+    let [b, _] = features.dims();
+    let device = features.device();
+    let mask = self_mask(b, &device);
+    let h = l2_normalize(features);
+    let e = l2_normalize(teacher);
+    let log_s = log_softmax(h.clone().matmul(h.transpose()) / tau_student as f32 + mask.clone(), 1);
+    let log_a = log_softmax(e.clone().matmul(e.transpose()) / tau_teacher as f32 + mask, 1).detach();
+    (log_a.clone().exp() * (log_a - log_s)).sum_dim(1).mean()
+}
+
+/// The per-sample memory bank of detached, normalised student features.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryBank {
+    /// `[n, dim]` row-major.
+    pub features: Vec<f32>,
+    /// Feature dimension.
+    pub dim: usize,
+    /// Whether each row has been written.
+    pub filled: Vec<bool>,
+}
+
+impl MemoryBank {
+    /// An empty bank of `n` rows.
+    pub fn new(n: usize, dim: usize) -> Self {
+        MemoryBank { features: vec![0.0; n * dim], dim, filled: vec![false; n] }
+    }
+
+    /// Writes the normalised features (`[b, dim]`) of `indices`.
+    pub fn write(&mut self, indices: &[u32], normalized: &[f32]) {
+        let d = self.dim;
+        for (r, &i) in indices.iter().enumerate() {
+            self.features[i as usize * d..(i as usize + 1) * d]
+                .copy_from_slice(&normalized[r * d..(r + 1) * d]);
+            self.filled[i as usize] = true;
+        }
+    }
+
+    /// The bank as one flat vector with the filled flags as 0/1 appended (for checkpoints).
+    pub fn to_blob(&self) -> Vec<f32> {
+        let mut v = self.features.clone();
+        v.extend(self.filled.iter().map(|&f| f as u8 as f32));
+        v
+    }
+
+    /// Inverse of [`MemoryBank::to_blob`].
+    pub fn from_blob(blob: Vec<f32>, n: usize, dim: usize) -> Self {
+        let filled = blob[n * dim..].iter().map(|&f| f != 0.0).collect();
+        let mut features = blob;
+        features.truncate(n * dim);
+        MemoryBank { features, dim, filled }
+    }
+}
+
+/// The L_graph targets of one batch: neighbour features from the bank and teacher weights.
+pub struct GraphBatch {
+    /// `[b, k, dim]` bank features of the neighbours (zero rows where absent).
+    pub neighbours: Vec<f32>,
+    /// `[b, k]` teacher weights (rows sum to 1, or to 0 for a sample without usable neighbours).
+    pub weights: Vec<f32>,
+    /// Samples with at least one usable neighbour.
+    pub rows_used: usize,
+}
+
+/// Collects each batch sample's usable teacher neighbours: in the training set
+/// (`in_train`), already in the bank, the first `k` of them by rank.
+pub fn graph_batch(
+    indices: &[u32],
+    neighbours_of: impl Fn(usize) -> (Vec<u32>, Vec<f32>),
+    in_train: &[bool],
+    bank: &MemoryBank,
+    k: usize,
+    tau: f64,
+) -> GraphBatch {
+    let d = bank.dim;
+    let mut neighbours = vec![0f32; indices.len() * k * d];
+    let mut weights = vec![0f32; indices.len() * k];
+    let mut rows_used = 0;
+    for (r, &i) in indices.iter().enumerate() {
+        let (dst, sim) = neighbours_of(i as usize);
+        let usable: Vec<(u32, f32)> = dst
+            .iter()
+            .zip(&sim)
+            .filter(|(j, _)| in_train[**j as usize] && bank.filled[**j as usize])
+            .map(|(&j, &s)| (j, s))
+            .take(k)
+            .collect();
+        if usable.is_empty() {
+            continue;
+        }
+        rows_used += 1;
+        let max = usable.iter().map(|(_, s)| *s).fold(f32::MIN, f32::max);
+        let ex: Vec<f32> = usable.iter().map(|(_, s)| ((s - max) / tau as f32).exp()).collect();
+        let total: f32 = ex.iter().sum();
+        for (slot, ((j, _), w)) in usable.iter().zip(&ex).enumerate() {
+            weights[r * k + slot] = w / total;
+            let src = &bank.features[*j as usize * d..(*j as usize + 1) * d];
+            neighbours[(r * k + slot) * d..(r * k + slot + 1) * d].copy_from_slice(src);
+        }
+    }
+    GraphBatch { neighbours, weights, rows_used }
+}
+
+/// L_graph of a batch (see the module docs); `None` when no sample has a usable neighbour.
+pub fn graph_loss(features: Tensor<2>, batch: &GraphBatch, k: usize, tau_student: f64) -> Option<Tensor<1>> {
+    if batch.rows_used == 0 {
+        return None;
+    }
+    let [b, d] = features.dims();
+    let device = features.device();
+    let h = l2_normalize(features);
+    let bank = Tensor::<3>::from_data(TensorData::new(batch.neighbours.clone(), [b, k, d]), &device);
+    let to_neighbours = (h.clone().unsqueeze_dim::<3>(1) * bank).sum_dim(2).reshape([b, k]);
+    let to_batch = h.clone().matmul(h.detach().transpose()) + self_mask(b, &device);
+    let logits = Tensor::cat(vec![to_neighbours, to_batch], 1) / tau_student as f32;
+    let mut w = vec![0f32; b * (k + b)];
+    for r in 0..b {
+        w[r * (k + b)..r * (k + b) + k].copy_from_slice(&batch.weights[r * k..(r + 1) * k]);
+    }
+    let w = Tensor::<2>::from_data(TensorData::new(w, [b, k + b]), &device);
+    Some((w * log_softmax(logits, 1)).sum().neg() / batch.rows_used as f32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scalar(t: Tensor<1>) -> f32 {
+        t.into_data().try_to_vec::<f32>().unwrap()[0]
+    }
+
+    fn t2(v: Vec<f32>, shape: [usize; 2]) -> Tensor<2> {
+        Tensor::<2>::from_data(TensorData::new(v, shape), &Device::flex())
+    }
+
+    #[test]
+    fn node_loss_is_zero_for_aligned_and_two_for_opposite() {
+        let a = t2(vec![1.0, 2.0, 0.0, 1.0], [2, 2]);
+        assert!(scalar(node_loss(a.clone(), a.clone() * 4.0)).abs() < 1e-6);
+        assert!((scalar(node_loss(a.clone(), a.neg())) - 2.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn edge_loss_vanishes_when_relations_match_and_grows_when_they_differ() {
+        let e = t2(vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0], [3, 2]);
+        let same = scalar(edge_loss(e.clone() * 2.0, e.clone(), 0.1, 0.1));
+        assert!(same.abs() < 1e-5, "{same}");
+        let swapped = t2(vec![0.0, 1.0, 0.9, 0.1, 1.0, 0.0], [3, 2]);
+        assert!(scalar(edge_loss(swapped, e, 0.1, 0.1)) > 0.5);
+    }
+
+    #[test]
+    fn graph_batch_uses_only_known_training_neighbours_and_the_loss_prefers_them() {
+        let mut bank = MemoryBank::new(4, 2);
+        bank.write(&[1, 2], &[1.0, 0.0, 0.0, 1.0]);
+        let neighbours = |i: usize| match i {
+            0 => (vec![3, 1, 2], vec![0.9, 0.8, 0.1]),
+            _ => (vec![0, 2, 3], vec![0.5, 0.4, 0.3]),
+        };
+        let in_train = [true, true, true, true];
+        let g = graph_batch(&[0], neighbours, &in_train, &bank, 2, 0.1);
+        // Neighbour 3 is not in the bank yet: 1 and 2 remain, weighted by their similarities.
+        assert_eq!(g.rows_used, 1);
+        assert!(g.weights[0] > 0.99 && g.weights[1] < 0.01, "{:?}", g.weights);
+        assert_eq!(&g.neighbours[..4], &[1.0, 0.0, 0.0, 1.0]);
+        let near = scalar(graph_loss(t2(vec![1.0, 0.0], [1, 2]), &g, 2, 0.1).unwrap());
+        let far = scalar(graph_loss(t2(vec![0.0, 1.0], [1, 2]), &g, 2, 0.1).unwrap());
+        assert!(near < far, "{near} vs {far}");
+        let none = graph_batch(&[0], neighbours, &[true, false, false, true], &bank, 2, 0.1);
+        assert_eq!(none.rows_used, 0);
+        assert!(graph_loss(t2(vec![1.0, 0.0], [1, 2]), &none, 2, 0.1).is_none());
+    }
+
+    #[test]
+    fn bank_round_trips_through_a_blob() {
+        let mut bank = MemoryBank::new(3, 2);
+        bank.write(&[2], &[0.6, 0.8]);
+        assert_eq!(MemoryBank::from_blob(bank.to_blob(), 3, 2), bank);
+    }
+
+    #[test]
+    fn all_terms_off_is_rejected() {
+        let p = RgrlParams {
+            node_weight: 0.0,
+            edge_weight: 0.0,
+            graph_weight: 0.0,
+            tau_teacher: 0.1,
+            tau_student: 0.1,
+            graph_k: 5,
+            graph_tau: 0.1,
+            projection_hidden: 0,
+        };
+        assert!(p.validate().is_err());
+        assert!(RgrlParams { edge_weight: 0.3, ..p }.validate().is_ok());
+    }
+}

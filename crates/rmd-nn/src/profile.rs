@@ -1,0 +1,44 @@
+//! Named parameter sets shared by the training stages (each stage maps a profile to its own
+//! parameters: `Profile::pretrain_params`, `Profile::distill_params`).
+
+use crate::backend::BackendKind;
+use std::str::FromStr;
+
+/// A named parameter set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// Seconds: a few hundred images, a tiny network (tests use it).
+    Smoke,
+    /// Sized for a 2-core CPU: small residual networks.
+    Cpu,
+    /// The paper's setting: CIFAR ResNet-18 and paper-length schedules (a GPU job).
+    Paper,
+}
+
+impl FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "smoke" => Ok(Profile::Smoke),
+            "cpu" => Ok(Profile::Cpu),
+            "paper" => Ok(Profile::Paper),
+            other => Err(format!("unknown profile '{other}': expected smoke, cpu or paper")),
+        }
+    }
+}
+
+impl Profile {
+    /// The profile's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Smoke => "smoke",
+            Profile::Cpu => "cpu",
+            Profile::Paper => "paper",
+        }
+    }
+
+    /// The default profile for a backend: paper on a GPU, cpu on the CPU.
+    pub fn default_for(backend: BackendKind) -> Profile {
+        if backend == BackendKind::Flex { Profile::Cpu } else { Profile::Paper }
+    }
+}

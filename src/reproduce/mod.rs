@@ -1,0 +1,285 @@
+//! `rmd reproduce`: runs a pipeline's stages as separate processes, reusing every cached
+//! artifact, after printing a plan; then writes the report (results table and plots).
+//!
+//! Order: dataset import (always first, so missing data stops everything before any
+//! training), noise settings, RM pre-training, relations, then every (noise, run, seed) of
+//! the RGRL stage. The RM and relations artifacts do not depend on the noise, so every run
+//! of a dataset and profile shares them, across pipelines too.
+
+mod exec;
+mod pipeline;
+mod plots;
+mod report;
+
+pub use exec::{Planned, StageFailed, StageRunner};
+pub use pipeline::{NoiseSpec, Pipeline, ProfileSpec, RunSpec};
+pub use report::{RunResult, write_report};
+
+use anyhow::bail;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Stage names accepted by `--force`.
+pub const STAGES: [&str; 4] = ["noise", "pretrain", "relations", "distill"];
+
+/// What to reproduce and how.
+#[derive(Debug, Clone)]
+pub struct ReproduceOptions {
+    /// The pipeline (its file is already loaded).
+    pub pipeline: Pipeline,
+    /// The profile name.
+    pub profile: String,
+    /// Print the plan and stop.
+    pub dry_run: bool,
+    /// Stages to recompute even when cached.
+    pub force: Vec<String>,
+    /// Report directory.
+    pub out: PathBuf,
+    /// Print progress lines.
+    pub verbose: bool,
+}
+
+/// One stage invocation of the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Target {
+    Noise(usize),
+    Pretrain,
+    Relations,
+    Distill { noise: usize, run: usize, seed: u64 },
+}
+
+impl Target {
+    fn stage(self) -> &'static str {
+        match self {
+            Target::Noise(_) => "noise",
+            Target::Pretrain => "pretrain",
+            Target::Relations => "relations",
+            Target::Distill { .. } => "distill",
+        }
+    }
+
+    fn bin(self) -> &'static str {
+        match self {
+            Target::Noise(_) => "rmd-noise",
+            Target::Pretrain => "rmd-pretrain",
+            Target::Relations => "rmd-relations",
+            Target::Distill { .. } => "rmd-distill",
+        }
+    }
+}
+
+/// Keys known so far.
+#[derive(Debug, Default)]
+struct Keys {
+    dataset: String,
+    found: BTreeMap<Target, String>,
+}
+
+struct Ctx<'a> {
+    p: &'a Pipeline,
+    prof: &'a ProfileSpec,
+    noise: Vec<&'a NoiseSpec>,
+    runs: Vec<&'a RunSpec>,
+    data_dir: PathBuf,
+}
+
+impl Ctx<'_> {
+    fn targets(&self) -> Vec<Target> {
+        let mut t: Vec<Target> = (0..self.noise.len()).map(Target::Noise).collect();
+        t.push(Target::Pretrain);
+        t.push(Target::Relations);
+        for n in 0..self.noise.len() {
+            for (r, _) in self.runs.iter().enumerate() {
+                for &seed in &self.prof.seeds {
+                    t.push(Target::Distill { noise: n, run: r, seed });
+                }
+            }
+        }
+        t
+    }
+
+    fn label(&self, t: Target) -> String {
+        match t {
+            Target::Noise(i) => self.noise[i].id.clone(),
+            Target::Pretrain => format!("RM, profile {}", self.prof.stage_profile),
+            Target::Relations => self.p.relations.args.join(" "),
+            Target::Distill { noise, run, seed } => {
+                format!("{} {} seed {seed}", self.noise[noise].id, self.runs[run].name)
+            }
+        }
+    }
+
+    fn extra(&self, stage: &str) -> Vec<String> {
+        self.prof.args.get(stage).cloned().unwrap_or_default()
+    }
+
+    /// The stage's arguments, or None while an input's key is unknown.
+    fn args(&self, t: Target, keys: &Keys) -> Option<Vec<String>> {
+        let profile = || vec!["--profile".to_string(), self.prof.stage_profile.clone()];
+        let mut a: Vec<String> = Vec::new();
+        match t {
+            Target::Noise(i) => {
+                let n = self.noise[i];
+                a.extend(["--dataset".into(), keys.dataset.clone()]);
+                a.extend(n.args.iter().cloned());
+                if let Some(f) = &n.data_file {
+                    a.extend(["--labels-file".into(), self.data_dir.join(f).display().to_string()]);
+                }
+            }
+            Target::Pretrain => {
+                a.extend(["--dataset".into(), keys.dataset.clone()]);
+                a.extend(profile());
+                a.extend(self.p.pretrain.args.iter().cloned());
+                a.extend(self.extra("pretrain"));
+            }
+            Target::Relations => {
+                a.extend(["--encoder".into(), keys.found.get(&Target::Pretrain)?.clone()]);
+                a.extend(self.p.relations.args.iter().cloned());
+                a.extend(self.extra("relations"));
+            }
+            Target::Distill { noise, run, seed } => {
+                let r = self.runs[run];
+                a.extend(["--noise".into(), keys.found.get(&Target::Noise(noise))?.clone()]);
+                if r.rgrl {
+                    a.extend(["--relations".into(), keys.found.get(&Target::Relations)?.clone()]);
+                }
+                a.extend(["--loss".into(), r.loss.clone(), "--seed".into(), seed.to_string()]);
+                a.extend(profile());
+                a.extend(self.extra("distill"));
+                a.extend(r.args.iter().cloned());
+            }
+        }
+        Some(a)
+    }
+
+    fn minutes(&self, t: Target) -> f64 {
+        self.prof.minutes.get(t.stage()).copied().unwrap_or(0.0)
+    }
+}
+
+fn say(verbose: bool, msg: impl AsRef<str>) {
+    if verbose {
+        eprintln!("{}", msg.as_ref());
+    }
+}
+
+/// Runs a pipeline; returns the report directory.
+pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Result<PathBuf> {
+    let started = Instant::now();
+    let p = &opts.pipeline;
+    let prof = p.profile(&opts.profile)?;
+    for f in &opts.force {
+        if !STAGES.contains(&f.as_str()) {
+            bail!("--force {f}: expected one of {}", STAGES.join(", "));
+        }
+    }
+    let ctx =
+        Ctx { p, prof, noise: p.noise_for(prof), runs: p.runs_for(prof), data_dir: runner.data_dir.clone() };
+    let v = opts.verbose;
+    say(
+        v,
+        format!(
+            "pipeline {} ({}), profile {} (stage profile {}), store {}",
+            p.name,
+            p.description,
+            opts.profile,
+            prof.stage_profile,
+            runner.store.display()
+        ),
+    );
+
+    // The dataset first: without it nothing else can be planned, and a missing dataset
+    // must stop the pipeline before any training.
+    let (dataset, _) = runner.run("rmd", &["dataset".to_string(), p.dataset.clone(), "-q".to_string()])?;
+    let mut keys = Keys { dataset: dataset.clone(), ..Keys::default() };
+
+    // Plan.
+    let targets = ctx.targets();
+    let mut plan: Vec<(Target, Planned)> = Vec::new();
+    for &t in &targets {
+        let planned = match ctx.args(t, &keys) {
+            Some(args) => runner.plan(t.bin(), &args)?,
+            None => Planned::AfterInputs,
+        };
+        if let Planned::Cached(k) = &planned {
+            keys.found.insert(t, k.clone());
+        }
+        plan.push((t, planned));
+    }
+    let forced = |t: Target| opts.force.iter().any(|f| f == t.stage());
+    say(v, format!("  {:<10} {:<38} cached {}", "dataset", p.dataset, &dataset[..12]));
+    let mut to_run = 0;
+    let mut minutes = 0.0;
+    for (t, planned) in &plan {
+        let status = match planned {
+            Planned::Cached(k) if forced(*t) => format!("forced   {} (~{} min)", &k[..12], ctx.minutes(*t)),
+            Planned::Cached(k) => format!("cached   {}", &k[..12]),
+            Planned::Run(k) => format!("run      {} (~{} min)", &k[..12], ctx.minutes(*t)),
+            Planned::AfterInputs => format!("run after its inputs (~{} min)", ctx.minutes(*t)),
+        };
+        if !planned.is_cached() || forced(*t) {
+            to_run += 1;
+            minutes += ctx.minutes(*t);
+        }
+        say(v, format!("  {:<10} {:<38} {status}", t.stage(), ctx.label(*t)));
+    }
+    say(
+        v,
+        format!("plan: {} cached, {to_run} to run, estimated {:.0} min", plan.len() - to_run, minutes.ceil()),
+    );
+    if opts.dry_run {
+        return Ok(opts.out.clone());
+    }
+
+    // Execute.
+    let mut step = 0;
+    for (t, planned) in &plan {
+        if planned.is_cached() && !forced(*t) {
+            continue;
+        }
+        step += 1;
+        let mut args = ctx.args(*t, &keys).expect("inputs ran before");
+        if forced(*t) {
+            args.push("--force".into());
+        }
+        say(v, format!("[{step}/{to_run}] {} {} (~{} min)", t.bin(), ctx.label(*t), ctx.minutes(*t)));
+        let (key, secs) = runner.run(t.bin(), &args)?;
+        say(v, format!("[{step}/{to_run}] done in {:.1} min: {}", secs / 60.0, &key[..12]));
+        keys.found.insert(*t, key);
+    }
+
+    // Report.
+    let mut results = Vec::new();
+    for t in &targets {
+        if let Target::Distill { noise, run, seed } = *t {
+            let key = &keys.found[t];
+            results.push(RunResult::read(&runner.store, key, ctx.noise[noise], ctx.runs[run], seed)?);
+        }
+    }
+    let noise_keys: Vec<(String, String)> = (0..ctx.noise.len())
+        .map(|i| (ctx.noise[i].id.clone(), keys.found[&Target::Noise(i)].clone()))
+        .collect();
+    write_report(&report::ReportInput {
+        pipeline: p,
+        profile: &opts.profile,
+        store: &runner.store,
+        dataset: &dataset,
+        encoder: &keys.found[&Target::Pretrain],
+        relations: &keys.found[&Target::Relations],
+        noise: &noise_keys,
+        results: &results,
+        out: &opts.out,
+        wall_seconds: started.elapsed().as_secs_f64(),
+    })?;
+    say(
+        v,
+        format!(
+            "report in {} ({} runs, {:.1} s)",
+            opts.out.display(),
+            results.len(),
+            started.elapsed().as_secs_f64()
+        ),
+    );
+    Ok(opts.out.clone())
+}

@@ -1,0 +1,256 @@
+//! Pipeline files (`pipelines/NAME.toml`): the dataset, noise settings, stage arguments, the
+//! runs to compare and the profiles.
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// One noise setting: `rmd-noise` arguments (after `--dataset`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoiseSpec {
+    /// Short name used in reports (e.g. `asym-0.4`).
+    pub id: String,
+    /// `rmd-noise` arguments.
+    pub args: Vec<String>,
+    /// A label file under the data directory, passed as `--labels-file DATA_DIR/FILE`.
+    #[serde(default)]
+    pub data_file: Option<String>,
+}
+
+/// Extra arguments of a stage.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageArgs {
+    /// Arguments appended to the stage's command line.
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+/// One RGRL-stage run to compare.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSpec {
+    /// Row name in the results table.
+    pub name: String,
+    /// Base loss (ce, gce, sce, elr).
+    pub loss: String,
+    /// With the relations artifact (RGRL on).
+    #[serde(default)]
+    pub rgrl: bool,
+    /// Extra `rmd-distill` arguments (ablation switches, loss parameters).
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// The run this one is compared with (default: the run with the same loss, RGRL off
+    /// and no extra arguments).
+    #[serde(default)]
+    pub base: Option<String>,
+}
+
+/// A profile: which stage profile, which noise settings, runs and seeds, and time estimates.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSpec {
+    /// `--profile` of the stage binaries (smoke, cpu, paper).
+    pub stage_profile: String,
+    /// Noise ids to run (default: all).
+    #[serde(default)]
+    pub noise: Option<Vec<String>>,
+    /// Run names to run (default: all).
+    #[serde(default)]
+    pub runs: Option<Vec<String>>,
+    /// RGRL-stage seeds (mean ± std over them in the report).
+    #[serde(default = "one_seed")]
+    pub seeds: Vec<u64>,
+    /// Estimated minutes per stage invocation (pretrain, relations, distill, noise) for the plan.
+    #[serde(default)]
+    pub minutes: BTreeMap<String, f64>,
+    /// Extra arguments per stage for this profile (pretrain, relations, distill).
+    #[serde(default)]
+    pub args: BTreeMap<String, Vec<String>>,
+}
+
+fn one_seed() -> Vec<u64> {
+    vec![1]
+}
+
+/// A pipeline file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    /// One line shown in plans and reports.
+    pub description: String,
+    /// Dataset name (cifar10, cifar100, ...).
+    pub dataset: String,
+    /// Noise settings.
+    pub noise: Vec<NoiseSpec>,
+    /// RM stage arguments.
+    #[serde(default)]
+    pub pretrain: StageArgs,
+    /// Relations stage arguments.
+    #[serde(default)]
+    pub relations: StageArgs,
+    /// Runs to compare.
+    pub runs: Vec<RunSpec>,
+    /// Profiles by name.
+    pub profiles: BTreeMap<String, ProfileSpec>,
+    /// The pipeline's name (file stem).
+    #[serde(skip)]
+    pub name: String,
+    /// Where it was read from.
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+impl Pipeline {
+    /// Finds a pipeline: an existing file path, or `NAME.toml` in `dir`.
+    pub fn locate(name: &str, dir: &Path) -> anyhow::Result<PathBuf> {
+        let direct = Path::new(name);
+        if name.ends_with(".toml") && direct.is_file() {
+            return Ok(direct.to_path_buf());
+        }
+        let path = dir.join(format!("{name}.toml"));
+        if path.is_file() {
+            return Ok(path);
+        }
+        let known: Vec<String> = std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter_map(|e| {
+                        e.file_name().to_str().and_then(|n| n.strip_suffix(".toml")).map(String::from)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut known = known;
+        known.sort();
+        bail!(
+            "no pipeline '{name}' in {} (known: {})",
+            dir.display(),
+            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+        )
+    }
+
+    /// Reads and checks a pipeline file.
+    pub fn load(path: &Path) -> anyhow::Result<Pipeline> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut p: Pipeline = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        p.name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("pipeline").to_string();
+        p.path = path.to_path_buf();
+        p.validate().with_context(|| format!("checking {}", path.display()))?;
+        Ok(p)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let mut names = BTreeSet::new();
+        for r in &self.runs {
+            if !names.insert(r.name.as_str()) {
+                bail!("run '{}' appears twice", r.name);
+            }
+            if !["ce", "gce", "sce", "elr"].contains(&r.loss.as_str()) {
+                bail!("run '{}': unknown loss '{}' (ce, gce, sce or elr)", r.name, r.loss);
+            }
+        }
+        for r in &self.runs {
+            if let Some(b) = &r.base
+                && !names.contains(b.as_str())
+            {
+                bail!("run '{}': base run '{b}' is not defined", r.name);
+            }
+        }
+        let mut ids = BTreeSet::new();
+        for n in &self.noise {
+            if !ids.insert(n.id.as_str()) {
+                bail!("noise '{}' appears twice", n.id);
+            }
+        }
+        for (pname, prof) in &self.profiles {
+            for id in prof.noise.iter().flatten() {
+                if !ids.contains(id.as_str()) {
+                    bail!("profile {pname}: noise '{id}' is not defined");
+                }
+            }
+            for r in prof.runs.iter().flatten() {
+                if !names.contains(r.as_str()) {
+                    bail!("profile {pname}: run '{r}' is not defined");
+                }
+            }
+            if prof.seeds.is_empty() {
+                bail!("profile {pname}: seeds is empty");
+            }
+        }
+        Ok(())
+    }
+
+    /// The profile named `name`.
+    pub fn profile(&self, name: &str) -> anyhow::Result<&ProfileSpec> {
+        self.profiles.get(name).with_context(|| {
+            format!(
+                "pipeline {} has no profile '{name}' (it has: {})",
+                self.name,
+                self.profiles.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })
+    }
+
+    /// The noise settings a profile runs.
+    pub fn noise_for<'a>(&'a self, prof: &ProfileSpec) -> Vec<&'a NoiseSpec> {
+        self.noise.iter().filter(|n| prof.noise.as_ref().is_none_or(|ids| ids.contains(&n.id))).collect()
+    }
+
+    /// The runs a profile runs, in file order.
+    pub fn runs_for<'a>(&'a self, prof: &ProfileSpec) -> Vec<&'a RunSpec> {
+        self.runs.iter().filter(|r| prof.runs.as_ref().is_none_or(|names| names.contains(&r.name))).collect()
+    }
+
+    /// The run a run is compared with, if any.
+    pub fn base_of<'a>(&'a self, run: &RunSpec) -> Option<&'a RunSpec> {
+        match &run.base {
+            Some(b) => self.runs.iter().find(|r| &r.name == b),
+            None if run.rgrl || !run.args.is_empty() => {
+                self.runs.iter().find(|r| r.loss == run.loss && !r.rgrl && r.args.is_empty())
+            }
+            None => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_pipelines_parse_and_cover_their_profiles() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
+        for name in ["cifar10-asym", "cifar10-sym", "cifar100-asym", "cifar100-sym", "cifar10n-worse"] {
+            let p = Pipeline::load(&Pipeline::locate(name, &dir).unwrap()).unwrap();
+            for prof in ["paper", "cpu", "smoke"] {
+                let spec = p.profile(prof).unwrap();
+                assert!(!p.noise_for(spec).is_empty() && !p.runs_for(spec).is_empty(), "{name} {prof}");
+            }
+            let rgrl = p.runs.iter().find(|r| r.name == "ce+rgrl").unwrap();
+            assert_eq!(p.base_of(rgrl).unwrap().name, "ce");
+        }
+        assert!(Pipeline::locate("nope", &dir).unwrap_err().to_string().contains("cifar10-asym"));
+    }
+
+    #[test]
+    fn bad_files_are_rejected_with_the_reason() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("x.toml");
+        std::fs::write(
+            &path,
+            "description='x'\ndataset='cifar10'\n[[noise]]\nid='a'\nargs=[]\n[[runs]]\nname='r'\nloss='mae'\n[profiles]\n",
+        )
+        .unwrap();
+        let err = format!("{:#}", Pipeline::load(&path).unwrap_err());
+        assert!(err.contains("unknown loss 'mae'"), "{err}");
+        std::fs::write(
+            &path,
+            "description='x'\ndataset='cifar10'\nnoise=[]\nruns=[]\nprofiles={}\nextra=1\n",
+        )
+        .unwrap();
+        assert!(format!("{:#}", Pipeline::load(&path).unwrap_err()).contains("extra"));
+    }
+}

@@ -1,0 +1,367 @@
+//! Report plots, each written as PNG and SVG with plotters: test-accuracy curves, the
+//! memorisation curve, the realised noise transition matrix and a 2-D (PCA) map of the RM
+//! embeddings coloured by clean label with flipped samples marked.
+
+use super::report::RunResult;
+use anyhow::anyhow;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+use rmd_data::noise::NoiseLabels;
+use rmd_nn::relations::RelationGraph;
+use rmd_store::{Artifact, Store};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Once;
+
+static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+static REGISTER: Once = Once::new();
+
+/// Points drawn in the embedding map.
+const MAP_POINTS: usize = 4000;
+
+fn register_font() {
+    REGISTER.call_once(|| {
+        // The bundled font is valid; a failure would only leave PNG text unrendered.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("drawing failed: {e:?}")
+}
+
+/// Draws one chart into `<out>/<stem>.png` and `<out>/<stem>.svg`; returns both names.
+fn both(
+    out: &Path,
+    stem: &str,
+    size: (u32, u32),
+    draw_png: impl Fn(DrawingArea<BitMapBackend, Shift>) -> anyhow::Result<()>,
+    draw_svg: impl Fn(DrawingArea<SVGBackend, Shift>) -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<String>> {
+    register_font();
+    let png = format!("{stem}.png");
+    let svg = format!("{stem}.svg");
+    {
+        let path = out.join(&png);
+        let root = BitMapBackend::new(&path, size).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        draw_png(root.clone())?;
+        root.present().map_err(|e| anyhow!("writing {}: {e:?}", path.display()))?;
+    }
+    {
+        let path = out.join(&svg);
+        let root = SVGBackend::new(&path, size).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        draw_svg(root.clone())?;
+        root.present().map_err(|e| anyhow!("writing {}: {e:?}", path.display()))?;
+    }
+    Ok(vec![png, svg])
+}
+
+macro_rules! both {
+    ($out:expr, $stem:expr, $size:expr, |$root:ident| $body:expr) => {
+        both($out, $stem, $size, |$root| $body, |$root| $body)
+    };
+}
+
+/// One epoch of a run's curves: (epoch, test acc, memorised, corrected).
+type CurvePoint = (usize, f64, f64, f64);
+
+/// Per epoch, sums of (test acc, memorised, corrected) and the number of seeds.
+type EpochSums = BTreeMap<usize, (f64, f64, f64, f64)>;
+
+/// Per run name, the per-epoch mean over seeds of (test acc, memorised, corrected).
+fn curves(runs: &[&RunResult]) -> Vec<(String, Vec<CurvePoint>)> {
+    let mut order: Vec<String> = Vec::new();
+    let mut acc: BTreeMap<String, EpochSums> = BTreeMap::new();
+    for r in runs {
+        if !order.contains(&r.run.name) {
+            order.push(r.run.name.clone());
+        }
+        let m = acc.entry(r.run.name.clone()).or_default();
+        for e in &r.epochs {
+            let s = m.entry(e.epoch).or_default();
+            *s = (s.0 + e.test_acc, s.1 + e.memorised, s.2 + e.corrected, s.3 + 1.0);
+        }
+    }
+    order
+        .into_iter()
+        .map(|name| {
+            let pts = acc[&name].iter().map(|(&ep, s)| (ep, s.0 / s.3, s.1 / s.3, s.2 / s.3)).collect();
+            (name, pts)
+        })
+        .collect()
+}
+
+fn colour(i: usize) -> RGBColor {
+    let c = Palette99::pick(i).to_rgba();
+    RGBColor(c.0, c.1, c.2)
+}
+
+fn line_chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    y_label: &str,
+    series: &[(String, Vec<(usize, f64)>)],
+    dashed: bool,
+) -> anyhow::Result<()> {
+    let max_epoch = series.iter().flat_map(|s| s.1.iter().map(|p| p.0)).max().unwrap_or(1).max(2);
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(52)
+        .build_cartesian_2d(1f64..max_epoch as f64, 0f64..1f64)
+        .map_err(err)?;
+    chart.configure_mesh().x_desc("epoch").y_desc(y_label).draw().map_err(err)?;
+    for (i, (name, pts)) in series.iter().enumerate() {
+        let c = colour(i);
+        let points: Vec<(f64, f64)> = pts.iter().map(|&(e, v)| (e as f64, v)).collect();
+        let style = c.stroke_width(2);
+        if dashed {
+            chart.draw_series(DashedLineSeries::new(points, 6, 4, style)).map_err(err)?
+        } else {
+            chart.draw_series(LineSeries::new(points, style)).map_err(err)?
+        }
+        .label(name.clone())
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerRight)
+        .label_font(("sans-serif", 13))
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+fn heatmap<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    m: &[Vec<f64>],
+) -> anyhow::Result<()> {
+    let c = m.len();
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(40)
+        .build_cartesian_2d(0f64..c as f64, c as f64..0f64)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc("noisy label")
+        .y_desc("clean label")
+        .x_labels(c.min(10))
+        .y_labels(c.min(10))
+        .draw()
+        .map_err(err)?;
+    chart
+        .draw_series(m.iter().enumerate().flat_map(|(t, row)| {
+            row.iter().enumerate().map(move |(n, &v)| {
+                let shade = (255.0 * (1.0 - v.clamp(0.0, 1.0))) as u8;
+                Rectangle::new(
+                    [(n as f64, t as f64), (n as f64 + 1.0, t as f64 + 1.0)],
+                    RGBColor(shade, shade, 255).filled(),
+                )
+            })
+        }))
+        .map_err(err)?;
+    if c <= 20 {
+        chart
+            .draw_series(m.iter().enumerate().flat_map(|(t, row)| {
+                row.iter().enumerate().filter(|(_, v)| **v >= 0.005).map(move |(n, &v)| {
+                    let colour = if v > 0.5 { WHITE } else { BLACK };
+                    Text::new(
+                        format!("{v:.2}"),
+                        (n as f64 + 0.2, t as f64 + 0.35),
+                        ("sans-serif", 11).into_font().color(&colour),
+                    )
+                })
+            }))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Top-2 principal components of `x` (`[n, d]`) by power iteration on the covariance.
+fn pca2(x: &[f32], n: usize, d: usize) -> Vec<(f64, f64)> {
+    let mut mean = vec![0f64; d];
+    for r in x.chunks(d) {
+        for (m, v) in mean.iter_mut().zip(r) {
+            *m += *v as f64 / n as f64;
+        }
+    }
+    let mut cov = vec![0f64; d * d];
+    for r in x.chunks(d) {
+        for i in 0..d {
+            let a = r[i] as f64 - mean[i];
+            for j in 0..d {
+                cov[i * d + j] += a * (r[j] as f64 - mean[j]);
+            }
+        }
+    }
+    let mut comps: Vec<Vec<f64>> = Vec::new();
+    for k in 0..2 {
+        let mut v: Vec<f64> = (0..d).map(|i| 1.0 + ((i * 7 + k * 13) % 11) as f64 / 11.0).collect();
+        for _ in 0..200 {
+            let mut w: Vec<f64> = (0..d).map(|i| (0..d).map(|j| cov[i * d + j] * v[j]).sum()).collect();
+            for c in &comps {
+                let dot: f64 = w.iter().zip(c).map(|(a, b)| a * b).sum();
+                w.iter_mut().zip(c).for_each(|(a, b)| *a -= dot * b);
+            }
+            let norm = w.iter().map(|a| a * a).sum::<f64>().sqrt().max(1e-12);
+            v = w.into_iter().map(|a| a / norm).collect();
+        }
+        comps.push(v);
+    }
+    x.chunks(d)
+        .map(|r| {
+            let proj =
+                |c: &Vec<f64>| r.iter().zip(c).zip(&mean).map(|((v, c), m)| (*v as f64 - m) * c).sum::<f64>();
+            (proj(&comps[0]), proj(&comps[1]))
+        })
+        .collect()
+}
+
+fn embedding_map<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    pts: &[(f64, f64)],
+    clean: &[u16],
+    flipped: &[bool],
+    classes: usize,
+) -> anyhow::Result<()> {
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in pts {
+        (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+    }
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(40)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(err)?;
+    chart.configure_mesh().disable_mesh().x_desc("PC 1").y_desc("PC 2").draw().map_err(err)?;
+    let hue = |c: u16| HSLColor(c as f64 / classes as f64, 0.75, 0.5);
+    chart
+        .draw_series(pts.iter().zip(clean).map(|(&p, &c)| Circle::new(p, 2, hue(c).filled())))
+        .map_err(err)?;
+    chart
+        .draw_series(
+            pts.iter()
+                .zip(flipped)
+                .filter(|(_, f)| **f)
+                .map(|(&p, _)| Cross::new(p, 3, BLACK.stroke_width(1))),
+        )
+        .map_err(err)?
+        .label("flipped label")
+        .legend(|(x, y)| Cross::new((x + 8, y), 3, BLACK.stroke_width(1)));
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 13))
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+/// Draws every plot of one noise setting; returns the file names.
+pub fn draw_all(
+    out: &Path,
+    noise_id: &str,
+    runs: &[&RunResult],
+    noise: &Artifact,
+    relations: &Artifact,
+    _store: &Store,
+) -> anyhow::Result<Vec<String>> {
+    let mut files = Vec::new();
+    let cs = curves(runs);
+    let acc: Vec<(String, Vec<(usize, f64)>)> =
+        cs.iter().map(|(n, p)| (n.clone(), p.iter().map(|q| (q.0, q.1)).collect())).collect();
+    files.extend(both!(out, &format!("accuracy-{noise_id}"), (900, 560), |root| line_chart(
+        &root,
+        &format!("clean test accuracy ({noise_id})"),
+        "test accuracy",
+        &acc,
+        false
+    ))?);
+
+    let memo: Vec<(String, Vec<(usize, f64)>)> =
+        cs.iter().map(|(n, p)| (n.clone(), p.iter().map(|q| (q.0, q.2)).collect())).collect();
+    let corr: Vec<(String, Vec<(usize, f64)>)> =
+        cs.iter().map(|(n, p)| (n.clone(), p.iter().map(|q| (q.0, q.3)).collect())).collect();
+    files.extend(both!(out, &format!("memorisation-{noise_id}"), (1200, 520), |root| {
+        let (left, right) = root.split_horizontally(600);
+        line_chart(
+            &left,
+            "flipped samples predicted as their noisy label",
+            "share (memorised)",
+            &memo,
+            false,
+        )?;
+        line_chart(&right, "flipped samples predicted as their clean label", "share (corrected)", &corr, true)
+    })?);
+
+    let labels = NoiseLabels::open(noise)?;
+    let classes = labels.clean.iter().chain(&labels.noisy).copied().max().unwrap_or(0) as usize + 1;
+    let mut counts = vec![vec![0f64; classes]; classes];
+    for (&c, &y) in labels.clean.iter().zip(&labels.noisy) {
+        counts[c as usize][y as usize] += 1.0;
+    }
+    let matrix: Vec<Vec<f64>> = counts
+        .iter()
+        .map(|row| {
+            let total: f64 = row.iter().sum();
+            row.iter().map(|v| if total > 0.0 { v / total } else { 0.0 }).collect()
+        })
+        .collect();
+    files.extend(both!(out, &format!("transition-{noise_id}"), (720, 680), |root| heatmap(
+        &root,
+        &format!("realised noise transition P(noisy | clean), {noise_id}"),
+        &matrix
+    ))?);
+
+    let graph = RelationGraph::open(relations)?;
+    let step = (graph.n / MAP_POINTS).max(1);
+    let idx: Vec<u32> = (0..graph.n as u32).step_by(step).collect();
+    let emb = graph.embeddings_of(&idx);
+    let pts = pca2(&emb, idx.len(), graph.dim);
+    let clean: Vec<u16> = idx.iter().map(|&i| labels.clean[i as usize]).collect();
+    let flipped: Vec<bool> =
+        idx.iter().map(|&i| labels.clean[i as usize] != labels.noisy[i as usize]).collect();
+    files.extend(both!(out, &format!("embeddings-{noise_id}"), (800, 720), |root| embedding_map(
+        &root,
+        &format!("RM embeddings (PCA), colour = clean label, x = flipped ({noise_id})"),
+        &pts,
+        &clean,
+        &flipped,
+        classes
+    ))?);
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pca_finds_the_direction_of_largest_spread() {
+        // Points along (1, 1, 0) with a little spread along (0, 0, 1).
+        let mut x = Vec::new();
+        for i in 0..50 {
+            let t = i as f32 - 25.0;
+            x.extend([t, t, 0.1 * ((i % 3) as f32 - 1.0)]);
+        }
+        let p = pca2(&x, 50, 3);
+        let spread1 = p.iter().map(|q| q.0.abs()).fold(0.0, f64::max);
+        let spread2 = p.iter().map(|q| q.1.abs()).fold(0.0, f64::max);
+        assert!(spread1 > 30.0 && spread2 < 1.0, "{spread1} {spread2}");
+    }
+}

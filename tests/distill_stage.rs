@@ -1,0 +1,215 @@
+//! End-to-end tests of `rmd-distill` (the RGRL stage) with the smoke profile on a small
+//! CIFAR-10-layout dataset.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Setup {
+    store: PathBuf,
+    noise: String,
+    relations: String,
+    encoder: String,
+}
+
+fn cmd(name: &str, store: &Path, data: &Path) -> Command {
+    let mut c = bin(name);
+    c.args(["--store", store.to_str().unwrap()]);
+    if name != "rmd-relations" {
+        c.args(["--data-dir", data.to_str().unwrap(), "--no-download"]);
+    }
+    c
+}
+
+fn setup(tmp: &Path) -> Setup {
+    write_small_cifar10(tmp, 60);
+    let store = tmp.join("store");
+    let noise = ok_key(&run(cmd("rmd-noise", &store, tmp).args([
+        "--dataset",
+        "cifar10",
+        "--noise",
+        "sym",
+        "--rate",
+        "0.4",
+        "--seed",
+        "1",
+    ])));
+    let encoder =
+        ok_key(&run(cmd("rmd-pretrain", &store, tmp).args(["--dataset", "cifar10", "--profile", "smoke"])));
+    let relations = ok_key(&run(cmd("rmd-relations", &store, tmp).args(["--encoder", &encoder, "--k", "5"])));
+    Setup { store, noise, relations, encoder }
+}
+
+fn distill(s: &Setup, args: &[&str]) -> Command {
+    let mut c = bin("rmd-distill");
+    c.args(["--store", s.store.to_str().unwrap(), "--noise", &s.noise, "--profile", "smoke"]).args(args);
+    c
+}
+
+fn dir(s: &Setup, key: &str) -> PathBuf {
+    s.store.join("distill").join(key)
+}
+
+fn csv(path: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+fn manifest(s: &Setup, key: &str) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir(s, key).join("manifest.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn baseline_and_rgrl_runs_write_their_outputs_and_are_cached() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = setup(tmp.path());
+
+    let base = ok_key(&run(&mut distill(&s, &["--loss", "ce"])));
+    let rgrl = ok_key(&run(&mut distill(&s, &["--loss", "ce", "--relations", &s.relations])));
+    assert_ne!(base, rgrl, "runs with and without relations are different artifacts");
+    let node_only = ok_key(&run(&mut distill(
+        &s,
+        &["--relations", &s.relations, "--edge-weight", "0", "--graph-weight", "0"],
+    )));
+    assert_ne!(node_only, rgrl, "an ablation is a parameter change and a different artifact");
+
+    for key in [&base, &rgrl] {
+        let d = dir(&s, key);
+        for f in ["classifier.bpk", "model.json", "epochs.csv", "per_class.csv", "confusion.csv"] {
+            assert!(d.join(f).is_file(), "missing {f}");
+        }
+        assert!(!d.join("checkpoint").exists());
+        let epochs = csv(&d.join("epochs.csv"));
+        assert_eq!(epochs.len(), 3, "header + 2 epochs");
+        assert_eq!(epochs[0][8], "test_acc");
+        assert_eq!(csv(&d.join("confusion.csv")).len(), 1 + 100, "header + 10×10 pairs");
+        let per_class = csv(&d.join("per_class.csv"));
+        assert_eq!(per_class.len(), 11);
+        assert_eq!(per_class[1][1], "airplane");
+        let m = manifest(&s, key);
+        let acc = m["metrics"]["last_test_acc"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&acc));
+        assert!(m["metrics"]["best_test_acc"].as_f64().unwrap() >= acc);
+        assert_eq!(m["params"]["loss"]["name"], "ce");
+        assert!(m["inputs"]["noise"].as_str().unwrap().starts_with(&s.noise[..12]));
+    }
+    let m = manifest(&s, &rgrl);
+    assert_eq!(m["inputs"]["relations"].as_str().unwrap(), s.relations);
+    let epochs = csv(&dir(&s, &rgrl).join("epochs.csv"));
+    for col in [4, 5, 6] {
+        let v: f64 = epochs[2][col].parse().unwrap_or_else(|_| panic!("column {col}: {:?}", epochs[2]));
+        assert!(v.is_finite());
+    }
+    let base_epochs = csv(&dir(&s, &base).join("epochs.csv"));
+    assert_eq!(base_epochs[2][4], "", "no node loss without relations");
+
+    let again = run(&mut distill(&s, &["--loss", "ce", "--relations", &s.relations]));
+    assert_eq!(ok_key(&again), rgrl);
+    assert!(stderr(&again).contains("cache hit"), "{}", stderr(&again));
+
+    // Each base loss trains; loss parameters are recorded.
+    for loss in ["gce", "sce", "elr"] {
+        let key = ok_key(&run(&mut distill(&s, &["--loss", loss])));
+        assert_eq!(manifest(&s, &key)["params"]["loss"]["name"], loss);
+    }
+    let q = ok_key(&run(&mut distill(&s, &["--loss", "gce", "--gce-q", "0.5"])));
+    assert_eq!(manifest(&s, &q)["params"]["loss"]["q"], 0.5);
+
+    // Backbone initialised from the RM encoder (same architecture in the smoke profiles).
+    let init = ok_key(&run(&mut distill(&s, &["--init-from-rm", &s.encoder])));
+    assert_eq!(manifest(&s, &init)["inputs"]["init_encoder"].as_str().unwrap(), s.encoder);
+}
+
+#[test]
+fn bad_requests_are_input_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = setup(tmp.path());
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--node-weight", "0.5"], "need --relations"),
+        (
+            vec![
+                "--relations",
+                &s.relations,
+                "--node-weight",
+                "0",
+                "--edge-weight",
+                "0",
+                "--graph-weight",
+                "0",
+            ],
+            "every RGRL term is off",
+        ),
+        (vec!["--loss", "ce", "--gce-q", "0.5"], "--gce-q does not apply"),
+        (vec!["--loss", "gce", "--gce-q", "0"], "GCE q"),
+        (vec!["--relations", &s.noise], "relations"),
+        (vec!["--schedule", "linear"], "schedule linear"),
+        (vec!["--init-from-rm", &s.encoder, "--arch", "small:4:2:1"], "not the backbone"),
+    ];
+    for (args, needle) in cases {
+        let out = run(&mut distill(&s, &args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+    }
+    // Relations of another dataset.
+    let other = tmp.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    write_small_cifar10(&other, 40);
+    let enc = ok_key(&run(cmd("rmd-pretrain", &s.store, &other).args([
+        "--dataset",
+        "cifar10",
+        "--profile",
+        "smoke",
+    ])));
+    let rel = ok_key(&run(cmd("rmd-relations", &s.store, &other).args(["--encoder", &enc, "--k", "3"])));
+    let out = run(&mut distill(&s, &["--relations", &rel]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("samples but the dataset has"), "{}", stderr(&out));
+}
+
+#[test]
+fn killed_run_resumes_to_the_same_classifier() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = setup(tmp.path());
+    // ELR and L_graph carry per-sample memories across epochs: both must survive the resume.
+    let args = ["--loss", "elr", "--relations", &s.relations, "--epochs", "6", "--seed", "2"];
+    let key = ok_key(&run(&mut distill(&s, &args)));
+    let reference = std::fs::read(dir(&s, &key).join("classifier.bpk")).unwrap();
+    let reference_log = csv(&dir(&s, &key).join("epochs.csv"));
+
+    let mut child = distill(&s, &[&args[..], &["--force"]].concat())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = s.store.join("distill").join(format!(".partial-{key}")).join("checkpoint").join("state.json");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let done = std::fs::read_to_string(&state)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["epochs_done"].as_u64())
+            .unwrap_or(0);
+        if done >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint appeared");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be interrupted");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let resumed = run(&mut distill(&s, &[&args[..], &["--resume", "--force"]].concat()));
+    assert_eq!(ok_key(&resumed), key);
+    assert!(stderr(&resumed).contains("resuming after epoch"), "{}", stderr(&resumed));
+    let log = csv(&dir(&s, &key).join("epochs.csv"));
+    let strip =
+        |rows: &[Vec<String>]| -> Vec<Vec<String>> { rows.iter().map(|r| r[..11].to_vec()).collect() };
+    assert_eq!(strip(&log), strip(&reference_log), "same losses and accuracies across the interruption");
+    assert_eq!(std::fs::read(dir(&s, &key).join("classifier.bpk")).unwrap(), reference);
+}

@@ -1,0 +1,113 @@
+//! End-to-end tests of `rmd reproduce` with the shipped pipelines' smoke profile on a small
+//! CIFAR-10-layout dataset.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Instant;
+
+fn reproduce(store: &Path, data: &Path, out: &Path, args: &[&str]) -> Command {
+    let mut c = bin("rmd");
+    c.args(["--store", store.to_str().unwrap(), "reproduce"]).args(args);
+    c.args(["--data-dir", data.to_str().unwrap(), "--no-download", "--out", out.to_str().unwrap()]);
+    c.args(["--pipelines-dir", concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines")]);
+    c
+}
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "failed ({:?}): {}", out.status.code(), stderr(out));
+    stderr(out)
+}
+
+fn count(store: &Path, stage: &str) -> usize {
+    std::fs::read_dir(store.join(stage))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()).filter(|e| !e.file_name().to_string_lossy().starts_with('.')).count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn smoke_pipeline_runs_reports_and_is_fully_cached_on_rerun() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_small_cifar10(tmp.path(), 60);
+    let store = tmp.path().join("store");
+    let out = tmp.path().join("report");
+
+    let dry = ok(&run(&mut reproduce(
+        &store,
+        tmp.path(),
+        &out,
+        &["cifar10-asym", "--profile", "smoke", "--dry-run"],
+    )));
+    assert!(dry.contains("plan: 0 cached, 7 to run"), "{dry}");
+    assert_eq!(count(&store, "pretrain") + count(&store, "distill"), 0, "a dry run trains nothing");
+
+    let first = run(&mut reproduce(&store, tmp.path(), &out, &["cifar10-asym", "--profile", "smoke"]));
+    let log = ok(&first);
+    assert!(log.contains("[7/7] done"), "{log}");
+    assert_eq!(count(&store, "distill"), 4);
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    for row in
+        ["| ce | ce | off |", "| ce+rgrl | ce | on |", "| gce | gce | off |", "| gce+rgrl | gce | on |"]
+    {
+        assert!(md.contains(row), "{row} missing in\n{md}");
+    }
+    assert!(String::from_utf8_lossy(&first.stdout).contains("| ce+rgrl |"), "the table is printed");
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    let rgrl_row = csv.lines().find(|l| l.starts_with("asym-0.4,ce+rgrl,")).unwrap();
+    assert!(rgrl_row.contains(",ce,"), "delta against the ce run: {rgrl_row}");
+    for stem in ["accuracy", "memorisation", "transition", "embeddings"] {
+        let png = std::fs::read(out.join(format!("{stem}-asym-0.4.png"))).unwrap();
+        assert_eq!(&png[..4], b"\x89PNG", "{stem}");
+        let svg = std::fs::read_to_string(out.join(format!("{stem}-asym-0.4.svg"))).unwrap();
+        assert!(svg.contains("<svg"), "{stem}");
+    }
+
+    // The rerun plans everything as cached and runs no stage.
+    let started = Instant::now();
+    let again = ok(&run(&mut reproduce(&store, tmp.path(), &out, &["cifar10-asym", "--profile", "smoke"])));
+    assert!(again.contains("plan: 7 cached, 0 to run"), "{again}");
+    assert!(!again.contains("[1/"), "{again}");
+    eprintln!("fully cached rerun: {:.1} s", started.elapsed().as_secs_f64());
+
+    // Another pipeline of the same dataset reuses the RM and relations artifacts.
+    let sym = ok(&run(&mut reproduce(
+        &store,
+        tmp.path(),
+        &out,
+        &["cifar10-sym", "--profile", "smoke", "--dry-run"],
+    )));
+    let line = |stage: &str| sym.lines().find(|l| l.trim_start().starts_with(stage)).unwrap().to_string();
+    assert!(line("pretrain").contains("cached"), "{sym}");
+    assert!(line("relations").contains("cached"), "{sym}");
+    assert!(line("noise").contains("run"), "{sym}");
+
+    // --force reruns one stage and leaves the others cached.
+    let forced = ok(&run(&mut reproduce(
+        &store,
+        tmp.path(),
+        &out,
+        &["cifar10-asym", "--profile", "smoke", "--force", "relations"],
+    )));
+    assert!(forced.contains("[1/1] rmd-relations"), "{forced}");
+}
+
+#[test]
+fn missing_dataset_stops_before_any_training_with_instructions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = run(&mut reproduce(&store, &empty, &tmp.path().join("r"), &["cifar100-asym"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cifar-100-binary.tar.gz"), "{}", stderr(&out));
+    assert_eq!(count(&store, "pretrain") + count(&store, "noise"), 0);
+
+    let bad = run(&mut reproduce(&store, &empty, &tmp.path().join("r"), &["cifar10-asymm"]));
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("known: ") && stderr(&bad).contains("cifar10-asym"), "{}", stderr(&bad));
+}
