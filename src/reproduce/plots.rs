@@ -234,8 +234,9 @@ fn embedding_map<DB: DrawingBackend>(
     pts: &[(f64, f64)],
     clean: &[u16],
     flipped: &[bool],
-    classes: usize,
+    names: &[String],
 ) -> anyhow::Result<()> {
+    let classes = names.len().max(1);
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for &(x, y) in pts {
         (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
@@ -249,9 +250,21 @@ fn embedding_map<DB: DrawingBackend>(
         .map_err(err)?;
     chart.configure_mesh().disable_mesh().x_desc("PC 1").y_desc("PC 2").draw().map_err(err)?;
     let hue = |c: u16| HSLColor(c as f64 / classes as f64, 0.75, 0.5);
-    chart
-        .draw_series(pts.iter().zip(clean).map(|(&p, &c)| Circle::new(p, 2, hue(c).filled())))
-        .map_err(err)?;
+    // One series per class, so the legend names the colours (up to 20 classes).
+    for (c, name) in names.iter().enumerate() {
+        let colour = hue(c as u16);
+        let series = chart
+            .draw_series(
+                pts.iter()
+                    .zip(clean)
+                    .filter(|(_, l)| **l as usize == c)
+                    .map(|(&p, _)| Circle::new(p, 2, colour.filled())),
+            )
+            .map_err(err)?;
+        if names.len() <= 20 {
+            series.label(name.clone()).legend(move |(x, y)| Circle::new((x + 8, y), 4, colour.filled()));
+        }
+    }
     chart
         .draw_series(
             pts.iter()
@@ -279,7 +292,7 @@ pub fn draw_all(
     runs: &[&RunResult],
     noise: &Artifact,
     relations: &Artifact,
-    _store: &Store,
+    store: &Store,
 ) -> anyhow::Result<Vec<String>> {
     let mut files = Vec::new();
     let cs = curves(runs);
@@ -310,7 +323,9 @@ pub fn draw_all(
     })?);
 
     let labels = NoiseLabels::open(noise)?;
-    let classes = labels.clean.iter().chain(&labels.noisy).copied().max().unwrap_or(0) as usize + 1;
+    let dataset = store.find(Some("dataset"), &labels.dataset_key)?;
+    let names = rmd_data::Dataset::open(&dataset)?.info.classes;
+    let classes = names.len();
     let mut counts = vec![vec![0f64; classes]; classes];
     for (&c, &y) in labels.clean.iter().zip(&labels.noisy) {
         counts[c as usize][y as usize] += 1.0;
@@ -342,7 +357,7 @@ pub fn draw_all(
         &pts,
         &clean,
         &flipped,
-        classes
+        &names
     ))?);
     Ok(files)
 }
