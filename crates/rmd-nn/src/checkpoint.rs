@@ -32,16 +32,16 @@ fn read_state<S: DeserializeOwned>(dir: &Path) -> Option<S> {
     serde_json::from_str(&text).ok()
 }
 
+/// The state of the checkpoint in `dir` (or its staging copy), if any.
+fn peek<S: DeserializeOwned>(dir: &Path) -> Option<S> {
+    read_state(dir).or_else(|| read_state(&staging(dir)))
+}
+
 fn record_err(path: &Path) -> impl Fn(burn::store::RecordError) -> NnError + '_ {
     move |e| NnError::Record { path: path.to_path_buf(), reason: format!("{e:?}") }
 }
 
 impl<M: Module + Clone, S: Serialize + DeserializeOwned> Checkpoint<M, S> {
-    /// The state of the checkpoint in `dir` (or its staging copy), if any.
-    pub fn peek(dir: &Path) -> Option<S> {
-        read_state(dir).or_else(|| read_state(&staging(dir)))
-    }
-
     /// Writes a checkpoint, replacing the previous one. `blobs` are extra `f32` arrays
     /// (per-sample memories) stored as little-endian files named after them.
     pub fn save(
@@ -104,6 +104,29 @@ impl<M: Module + Clone, S: Serialize + DeserializeOwned> Checkpoint<M, S> {
         }
         Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
     }
+}
+
+/// Starts (or finds cached) a training stage's artifact. Without `--resume`, a checkpoint
+/// left by an interrupted run of the same key is discarded by the store; this says so first,
+/// with the epochs it had done (`epochs_done` reads them from the stage's state).
+pub fn begin_training<S: DeserializeOwned>(
+    store: &rmd_store::Store,
+    spec: &rmd_store::ArtifactSpec,
+    epochs: usize,
+    opts: rmd_store::BeginOptions,
+    epochs_done: impl Fn(&S) -> usize,
+) -> Result<rmd_store::Begin> {
+    let partial = store.partial_dir(&spec.stage, &spec.key()).join("checkpoint");
+    if !opts.resume
+        && !opts.force
+        && let Some(state) = peek::<S>(&partial)
+    {
+        eprintln!(
+            "note: discarding the checkpoint of an interrupted run ({} of {epochs} epochs done); use --resume to continue it",
+            epochs_done(&state)
+        );
+    }
+    Ok(store.begin(spec, opts)?)
 }
 
 /// Removes a run's checkpoint directory and any staging copy once the artifact is complete.

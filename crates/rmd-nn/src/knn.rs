@@ -23,17 +23,28 @@ pub fn embed(
     let mut out = Vec::new();
     let mut dim = 0;
     for chunk in indices.chunks(batch) {
-        let data = normalize_batch(&split.gather(chunk), shape, norm);
-        let x = Tensor::<4>::from_data(
-            TensorData::new(data, [chunk.len(), shape.channels, shape.height, shape.width]),
-            device,
-        );
-        let f = encoder.forward(x);
+        let f = encoder.forward(eval_batch(split, chunk, shape, norm, device));
         let f = f.clone() / f.powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
         dim = f.dims()[1];
         out.extend(f.into_data().try_to_vec::<f32>().expect("f32 features"));
     }
     (out, dim)
+}
+
+/// The images at `indices`, normalised without augmentation, as a `[n, c, h, w]` tensor
+/// (evaluation and embedding inputs).
+pub fn eval_batch(
+    split: &Split,
+    indices: &[u32],
+    shape: ImageShape,
+    norm: &Normalizer,
+    device: &Device,
+) -> Tensor<4> {
+    let data = normalize_batch(&split.gather(indices), shape, norm);
+    Tensor::<4>::from_data(
+        TensorData::new(data, [indices.len(), shape.channels, shape.height, shape.width]),
+        device,
+    )
 }
 
 /// Weighted kNN accuracy of `test` embeddings against `train` embeddings (both

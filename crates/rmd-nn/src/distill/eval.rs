@@ -1,11 +1,12 @@
 //! Evaluation of a classifier: predictions, accuracy, per-class accuracy, the confusion
 //! matrix and the memorisation measure on noisy training samples.
 
+use crate::knn::eval_batch;
 use crate::models::Classifier;
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use rmd_data::Split;
-use rmd_data::augment::{ImageShape, Normalizer, normalize_batch};
+use rmd_data::augment::{ImageShape, Normalizer};
 
 /// Predicted classes of the images at `indices` (evaluation mode, no augmentation).
 pub fn predict(
@@ -20,12 +21,7 @@ pub fn predict(
     let model = model.valid();
     let mut out = Vec::with_capacity(indices.len());
     for chunk in indices.chunks(batch) {
-        let data = normalize_batch(&split.gather(chunk), shape, norm);
-        let x = Tensor::<4>::from_data(
-            TensorData::new(data, [chunk.len(), shape.channels, shape.height, shape.width]),
-            device,
-        );
-        let logits = model.logits(x);
+        let logits = model.logits(eval_batch(split, chunk, shape, norm, device));
         let [b, c] = logits.dims();
         let v = logits.into_data().try_to_vec::<f32>().expect("f32 logits");
         out.extend((0..b).map(|r| argmax(&v[r * c..(r + 1) * c]) as u16));

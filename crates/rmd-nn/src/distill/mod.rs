@@ -205,20 +205,14 @@ pub fn run_distill(
     if let Some(a) = init_backbone {
         spec = spec.with_input("init_encoder", a.key());
     }
-    let ckpt_dir_partial = store.partial_dir(DISTILL_STAGE, &spec.key()).join("checkpoint");
-    if !req.resume
-        && !req.force
-        && let Some(c) = Checkpoint::peek(&ckpt_dir_partial)
-    {
-        eprintln!(
-            "note: discarding the checkpoint of an interrupted run ({} of {} epochs done); use --resume to continue it",
-            c.epochs_done, p.epochs
-        );
-    }
-    let pending = match store.begin(&spec, BeginOptions { force: req.force, resume: req.resume })? {
-        Begin::Cached(a) => return Ok((a, true)),
-        Begin::Run(pending) => pending,
-    };
+    let opts = BeginOptions { force: req.force, resume: req.resume };
+    let pending =
+        match crate::checkpoint::begin_training(store, &spec, p.epochs, opts, |s: &CheckpointState| {
+            s.epochs_done
+        })? {
+            Begin::Cached(a) => return Ok((a, true)),
+            Begin::Run(pending) => pending,
+        };
 
     // Data: the training subset, flipped samples tracked for memorisation, test subset.
     let shape = ImageShape { channels: ds.info.channels, height: ds.info.height, width: ds.info.width };
@@ -382,15 +376,17 @@ pub fn run_distill(
             let mut total = base.clone();
             sums[1] += scalar(base);
             if let (Some(r), Some(g)) = (&rgrl, &graph) {
-                let teacher =
-                    || Tensor::<2>::from_data(TensorData::new(g.embeddings_of(&idx), [b, g.dim]), &device);
-                if r.node_weight > 0.0 {
-                    let l = rgrl::node_loss(out.projected.clone().expect("projection"), teacher());
+                // The batch's teacher embeddings, built once for L_node and L_edge.
+                let teacher = (r.node_weight > 0.0 || r.edge_weight > 0.0).then(|| {
+                    Tensor::<2>::from_data(TensorData::new(g.embeddings_of(&idx), [b, g.dim]), &device)
+                });
+                if let (true, Some(e)) = (r.node_weight > 0.0, &teacher) {
+                    let l = rgrl::node_loss(out.projected.clone().expect("projection"), e.clone());
                     sums[2] += scalar(l.clone());
                     total = total + l * r.node_weight as f32;
                 }
-                if r.edge_weight > 0.0 {
-                    let l = rgrl::edge_loss(out.features.clone(), teacher(), r.tau_teacher, r.tau_student);
+                if let (true, Some(e)) = (r.edge_weight > 0.0, teacher) {
+                    let l = rgrl::edge_loss(out.features.clone(), e, r.tau_teacher, r.tau_student);
                     sums[3] += scalar(l.clone());
                     total = total + l * r.edge_weight as f32;
                 }

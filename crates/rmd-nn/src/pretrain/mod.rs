@@ -136,20 +136,14 @@ pub fn run_pretrain(
         )));
     }
     let spec = ArtifactSpec::new(PRETRAIN_STAGE, PRETRAIN_SCHEMA_VERSION, p).with_input("dataset", &ds.key);
-    let partial_ckpt = store.partial_dir(PRETRAIN_STAGE, &spec.key()).join("checkpoint");
-    if !req.resume
-        && !req.force
-        && let Some(c) = Checkpoint::peek(&partial_ckpt)
-    {
-        eprintln!(
-            "note: discarding the checkpoint of an interrupted run ({} of {} epochs done); use --resume to continue it",
-            c.epochs_done, p.epochs
-        );
-    }
-    let pending = match store.begin(&spec, BeginOptions { force: req.force, resume: req.resume })? {
-        Begin::Cached(a) => return Ok((a, true)),
-        Begin::Run(pending) => pending,
-    };
+    let opts = BeginOptions { force: req.force, resume: req.resume };
+    let pending =
+        match crate::checkpoint::begin_training(store, &spec, p.epochs, opts, |s: &CheckpointState| {
+            s.epochs_done
+        })? {
+            Begin::Cached(a) => return Ok((a, true)),
+            Begin::Run(pending) => pending,
+        };
 
     let shape = ImageShape { channels: ds.info.channels, height: ds.info.height, width: ds.info.width };
     let norm = Normalizer::from_images(ds.train.all_images(), shape.channels, shape.height * shape.width);
