@@ -25,7 +25,7 @@ pub struct StoreArgs {
 impl StoreArgs {
     /// Opens the store (in plan mode with --plan).
     pub fn open(&self) -> anyhow::Result<Store> {
-        let store = Store::open(&self.store)?;
+        let store = Store::open(&self.store)?.with_content_check(rmd_data::artifact_check::check_artifact);
         Ok(if self.plan { store.planning() } else { store })
     }
 }

@@ -28,7 +28,10 @@ pub enum StoreCommand {
         /// Only the artifact with this key prefix (default: all).
         key: Option<String>,
     },
-    /// Remove interrupted runs, leftovers, and artifacts whose inputs are gone.
+    /// Remove the store's own leftovers: partial directories of interrupted runs (their
+    /// checkpoints too), replaced artifacts, abandoned imports. Artifact directories without a
+    /// readable manifest are moved to `.quarantine/` (never deleted); artifacts whose inputs
+    /// are gone are reported and kept. Nothing else is touched.
     Gc {
         /// Keep only these artifacts (key prefixes) and their inputs; remove everything else.
         #[arg(long, value_name = "KEY")]
@@ -84,6 +87,18 @@ pub fn run(cmd: StoreCommand, store_args: &StoreArgs) -> anyhow::Result<()> {
             let r = store.gc(&GcOptions { keep, dry_run })?;
             for line in &r.removed {
                 println!("{}{line}", if dry_run { "would remove " } else { "removed " });
+            }
+            for line in &r.quarantined {
+                println!("{}{line}", if dry_run { "would be quarantined: " } else { "quarantined: " });
+            }
+            for w in &r.warnings {
+                eprintln!("warning: {w}");
+            }
+            if !r.quarantined.is_empty() && !dry_run {
+                eprintln!(
+                    "note: quarantined directories are kept in {}; delete them when you are sure they are not needed",
+                    store.root().join(rmd_store::QUARANTINE_DIR).display()
+                );
             }
             println!(
                 "{} {} item(s), {:.1} MB",

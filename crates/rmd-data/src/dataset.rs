@@ -64,21 +64,43 @@ struct DatasetParams<'a> {
 
 /// Hashes a raw dataset's description, images and labels.
 pub fn content_hash(raw: &RawDataset) -> String {
-    let mut h = blake3::Hasher::new();
     let header = serde_json::json!({
         "name": raw.name, "classes": raw.classes, "coarse_classes": raw.coarse_classes,
         "shape": raw.shape, "n_train": raw.train.len(), "n_test": raw.test.len(),
     });
-    h.update(rmd_store::canonical_json(&header).as_bytes());
-    for split in [&raw.train, &raw.test] {
-        h.update(&split.images);
-        for l in &split.labels {
+    fn part(s: &RawSplit) -> SplitParts<'_> {
+        (s.images.as_slice(), s.labels.as_slice(), s.coarse_labels.as_deref())
+    }
+    hash_content(&header, [part(&raw.train), part(&raw.test)])
+}
+
+/// Recomputes the content hash of an opened dataset artifact from its files (what
+/// [`content_hash`] gave for the raw data it was imported from, when nothing was changed).
+pub fn stored_content_hash(ds: &Dataset) -> String {
+    let i = &ds.info;
+    let header = serde_json::json!({
+        "name": i.name, "classes": i.classes, "coarse_classes": i.coarse_classes,
+        "shape": [i.channels, i.height, i.width], "n_train": i.n_train, "n_test": i.n_test,
+    });
+    fn part(s: &Split) -> SplitParts<'_> {
+        (s.all_images(), s.labels(), s.coarse_labels())
+    }
+    hash_content(&header, [part(&ds.train), part(&ds.test)])
+}
+
+/// One split as hashed: images, labels and coarse labels.
+type SplitParts<'a> = (&'a [u8], &'a [u16], Option<&'a [u16]>);
+
+fn hash_content(header: &serde_json::Value, splits: [SplitParts; 2]) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(rmd_store::canonical_json(header).as_bytes());
+    for (images, labels, coarse) in splits {
+        h.update(images);
+        for l in labels {
             h.update(&l.to_le_bytes());
         }
-        if let Some(c) = &split.coarse_labels {
-            for l in c {
-                h.update(&l.to_le_bytes());
-            }
+        for l in coarse.into_iter().flatten() {
+            h.update(&l.to_le_bytes());
         }
     }
     h.finalize().to_hex().to_string()
@@ -313,7 +335,9 @@ fn open_split(artifact: &Artifact, name: &str, n: usize, info: &DatasetInfo) -> 
     let file = std::fs::File::open(&img_path).ctx("opening", &img_path)?;
     // SAFETY: artifact files are immutable once committed; the store never rewrites them.
     let images = unsafe { memmap2::Mmap::map(&file) }.ctx("mapping", &img_path)?;
-    if images.len() != n * info.image_bytes() {
+    let expected =
+        [info.channels, info.height, info.width, n].iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    if expected != Some(images.len()) {
         return Err(DataError::bad(
             &img_path,
             format!("{} bytes, expected {n} images of {} bytes", images.len(), info.image_bytes()),

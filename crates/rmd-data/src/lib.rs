@@ -6,7 +6,9 @@
 //! * [`loader`]: seeded mini-batch iteration.
 //! * [`noise`]: the noise models and the noise stage.
 //! * [`parquet_io`]: Parquet helpers shared by the stages.
+//! * [`artifact_check`]: format-level checks that stored files belong to their manifest.
 
+pub mod artifact_check;
 pub mod augment;
 pub mod cifar;
 pub mod dataset;

@@ -51,6 +51,12 @@ impl Store {
     /// Every artifact is verified first; the bundle is written to a temporary name and
     /// renamed, so a failed export leaves no bundle.
     pub fn export(&self, prefix: &str, file: &Path) -> Result<ExportSummary> {
+        if file.exists() {
+            return Err(StoreError::Bundle {
+                path: file.to_path_buf(),
+                reason: "already exists; remove it or give another file name".into(),
+            });
+        }
         let root = self.find(None, prefix)?;
         let mut order: Vec<Artifact> = Vec::new();
         let mut seen = BTreeSet::new();
@@ -73,7 +79,7 @@ impl Store {
             order.push(a);
         }
         for a in &order {
-            let (problems, _) = verify_dir(&a.dir, a.stage(), a.key());
+            let (problems, _) = verify_dir(&a.dir, a.stage(), a.key(), self.content_check());
             if !problems.is_empty() {
                 return Err(StoreError::Tampered { stage: a.stage().into(), key: a.key().into(), problems });
             }
@@ -110,11 +116,10 @@ impl Store {
             f.sync_all().ctx("syncing", &tmp)?;
             Ok(())
         })();
-        if let Err(e) = result {
+        if let Err(e) = result.and_then(|()| std::fs::rename(&tmp, file).ctx("renaming", &tmp)) {
             let _ = std::fs::remove_file(&tmp);
             return Err(e);
         }
-        std::fs::rename(&tmp, file).ctx("renaming", &tmp)?;
         let bytes = std::fs::metadata(file).ctx("inspecting", file)?.len();
         Ok(ExportSummary { artifacts: index.artifacts, bytes })
     }
@@ -156,10 +161,34 @@ impl Store {
             serde_json::from_str(&text).map_err(|e| bad(format!("unreadable {BUNDLE_INDEX}: {e}")))?;
         for item in &index.artifacts {
             let (stage, key) = split_item(item).map_err(bad)?;
-            let (problems, _) = verify_dir(&staging.join(stage).join(key), stage, key);
+            let (problems, _) = verify_dir(&staging.join(stage).join(key), stage, key, self.content_check());
             if !problems.is_empty() {
                 return Err(bad(format!("artifact {item} fails verification: {}", problems.join("; "))));
             }
+        }
+        if !index.artifacts.contains(&index.root) {
+            return Err(bad(format!("its root {} is not among its artifacts", index.root)));
+        }
+        // Every input must come with the bundle or already be in this store, so nothing
+        // imported dangles; and the stage directories on disk must be the ones listed.
+        let listed: BTreeSet<&str> =
+            index.artifacts.iter().filter_map(|i| i.split_once('/')).map(|(_, k)| k).collect();
+        for item in &index.artifacts {
+            let (stage, key) = split_item(item).map_err(bad)?;
+            let manifest = crate::Manifest::read(&staging.join(stage).join(key))?;
+            for (role, input) in &manifest.inputs {
+                if !listed.contains(input.as_str()) && self.find(None, input).is_err() {
+                    return Err(bad(format!(
+                        "artifact {item} needs input '{role}' ({}), which is neither in the bundle nor in this store",
+                        &input[..input.len().min(12)]
+                    )));
+                }
+            }
+        }
+        let on_disk = staged_artifacts(staging)?;
+        let in_index: BTreeSet<String> = index.artifacts.iter().cloned().collect();
+        if let Some(extra) = on_disk.difference(&in_index).next() {
+            return Err(bad(format!("it holds files of {extra}, which its index does not list")));
         }
         let mut summary = ImportSummary { root: index.root.clone(), ..Default::default() };
         // Inputs first, so a reader never sees an artifact whose inputs are missing.
@@ -175,15 +204,31 @@ impl Store {
     }
 }
 
-fn split_item(item: &str) -> std::result::Result<(&str, &str), String> {
-    match item.split_once('/') {
-        Some((stage, key)) if valid_stage(stage) && is_key(key) => Ok((stage, key)),
-        _ => Err(format!("bad artifact name {item:?} in index")),
+/// `stage/key` of every artifact directory unpacked under `staging`.
+fn staged_artifacts(staging: &Path) -> Result<BTreeSet<String>> {
+    let mut out = BTreeSet::new();
+    for stage in std::fs::read_dir(staging).ctx("listing", staging)? {
+        let stage = stage.ctx("listing", staging)?;
+        if !stage.file_type().ctx("inspecting", stage.path())?.is_dir() {
+            continue;
+        }
+        for key in std::fs::read_dir(stage.path()).ctx("listing", stage.path())? {
+            let key = key.ctx("listing", stage.path())?;
+            out.insert(format!(
+                "{}/{}",
+                stage.file_name().to_string_lossy(),
+                key.file_name().to_string_lossy()
+            ));
+        }
     }
+    Ok(out)
 }
 
-fn valid_stage(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+fn split_item(item: &str) -> std::result::Result<(&str, &str), String> {
+    match item.split_once('/') {
+        Some((stage, key)) if crate::layout::is_stage_name(stage) && is_key(key) => Ok((stage, key)),
+        _ => Err(format!("bad artifact name {item:?} in index")),
+    }
 }
 
 /// Accepts only `rmdnet-bundle.json` and `stage/key/relative/file` without `..` or roots.
@@ -198,7 +243,7 @@ fn check_entry_path(path: &Path) -> std::result::Result<(), String> {
             _ => Err(format!("entry {} escapes the bundle", path.display())),
         })
         .collect::<std::result::Result<_, _>>()?;
-    if parts.len() < 3 || !valid_stage(parts[0]) || !is_key(parts[1]) {
+    if parts.len() < 3 || !crate::layout::is_stage_name(parts[0]) || !is_key(parts[1]) {
         return Err(format!("unexpected entry {}", path.display()));
     }
     Ok(())

@@ -70,6 +70,28 @@ pub enum StoreError {
         /// The key it would get.
         key: String,
     },
+    /// A directory given as a store is not one (no store marker and not empty, or a file).
+    #[error("{} is not an rmdnet store: {reason}", path.display())]
+    NotAStore {
+        /// The directory (or file) given as the store.
+        path: PathBuf,
+        /// Why it is not accepted.
+        reason: String,
+    },
+    /// A stored artifact's files no longer match its manifest (changed, missing, resized),
+    /// so it is not served.
+    #[error(
+        "artifact {stage}/{} is damaged: {reason}. `rmd store verify {}` lists the problems; rerun the stage that made it (it replaces a damaged artifact) or import it again",
+        &key[..key.len().min(12)], &key[..key.len().min(12)]
+    )]
+    Damaged {
+        /// Stage of the artifact.
+        stage: String,
+        /// Key of the artifact.
+        key: String,
+        /// What is wrong, naming the file.
+        reason: String,
+    },
     /// The stage asked to commit a file that is not a regular file, or an invalid name.
     #[error("invalid output {name:?}: {reason}")]
     InvalidOutput {
@@ -84,12 +106,39 @@ impl StoreError {
     /// True when the error comes from what the user asked for (an unknown key, a bad
     /// bundle), not from a failure of the machine; binaries exit with code 2 for these.
     pub fn is_input_error(&self) -> bool {
-        matches!(self, StoreError::NotFound { .. } | StoreError::Ambiguous { .. } | StoreError::Bundle { .. })
+        match self {
+            StoreError::NotFound { .. }
+            | StoreError::Ambiguous { .. }
+            | StoreError::Bundle { .. }
+            | StoreError::NotAStore { .. }
+            | StoreError::Damaged { .. }
+            | StoreError::Tampered { .. }
+            | StoreError::CorruptManifest { .. } => true,
+            StoreError::Io { source, .. } => io_is_input_error(source),
+            StoreError::WouldRun { .. } | StoreError::InvalidOutput { .. } => false,
+        }
     }
 
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         StoreError::Io { action, path: path.into(), source }
     }
+}
+
+/// True for the I/O failures that say the named file is at fault (missing, unreadable,
+/// not valid, a directory where a file was expected), as opposed to the machine (disk full,
+/// interrupted device).
+pub fn io_is_input_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        NotFound
+            | PermissionDenied
+            | InvalidData
+            | InvalidInput
+            | IsADirectory
+            | NotADirectory
+            | UnexpectedEof
+    )
 }
 
 /// Attaches a path and an action to an `io::Result`.

@@ -88,6 +88,8 @@ fn write_canonical(value: &Value, out: &mut String) {
             }
             out.push(']');
         }
+        // -0.0 and 0.0 are the same parameter value: one key for both.
+        Value::Number(n) if n.as_f64() == Some(0.0) && n.is_f64() => out.push_str("0.0"),
         scalar => out.push_str(&serde_json::to_string(scalar).expect("scalar serialises")),
     }
 }
@@ -101,6 +103,18 @@ mod tests {
     fn canonical_json_sorts_keys_recursively() {
         let a = json!({"b": 1, "a": {"z": [1, {"y": 2, "x": 3}], "c": null}});
         assert_eq!(canonical_json(&a), r#"{"a":{"c":null,"z":[1,{"x":3,"y":2}]},"b":1}"#);
+    }
+
+    #[test]
+    fn negative_zero_is_zero() {
+        let neg = ArtifactSpec::new("noise", 1, &json!({"rate": -0.0}));
+        let pos = ArtifactSpec::new("noise", 1, &json!({"rate": 0.0}));
+        assert_eq!(neg.key(), pos.key());
+        assert_ne!(
+            pos.key(),
+            ArtifactSpec::new("noise", 1, &json!({"rate": 0})).key(),
+            "0 (integer) is another type"
+        );
     }
 
     #[test]

@@ -83,7 +83,14 @@ impl Store {
         let replaced = match self.inspect(&spec.stage, &key)? {
             Lookup::Complete(a) if !opts.force => return Ok(Begin::Cached(*a)),
             Lookup::Complete(_) => Some("forced rerun".to_string()),
-            Lookup::Broken(reason) => Some(reason),
+            Lookup::Broken(reason) => {
+                eprintln!(
+                    "warning: {}/{} is damaged ({reason}); computing it again to replace it",
+                    spec.stage,
+                    &key[..12.min(key.len())]
+                );
+                Some(reason)
+            }
             Lookup::Missing => None,
         };
         let partial = self.partial_dir(&spec.stage, &key);
@@ -235,6 +242,15 @@ impl PendingArtifact {
             std::fs::remove_dir_all(&t).ctx("removing", &t)?;
         }
         Ok(Artifact { dir: final_dir, manifest })
+    }
+}
+
+impl Drop for PendingArtifact {
+    /// A run that ends without a commit keeps its partial directory only when it wrote
+    /// something there (checkpoints to resume from); an empty one (inputs rejected after the
+    /// lock was taken) is removed. After a commit the directory has been renamed away.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.partial);
     }
 }
 

@@ -3,17 +3,37 @@
 use crate::error::{IoContext, Result, StoreError};
 use crate::key::ArtifactSpec;
 use crate::manifest::{MANIFEST_FILE, Manifest};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// Environment variable that overrides the default store location.
 pub const STORE_ENV: &str = "RMD_STORE";
+
+/// The file that makes a directory a store. `Store::open` writes it into a new or empty
+/// directory and refuses any other directory without it, so store verbs (notably `gc`) never
+/// act on a directory that holds something else.
+pub const STORE_MARKER: &str = ".rmdnet-store";
+
+const MARKER_CONTENT: &str = "{\"rmdnet_store_format\": 1}\n";
+
+/// A check of an artifact's content beyond its recorded hashes, supplied by the layer that
+/// knows the file formats (e.g. keys embedded in Parquet metadata, a dataset's content
+/// hash). Returns one line per problem, naming the file; empty means consistent. It runs in
+/// `verify`, `export` and `import`.
+pub type ContentCheck = fn(dir: &Path, manifest: &Manifest) -> Vec<String>;
 
 /// A store rooted at a directory.
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
     plan_only: bool,
+    content_check: Option<ContentCheck>,
 }
+
+/// Artifacts whose content this process has already re-hashed: (directory, blake3 of the
+/// manifest's output list). Lookups hash each artifact once per process.
+static VERIFIED: Mutex<Option<HashSet<(PathBuf, String)>>> = Mutex::new(None);
 
 /// A complete artifact: a directory with a readable manifest.
 #[derive(Debug, Clone)]
@@ -51,7 +71,7 @@ impl Artifact {
         self.dir.join(name)
     }
 
-    /// Cheap completeness check: every output exists with its recorded size.
+    /// Size check: every output exists with its recorded size (content is checked on lookup).
     /// Returns one line per problem; empty means complete.
     pub fn size_problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
@@ -67,11 +87,48 @@ impl Artifact {
 }
 
 impl Store {
-    /// Opens (and creates if needed) a store rooted at `root`.
+    /// Opens a store rooted at `root`, creating it when `root` does not exist or is an empty
+    /// directory. A non-empty directory must carry the store marker ([`STORE_MARKER`]); one
+    /// made before markers existed is adopted when everything in it has the store's layout.
+    /// Anything else is refused with [`StoreError::NotAStore`].
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
         let root = root.into();
-        std::fs::create_dir_all(&root).ctx("creating store directory", &root)?;
-        Ok(Store { root, plan_only: false })
+        let not_a_store = |reason: String| StoreError::NotAStore { path: root.clone(), reason };
+        match std::fs::metadata(&root) {
+            Ok(m) if !m.is_dir() => return Err(not_a_store("it is a file, not a directory".into())),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(&root).ctx("creating store directory", &root)?;
+            }
+            Err(e) => return Err(StoreError::io("inspecting", &root, e)),
+        }
+        let marker = root.join(STORE_MARKER);
+        if !marker.is_file() {
+            let foreign = crate::layout::foreign_entries(&root)?;
+            if !foreign.is_empty() {
+                return Err(not_a_store(format!(
+                    "it has no {STORE_MARKER} marker and holds things a store does not ({}{}). Give --store a new or empty directory",
+                    foreign.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
+                    if foreign.len() > 3 {
+                        format!(" and {} more", foreign.len() - 3)
+                    } else {
+                        String::new()
+                    }
+                )));
+            }
+            std::fs::write(&marker, MARKER_CONTENT).ctx("writing the store marker", &marker)?;
+        }
+        Ok(Store { root, plan_only: false, content_check: None })
+    }
+
+    /// The same store with a content check run by `verify`, `export` and `import`.
+    pub fn with_content_check(mut self, check: ContentCheck) -> Store {
+        self.content_check = Some(check);
+        self
+    }
+
+    pub(crate) fn content_check(&self) -> Option<ContentCheck> {
+        self.content_check
     }
 
     /// The same store in plan mode: [`Store::begin`] returns cache hits as usual but, instead
@@ -133,7 +190,7 @@ impl Store {
             Ok(m) => m,
             Err(e) => return Ok(Lookup::Broken(e.to_string())),
         };
-        if manifest.key != key || manifest.stage != stage {
+        if manifest.key != key || manifest.stage != stage || manifest.spec().key() != key {
             return Ok(Lookup::Broken(format!(
                 "{} records {}/{}",
                 dir.join(MANIFEST_FILE).display(),
@@ -143,11 +200,27 @@ impl Store {
         }
         let artifact = Artifact { dir, manifest };
         let problems = artifact.size_problems();
-        if problems.is_empty() {
-            Ok(Lookup::Complete(Box::new(artifact)))
-        } else {
-            Ok(Lookup::Broken(problems.join("; ")))
+        if !problems.is_empty() {
+            return Ok(Lookup::Broken(problems.join("; ")));
         }
+        let memo_key = (artifact.dir.clone(), crate::verify::outputs_digest(&artifact.manifest));
+        let known_good = VERIFIED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|s| s.contains(&memo_key));
+        if !known_good {
+            let problems = crate::verify::hash_problems(&artifact.dir, &artifact.manifest);
+            if !problems.is_empty() {
+                return Ok(Lookup::Broken(problems.join("; ")));
+            }
+            VERIFIED
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_or_insert_with(HashSet::new)
+                .insert(memo_key);
+        }
+        Ok(Lookup::Complete(Box::new(artifact)))
     }
 
     /// Stage directories present in the store.
@@ -226,10 +299,9 @@ impl Store {
                 let (s, key) = &matches[0];
                 match self.inspect(s, key)? {
                     Lookup::Complete(a) => Ok(*a),
-                    Lookup::Broken(reason) => Err(StoreError::CorruptManifest {
-                        path: self.artifact_dir(s, key).join(MANIFEST_FILE),
-                        reason: format!("artifact is incomplete: {reason}"),
-                    }),
+                    Lookup::Broken(reason) => {
+                        Err(StoreError::Damaged { stage: s.clone(), key: key.clone(), reason })
+                    }
                     Lookup::Missing => unreachable!("listed directory vanished"),
                 }
             }
@@ -244,4 +316,90 @@ impl Store {
 /// True for a 64-digit lowercase hex string (an artifact key).
 pub(crate) fn is_key(name: &str) -> bool {
     name.len() == 64 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Begin, BeginOptions, CommitInfo};
+    use serde_json::json;
+
+    fn produce(store: &Store, n: u32, content: &[u8]) -> Artifact {
+        match store.begin(&ArtifactSpec::new("demo", 1, &json!({ "n": n })), BeginOptions::default()).unwrap()
+        {
+            Begin::Run(p) => {
+                std::fs::write(p.path("out.bin"), content).unwrap();
+                p.commit(CommitInfo::default()).unwrap()
+            }
+            Begin::Cached(_) => panic!("expected a fresh run"),
+        }
+    }
+
+    #[test]
+    fn only_new_empty_or_marked_directories_open_as_stores() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("new");
+        Store::open(&new).unwrap();
+        assert!(new.join(STORE_MARKER).is_file());
+        Store::open(&new).unwrap();
+
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(home.join("Documents/.partial-notes")).unwrap();
+        std::fs::write(home.join("Documents/.partial-notes/thesis.tex"), b"x").unwrap();
+        let err = Store::open(&home).unwrap_err();
+        assert!(err.is_input_error());
+        let msg = err.to_string();
+        assert!(msg.contains("is not an rmdnet store") && msg.contains("Documents"), "{msg}");
+        assert!(!home.join(STORE_MARKER).exists());
+
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"x").unwrap();
+        assert!(Store::open(&file).unwrap_err().to_string().contains("is a file"));
+    }
+
+    #[test]
+    fn a_store_made_before_markers_is_adopted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let a = produce(&store, 1, b"hello");
+        std::fs::remove_file(dir.path().join(STORE_MARKER)).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert!(dir.path().join(STORE_MARKER).is_file());
+        assert!(store.lookup_key("demo", a.key()).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_same_size_change_is_not_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let a = produce(&store, 2, b"hello world");
+        // In another process (no memory of earlier checks) the change is caught on lookup.
+        VERIFIED.lock().unwrap().take();
+        std::fs::write(a.path("out.bin"), b"hello World").unwrap();
+        assert!(store.lookup_key("demo", a.key()).unwrap().is_none());
+        let err = store.find(None, &a.key()[..10]).unwrap_err();
+        assert!(matches!(err, StoreError::Damaged { .. }) && err.is_input_error());
+        assert!(err.to_string().contains("out.bin: content changed"), "{err}");
+        // Producing the key again replaces the damaged artifact.
+        match store.begin(&ArtifactSpec::new("demo", 1, &json!({ "n": 2 })), BeginOptions::default()).unwrap()
+        {
+            Begin::Run(p) => {
+                assert!(p.replaces().unwrap().contains("content changed"));
+                std::fs::write(p.path("out.bin"), b"hello world").unwrap();
+                p.commit(CommitInfo::default()).unwrap();
+            }
+            Begin::Cached(_) => panic!("a damaged artifact must not be a cache hit"),
+        }
+        assert!(store.find(None, &a.key()[..10]).is_ok());
+    }
+
+    #[test]
+    fn an_edited_manifest_is_not_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let a = produce(&store, 3, b"x");
+        let text = std::fs::read_to_string(a.path(MANIFEST_FILE)).unwrap();
+        std::fs::write(a.path(MANIFEST_FILE), text.replace("\"n\": 3", "\"n\": 4")).unwrap();
+        assert!(store.lookup_key("demo", a.key()).unwrap().is_none());
+    }
 }

@@ -62,7 +62,7 @@ impl Store {
         for (stage, key) in targets {
             report.checked += 1;
             let dir = self.artifact_dir(&stage, &key);
-            let (problems, manifest) = verify_dir(&dir, &stage, &key);
+            let (problems, manifest) = verify_dir(&dir, &stage, &key, self.content_check());
             report.problems.extend(problems.into_iter().map(|what| Problem {
                 stage: stage.clone(),
                 key: key.clone(),
@@ -85,7 +85,12 @@ impl Store {
 }
 
 /// Checks one artifact directory; returns its problems and, when readable, its manifest.
-pub(crate) fn verify_dir(dir: &Path, stage: &str, key: &str) -> (Vec<String>, Option<Manifest>) {
+pub(crate) fn verify_dir(
+    dir: &Path,
+    stage: &str,
+    key: &str,
+    content_check: Option<crate::ContentCheck>,
+) -> (Vec<String>, Option<Manifest>) {
     let mut problems = Vec::new();
     let manifest = match Manifest::read(dir) {
         Ok(m) => m,
@@ -104,6 +109,33 @@ pub(crate) fn verify_dir(dir: &Path, stage: &str, key: &str) -> (Vec<String>, Op
             short(&recomputed)
         ));
     }
+    let content_ok = {
+        let hashes = hash_problems(dir, &manifest);
+        let ok = hashes.is_empty();
+        problems.extend(hashes);
+        ok
+    };
+    match list_files(dir) {
+        Ok(files) => {
+            for f in files {
+                if f != MANIFEST_FILE && !manifest.outputs.contains_key(&f) {
+                    problems.push(format!("{f}: not listed in the manifest"));
+                }
+            }
+        }
+        Err(e) => problems.push(e.to_string()),
+    }
+    // Format-level checks only make sense on files that are what the manifest says.
+    if content_ok && let Some(check) = content_check {
+        problems.extend(check(dir, &manifest));
+    }
+    (problems, Some(manifest))
+}
+
+/// Re-hashes every output listed in the manifest: one line per file whose size or blake3
+/// differs from the record, or that cannot be read.
+pub(crate) fn hash_problems(dir: &Path, manifest: &Manifest) -> Vec<String> {
+    let mut problems = Vec::new();
     for (name, expected) in &manifest.outputs {
         let path = dir.join(name);
         match hash_file(&path) {
@@ -119,17 +151,20 @@ pub(crate) fn verify_dir(dir: &Path, stage: &str, key: &str) -> (Vec<String>, Op
             Err(e) => problems.push(format!("{name}: {e}")),
         }
     }
-    match list_files(dir) {
-        Ok(files) => {
-            for f in files {
-                if f != MANIFEST_FILE && !manifest.outputs.contains_key(&f) {
-                    problems.push(format!("{f}: not listed in the manifest"));
-                }
-            }
-        }
-        Err(e) => problems.push(e.to_string()),
+    problems
+}
+
+/// A digest of a manifest's output list (names, sizes, hashes): what a verified artifact
+/// is remembered by within one process.
+pub(crate) fn outputs_digest(manifest: &Manifest) -> String {
+    let mut h = blake3::Hasher::new();
+    for (name, out) in &manifest.outputs {
+        h.update(name.as_bytes());
+        h.update(&[0]);
+        h.update(out.blake3.as_bytes());
+        h.update(&out.bytes.to_le_bytes());
     }
-    (problems, Some(manifest))
+    h.finalize().to_hex().to_string()
 }
 
 fn short(key: &str) -> &str {
