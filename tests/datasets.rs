@@ -13,7 +13,8 @@ fn write_small_cifar100(root: &Path, n_train: usize) {
     let coarse: Vec<String> = (0..20).map(|i| format!("coarse_{i}")).collect();
     std::fs::write(dir.join("fine_label_names.txt"), fine.join("\n")).unwrap();
     std::fs::write(dir.join("coarse_label_names.txt"), coarse.join("\n")).unwrap();
-    for (file, n) in [("train.bin", n_train), ("test.bin", 100)] {
+    // The official proportions: test.bin holds a fifth of train.bin's records.
+    for (file, n) in [("train.bin", n_train), ("test.bin", n_train / 5)] {
         let mut bytes = Vec::new();
         for i in 0..n {
             let f = i % 100;

@@ -64,6 +64,12 @@ fn main() -> ExitCode {
         let code = cli::code_identity(true);
         let compute = args.backend.select()?;
         let encoder = store.find(Some("pretrain"), &args.encoder).context("resolving --encoder")?;
+        // Resolve every --noise key before the (long) graph computation, so a typo fails fast.
+        let noises = args
+            .noise
+            .iter()
+            .map(|n| store.find(Some("noise"), n).with_context(|| format!("resolving --noise {n}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let req = RelationsRequest {
             k: args.k,
             block: args.block.max(1),
@@ -79,9 +85,8 @@ fn main() -> ExitCode {
             m["knn_acc"].as_f64().unwrap_or(f64::NAN),
         ));
         args.output.say_outcome(&artifact, cached, started, "");
-        for n in &args.noise {
-            let noise = store.find(Some("noise"), n).with_context(|| format!("resolving --noise {n}"))?;
-            let (eval, cached) = run_graph_eval(&store, &artifact, &noise, &code)?;
+        for noise in &noises {
+            let (eval, cached) = run_graph_eval(&store, &artifact, noise, &code)?;
             let em = &eval.manifest.metrics;
             args.output.say(format!(
                 "noise {} ({}, rate {:.4}): detection ROC-AUC {:.4} [{}{}]",

@@ -7,7 +7,11 @@
 //! `fine_label_names.txt`; each record is 1 coarse byte + 1 fine byte + 3072 pixel bytes.
 //!
 //! Local files are checked by record size, not by the archive md5 (a local copy may have
-//! been re-encoded). Record counts are not fixed, so tests can write small files.
+//! been re-encoded). Record counts are not fixed, so tests can write small files, but they
+//! must keep the official proportions: the six CIFAR-10 files hold equally many records
+//! (10,000 each), and CIFAR-100's `train.bin` five times as many as `test.bin` (50,000 and
+//! 10,000). A file with a record too many or too few is refused, not imported as 50,001
+//! images.
 
 use crate::error::{DataError, IoContext, Result};
 use crate::raw::{RawDataset, RawSplit};
@@ -31,11 +35,24 @@ pub const CIFAR100_FILES: [&str; 4] =
 pub fn read_cifar10(dir: &Path) -> Result<RawDataset> {
     let classes = read_names(&dir.join(CIFAR10_META_FILE), 10)?;
     let mut train = RawSplit::default();
+    let mut counts = Vec::new();
     for f in CIFAR10_TRAIN_FILES {
+        let before = train.len();
         read_records(&dir.join(f), 1, &mut train, 10, 0)?;
+        counts.push((f, train.len() - before));
     }
     let mut test = RawSplit::default();
     read_records(&dir.join(CIFAR10_TEST_FILE), 1, &mut test, 10, 0)?;
+    counts.push((CIFAR10_TEST_FILE, test.len()));
+    let (first, expected) = counts[0];
+    if let Some((f, n)) = counts.iter().find(|(_, n)| *n != expected) {
+        return Err(DataError::bad(
+            dir.join(f),
+            format!(
+                "{n} records, but {first} has {expected}: every CIFAR-10 batch file holds the same number (10,000 in the official files); a record is missing or extra"
+            ),
+        ));
+    }
     Ok(RawDataset { name: "cifar10".into(), classes, coarse_classes: None, shape: [3, 32, 32], train, test })
 }
 
@@ -47,6 +64,16 @@ pub fn read_cifar100(dir: &Path) -> Result<RawDataset> {
     read_records(&dir.join("train.bin"), 2, &mut train, 100, 20)?;
     let mut test = RawSplit { coarse_labels: Some(Vec::new()), ..Default::default() };
     read_records(&dir.join("test.bin"), 2, &mut test, 100, 20)?;
+    if train.len() != 5 * test.len() {
+        return Err(DataError::bad(
+            dir.join("train.bin"),
+            format!(
+                "{} records for {} in test.bin: CIFAR-100's train.bin holds five times as many as test.bin (50,000 and 10,000 in the official files); a record is missing or extra",
+                train.len(),
+                test.len()
+            ),
+        ));
+    }
     Ok(RawDataset {
         name: "cifar100".into(),
         classes,
@@ -136,17 +163,22 @@ mod tests {
         let coarse: Vec<String> = (0..20).map(|i| format!("coarse{i}")).collect();
         std::fs::write(d.join("fine_label_names.txt"), fine.join("\n") + "\n").unwrap();
         std::fs::write(d.join("coarse_label_names.txt"), coarse.join("\n")).unwrap();
-        let train_labels: Vec<Vec<u8>> = (0..7).map(|i| vec![(i % 20) as u8, (i * 13 % 100) as u8]).collect();
-        write_records(&d.join("train.bin"), &train_labels, &pixels(7, 1)).unwrap();
+        let train_labels: Vec<Vec<u8>> = (0..5).map(|i| vec![(i % 20) as u8, (i * 13 % 100) as u8]).collect();
+        write_records(&d.join("train.bin"), &train_labels, &pixels(5, 1)).unwrap();
         write_records(&d.join("test.bin"), &[vec![19, 99]], &pixels(1, 2)).unwrap();
         let ds = read_cifar100(d).unwrap();
-        assert_eq!(ds.train.len(), 7);
+        assert_eq!(ds.train.len(), 5);
         assert_eq!(ds.train.labels[3], 39);
         assert_eq!(ds.train.coarse_labels.as_ref().unwrap()[3], 3);
         assert_eq!(ds.test.labels, vec![99]);
-        assert_eq!(&ds.train.images[..CIFAR_PIXELS], &pixels(7, 1)[..CIFAR_PIXELS]);
+        assert_eq!(&ds.train.images[..CIFAR_PIXELS], &pixels(5, 1)[..CIFAR_PIXELS]);
         assert_eq!(ds.classes[5], "fine5");
         assert_eq!(ds.coarse_classes.as_ref().unwrap()[19], "coarse19");
+        // One record too many in train.bin is refused.
+        let extra: Vec<Vec<u8>> = (0..6).map(|i| vec![(i % 20) as u8, (i * 13 % 100) as u8]).collect();
+        write_records(&d.join("train.bin"), &extra, &pixels(6, 1)).unwrap();
+        let err = read_cifar100(d).unwrap_err().to_string();
+        assert!(err.contains("train.bin") && err.contains("five times"), "{err}");
     }
 
     #[test]
@@ -160,6 +192,19 @@ mod tests {
             write_records(&d.join(f), &[vec![1], vec![2]], &pixels(2, 0)).unwrap();
         }
         assert_eq!(read_cifar10(d).unwrap().train.len(), 10);
+        // A record too many or too few in one batch file.
+        let p = d.join("data_batch_5.bin");
+        write_records(&p, &[vec![1], vec![2], vec![3]], &pixels(3, 0)).unwrap();
+        let err = read_cifar10(d).unwrap_err().to_string();
+        assert!(
+            err.contains("data_batch_5.bin") && err.contains("3 records, but data_batch_1.bin has 2"),
+            "{err}"
+        );
+        write_records(&d.join(CIFAR10_TEST_FILE), &[vec![1]], &pixels(1, 0)).unwrap();
+        write_records(&p, &[vec![1], vec![2]], &pixels(2, 0)).unwrap();
+        let err = read_cifar10(d).unwrap_err().to_string();
+        assert!(err.contains("test_batch.bin") && err.contains("1 records"), "{err}");
+        write_records(&d.join(CIFAR10_TEST_FILE), &[vec![1], vec![2]], &pixels(2, 0)).unwrap();
         let p = d.join("data_batch_3.bin");
         let bytes = std::fs::read(&p).unwrap();
         std::fs::write(&p, &bytes[..bytes.len() - 5]).unwrap();

@@ -51,7 +51,8 @@ impl DataError {
         match self {
             DataError::BadFile { .. } | DataError::Missing(_) | DataError::Invalid(_) => true,
             DataError::Store(e) => e.is_input_error(),
-            DataError::Io { .. } | DataError::Parquet { .. } => false,
+            DataError::Io { source, .. } => rmd_store::io_is_input_error(source),
+            DataError::Parquet { .. } => false,
         }
     }
 

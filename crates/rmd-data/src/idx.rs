@@ -60,7 +60,14 @@ pub fn parse_idx(bytes: &[u8]) -> std::result::Result<IdxArray, String> {
     let dims: Vec<usize> = (0..ndims)
         .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize)
         .collect();
-    let expected: usize = dims.iter().product();
+    let Some(expected) = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)) else {
+        return Err(format!(
+            "header announces dimensions {dims:?}, whose product overflows: corrupt or crafted header"
+        ));
+    };
+    if dims.contains(&0) {
+        return Err(format!("header announces dimensions {dims:?}: a dimension of 0 holds no data"));
+    }
     let data = &bytes[header..];
     if data.len() != expected {
         return Err(format!(
@@ -172,5 +179,17 @@ mod tests {
         std::fs::write(d.join(IDX_FILES[3]), encode_idx(&[3], &[7, 8, 1])).unwrap();
         let err = read_idx_dataset(d, "mnist", &names).unwrap_err().to_string();
         assert!(err.contains(IDX_FILES[3]) && err.contains("2 images"), "{err}");
+    }
+
+    #[test]
+    fn overflowing_or_empty_dimensions_are_refused() {
+        // 2^32-1 cubed wraps to a small number in release builds without checked arithmetic.
+        let huge = [u32::MAX as usize, u32::MAX as usize, u32::MAX as usize];
+        let err = parse_idx(&encode_idx(&huge, &[])).unwrap_err();
+        assert!(err.contains("overflows"), "{err}");
+        // A product that wraps to exactly 0 in 64 bits.
+        let wraps = [1 << 16, 1 << 16, 1 << 16, 1 << 16];
+        assert!(parse_idx(&encode_idx(&wraps, &[])).unwrap_err().contains("overflows"));
+        assert!(parse_idx(&encode_idx(&[0, 28, 28], &[])).unwrap_err().contains("dimension of 0"));
     }
 }

@@ -38,7 +38,7 @@ fn peek<S: DeserializeOwned>(dir: &Path) -> Option<S> {
 }
 
 fn record_err(path: &Path) -> impl Fn(burn::store::RecordError) -> NnError + '_ {
-    move |e| NnError::Record { path: path.to_path_buf(), reason: format!("{e:?}") }
+    move |e| NnError::Record { path: path.to_path_buf(), reason: e.to_string() }
 }
 
 impl<M: Module + Clone, S: Serialize + DeserializeOwned> Checkpoint<M, S> {
@@ -57,7 +57,7 @@ impl<M: Module + Clone, S: Serialize + DeserializeOwned> Checkpoint<M, S> {
         }
         std::fs::create_dir_all(&new).ctx("creating", &new)?;
         let m = new.join("model.bpk");
-        model.clone().save_file(&m).map_err(record_err(&m))?;
+        save_model(model, &m)?;
         let o = new.join("optim.bpk");
         optim.save(&o).map_err(record_err(&o))?;
         for (name, values) in blobs {
@@ -86,9 +86,9 @@ impl<M: Module + Clone, S: Serialize + DeserializeOwned> Checkpoint<M, S> {
         };
         let state = read_state(&dir).expect("checked above");
         let m = dir.join("model.bpk");
-        let model = model.try_load_file(&m).map_err(record_err(&m))?;
+        let model = model.try_load_file(&m).map_err(|e| NnError::unreadable_record(&m, e))?;
         let o = dir.join("optim.bpk");
-        let optim = optim.load(&o).map_err(record_err(&o))?;
+        let optim = optim.load(&o).map_err(|e| NnError::unreadable_record(&o, e))?;
         Ok(Some(Checkpoint { model, optim, state, dir }))
     }
 
@@ -127,6 +127,18 @@ pub fn begin_training<S: DeserializeOwned>(
         );
     }
     Ok(store.begin(spec, opts)?)
+}
+
+/// Saves a model record to `path` after folding every batch-norm running statistic's
+/// pending update into its stored value. burn keeps the latest update of a running
+/// statistic aside (per thread) until the statistic is next read, and a record holds only
+/// the stored value: without this, a checkpoint is one update behind the live model and a
+/// resumed run ends with other running statistics than an uninterrupted one.
+pub fn save_model<M: Module + Clone>(model: &M, path: &Path) -> Result<()> {
+    // `valid()` synchronises the running statistics it shares with `model` (the returned
+    // evaluation copy itself is not needed).
+    let _ = model.valid();
+    model.clone().save_file(path).map_err(record_err(path))
 }
 
 /// Removes a run's checkpoint directory and any staging copy once the artifact is complete.

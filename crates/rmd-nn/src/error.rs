@@ -26,6 +26,17 @@ pub enum NnError {
         /// What went wrong.
         reason: String,
     },
+    /// A stored model, optimizer or model description could not be read: the file is
+    /// corrupt, truncated, or made for another architecture.
+    #[error("{}: not a readable {what}: {reason}", path.display())]
+    BadRecord {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the file should hold ("model record", "model description").
+        what: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
     /// A file system operation failed.
     #[error("{action} {}: {source}", path.display())]
     Io {
@@ -47,8 +58,9 @@ impl NnError {
         match self {
             NnError::Data(e) => e.is_input_error(),
             NnError::Store(e) => e.is_input_error(),
-            NnError::Backend(_) | NnError::Invalid(_) => true,
-            NnError::Record { .. } | NnError::Io { .. } | NnError::Diverged(_) => false,
+            NnError::Backend(_) | NnError::Invalid(_) | NnError::BadRecord { .. } => true,
+            NnError::Io { source, .. } => rmd_store::io_is_input_error(source),
+            NnError::Record { .. } | NnError::Diverged(_) => false,
         }
     }
 }
@@ -60,5 +72,25 @@ pub(crate) trait IoContext<T> {
 impl<T> IoContext<T> for std::io::Result<T> {
     fn ctx(self, action: &'static str, path: impl Into<std::path::PathBuf>) -> Result<T> {
         self.map_err(|source| NnError::Io { action, path: path.into(), source })
+    }
+}
+
+impl NnError {
+    /// A model record (`.bpk`) that failed to load.
+    pub(crate) fn unreadable_record(path: &std::path::Path, e: burn::store::RecordError) -> NnError {
+        NnError::BadRecord {
+            path: path.to_path_buf(),
+            what: "model record (burnpack)",
+            reason: e.to_string(),
+        }
+    }
+
+    /// A model description (`model.json`) that failed to parse.
+    pub(crate) fn unreadable_description(path: &std::path::Path, e: serde_json::Error) -> NnError {
+        NnError::BadRecord {
+            path: path.to_path_buf(),
+            what: "model description (JSON)",
+            reason: e.to_string(),
+        }
     }
 }

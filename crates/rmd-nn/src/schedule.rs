@@ -27,6 +27,20 @@ impl CosineSchedule {
     }
 }
 
+/// Shared checks of SGD settings: lr > 0 and finite, momentum in [0, 1), weight decay ≥ 0.
+pub fn check_sgd(lr: f64, momentum: f64, weight_decay: f64) -> Result<(), String> {
+    if !(lr.is_finite() && lr > 0.0) {
+        return Err(format!("learning rate {lr} must be a finite number > 0"));
+    }
+    if !(0.0..1.0).contains(&momentum) {
+        return Err(format!("momentum {momentum} must be in [0, 1)"));
+    }
+    if !(weight_decay.is_finite() && weight_decay >= 0.0) {
+        return Err(format!("weight decay {weight_decay} must be a finite number ≥ 0"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

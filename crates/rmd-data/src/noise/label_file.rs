@@ -145,6 +145,16 @@ pub fn read_label_file(spec: &LabelFileSpec, clean: &[u16], classes: &[String]) 
         return Err(DataError::bad(path, "label file not found"));
     }
     let table = open_table(path)?;
+    if let Some((i, c)) = table.columns.iter().enumerate().find(|(i, c)| table.columns[..*i].contains(c)) {
+        return Err(DataError::bad(
+            path,
+            format!(
+                "column '{c}' appears twice (columns {} and {}): rename one so the choice is not ambiguous",
+                table.columns.iter().position(|x| x == c).expect("seen before") + 1,
+                i + 1
+            ),
+        ));
+    }
     let has = |c: &str| table.columns.iter().any(|x| x == c);
     if !has(&spec.column) {
         return Err(DataError::bad(
@@ -287,7 +297,11 @@ mod tests {
         s.allow_clean_mismatch = true;
         assert_eq!(read_label_file(&s, &clean, &names()).unwrap().clean_mismatches, Some(1));
 
-        let err = read_label_file(&spec(p, "nope"), &clean, &names()).unwrap_err().to_string();
+        let err = read_label_file(&spec(p.clone(), "nope"), &clean, &names()).unwrap_err().to_string();
         assert!(err.contains("no column 'nope'"), "{err}");
+
+        std::fs::write(&p, "index,noisy,noisy\n0,0,1\n1,1,2\n2,2,0\n").unwrap();
+        let err = read_label_file(&spec(p, "noisy"), &clean, &names()).unwrap_err().to_string();
+        assert!(err.contains("column 'noisy' appears twice (columns 2 and 3)"), "{err}");
     }
 }

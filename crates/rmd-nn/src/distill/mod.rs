@@ -132,6 +132,11 @@ fn validate(p: &DistillParams, inputs: &DistillInputs) -> Result<()> {
     if p.epochs == 0 || p.batch_size < 2 {
         return Err(invalid("epochs must be ≥ 1 and the batch size ≥ 2"));
     }
+    if p.images == Some(0) {
+        return Err(invalid("images must be ≥ 1 (omit it to use all)"));
+    }
+    p.schedule.validate().map_err(NnError::Invalid)?;
+    crate::schedule::check_sgd(p.lr, p.momentum, p.weight_decay).map_err(NnError::Invalid)?;
     Ok(())
 }
 
@@ -478,11 +483,7 @@ pub fn run_distill(
     }
 
     // Outputs.
-    let cpath = pending.path("classifier.bpk");
-    model
-        .clone()
-        .save_file(&cpath)
-        .map_err(|e| NnError::Record { path: cpath.clone(), reason: format!("{e:?}") })?;
+    crate::checkpoint::save_model(&model, &pending.path("classifier.bpk"))?;
     let info = DistillModelInfo {
         model: model_cfg.clone(),
         normalizer_mean: norm.mean.clone(),
@@ -545,13 +546,10 @@ pub fn run_distill(
 pub fn load_classifier(artifact: &Artifact, device: &Device) -> Result<(Classifier, DistillModelInfo)> {
     let info_path = artifact.path("model.json");
     let text = std::fs::read_to_string(&info_path).ctx("reading", &info_path)?;
-    let info: DistillModelInfo = serde_json::from_str(&text)
-        .map_err(|e| NnError::Record { path: info_path.clone(), reason: e.to_string() })?;
+    let info: DistillModelInfo =
+        serde_json::from_str(&text).map_err(|e| NnError::unreadable_description(&info_path, e))?;
     let path = artifact.path("classifier.bpk");
-    let model = info
-        .model
-        .init(device)
-        .try_load_file(&path)
-        .map_err(|e| NnError::Record { path: path.clone(), reason: format!("{e:?}") })?;
+    let model =
+        info.model.init(device).try_load_file(&path).map_err(|e| NnError::unreadable_record(&path, e))?;
     Ok((model, info))
 }

@@ -42,6 +42,19 @@ impl LrSchedule {
         }
     }
 
+    /// Checks a multi-step schedule: milestones strictly increasing and ≥ 1, gamma in (0, 1].
+    pub fn validate(&self) -> Result<(), String> {
+        if let LrSchedule::MultiStep { milestones, gamma } = self {
+            if milestones.contains(&0) || milestones.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(format!("milestones {milestones:?} must be epochs ≥ 1 in increasing order"));
+            }
+            if !(gamma.is_finite() && *gamma > 0.0 && *gamma <= 1.0) {
+                return Err(format!("gamma {gamma} must be in (0, 1]"));
+            }
+        }
+        Ok(())
+    }
+
     /// Parses `cosine`, `cosine:WARMUP` or `multistep:M1,M2,...:GAMMA`.
     pub fn parse(s: &str) -> Result<LrSchedule, String> {
         let parts: Vec<&str> = s.split(':').collect();
@@ -50,10 +63,14 @@ impl LrSchedule {
         match parts.as_slice() {
             ["cosine"] => Ok(LrSchedule::Cosine { warmup_epochs: 0 }),
             ["cosine", w] => Ok(LrSchedule::Cosine { warmup_epochs: num(w)? }),
-            ["multistep", ms, g] => Ok(LrSchedule::MultiStep {
-                milestones: ms.split(',').map(num).collect::<Result<_, _>>()?,
-                gamma: g.parse().map_err(|_| format!("schedule {s}: '{g}' is not a number"))?,
-            }),
+            ["multistep", ms, g] => {
+                let schedule = LrSchedule::MultiStep {
+                    milestones: ms.split(',').map(num).collect::<Result<_, _>>()?,
+                    gamma: g.parse().map_err(|_| format!("schedule {s}: '{g}' is not a number"))?,
+                };
+                schedule.validate().map_err(|e| format!("schedule {s}: {e}"))?;
+                Ok(schedule)
+            }
             _ => Err(format!("schedule {s}: expected cosine, cosine:WARMUP or multistep:M1,M2:GAMMA")),
         }
     }
@@ -193,5 +210,10 @@ mod tests {
         assert!((c.lr(0.1, 30, 10, 6) - 0.05).abs() < 1e-12);
         assert!(LrSchedule::parse("step").is_err());
         assert!(LrSchedule::parse("multistep:a:0.1").is_err());
+        let err = LrSchedule::parse("multistep:80,40:0.1").unwrap_err();
+        assert!(err.contains("increasing order"), "{err}");
+        assert!(LrSchedule::parse("multistep:40,40:0.1").is_err());
+        assert!(LrSchedule::parse("multistep:40:0").unwrap_err().contains("gamma"));
+        assert!(LrSchedule::parse("multistep:40:-1").is_err());
     }
 }

@@ -29,7 +29,6 @@ use rmd_data::loader::epoch_permutation;
 use rmd_store::{Artifact, ArtifactSpec, Begin, BeginOptions, CodeIdentity, CommitInfo, Store};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Instant;
 
 /// Stage name of RM artifacts.
@@ -73,15 +72,15 @@ impl RmModelInfo {
 pub fn load_encoder(artifact: &Artifact, device: &Device) -> Result<(ResNet, RmModelInfo)> {
     let info_path = artifact.path("model.json");
     let text = std::fs::read_to_string(&info_path).ctx("reading", &info_path)?;
-    let info: RmModelInfo = serde_json::from_str(&text)
-        .map_err(|e| NnError::Record { path: info_path.clone(), reason: e.to_string() })?;
+    let info: RmModelInfo =
+        serde_json::from_str(&text).map_err(|e| NnError::unreadable_description(&info_path, e))?;
     let path = artifact.path("encoder.bpk");
     let encoder = info
         .model
         .encoder
         .init(device)
         .try_load_file(&path)
-        .map_err(|e| NnError::Record { path: path.clone(), reason: format!("{e:?}") })?;
+        .map_err(|e| NnError::unreadable_record(&path, e))?;
     Ok((encoder, info))
 }
 
@@ -112,7 +111,7 @@ pub fn run_pretrain(
     code: &CodeIdentity,
 ) -> Result<(Artifact, bool)> {
     let p = &req.params;
-    p.model.validate().map_err(NnError::Invalid)?;
+    p.validate().map_err(NnError::Invalid)?;
     if dataset.stage() != DATASET_STAGE {
         return Err(NnError::Invalid(format!(
             "{} is a {} artifact, not a dataset",
@@ -279,14 +278,8 @@ pub fn run_pretrain(
     bar.finish_and_clear();
     crate::checkpoint::remove(&ckpt_dir)?;
 
-    let record_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |e: burn::store::RecordError| NnError::Record { path, reason: format!("{e:?}") }
-    };
-    let enc_path = pending.path("encoder.bpk");
-    model.encoder.clone().save_file(&enc_path).map_err(record_err(&enc_path))?;
-    let full_path = pending.path("simsiam.bpk");
-    model.clone().save_file(&full_path).map_err(record_err(&full_path))?;
+    crate::checkpoint::save_model(&model.encoder, &pending.path("encoder.bpk"))?;
+    crate::checkpoint::save_model(&model, &pending.path("simsiam.bpk"))?;
     let info = RmModelInfo {
         model: p.model.clone(),
         normalizer_mean: norm.mean.clone(),

@@ -86,6 +86,28 @@ pub struct PretrainParams {
     pub seed: u64,
 }
 
+impl PretrainParams {
+    /// Checks the values that the model's own validation does not: a batch of at least two
+    /// images (batch norm needs two), at least one epoch, a positive finite learning rate,
+    /// momentum in [0, 1) and a finite, non-negative weight decay.
+    pub fn validate(&self) -> Result<(), String> {
+        self.model.validate()?;
+        if self.batch_size < 2 {
+            return Err(format!(
+                "batch size {} is too small: batch norm needs at least 2 images",
+                self.batch_size
+            ));
+        }
+        if self.epochs == 0 {
+            return Err("epochs must be ≥ 1".into());
+        }
+        if self.images == Some(0) {
+            return Err("images must be ≥ 1 (omit it to use all)".into());
+        }
+        crate::schedule::check_sgd(self.base_lr, self.momentum, self.weight_decay)
+    }
+}
+
 impl Profile {
     /// The profile's parameters for images with `channels` channels.
     pub fn pretrain_params(self, channels: usize, seed: u64) -> PretrainParams {

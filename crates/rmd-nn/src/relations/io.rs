@@ -22,6 +22,11 @@ fn invalid(path: &Path, reason: impl Into<String>) -> NnError {
     NnError::Record { path: path.to_path_buf(), reason: reason.into() }
 }
 
+/// A relations file that does not read back as one (an input problem).
+fn unreadable(path: &Path, reason: impl Into<String>) -> NnError {
+    NnError::BadRecord { path: path.to_path_buf(), what: "relations file", reason: reason.into() }
+}
+
 /// Writes `embeddings.parquet`.
 pub fn write_embeddings(
     path: &Path,
@@ -88,13 +93,13 @@ impl RelationGraph {
             g.metadata
                 .get(key)
                 .and_then(|v| v.parse().ok())
-                .ok_or_else(|| invalid(&gpath, format!("missing or bad metadata {key}")))
+                .ok_or_else(|| unreadable(&gpath, format!("missing or bad metadata {key}")))
         };
         let (n, k, dim) = (meta_usize("rmdnet.n")?, meta_usize("rmdnet.k")?, meta_usize("rmdnet.dim")?);
         let encoder_key = g.metadata.get("rmdnet.encoder_key").cloned().unwrap_or_default();
         let dataset_key = g.metadata.get("rmdnet.dataset_key").cloned().unwrap_or_default();
         if g.num_rows() != n * k {
-            return Err(invalid(&gpath, format!("{} rows, expected n·k = {n}·{k}", g.num_rows())));
+            return Err(unreadable(&gpath, format!("{} rows, expected n·k = {n}·{k}", g.num_rows())));
         }
         let mut dst = Vec::with_capacity(n * k);
         let mut sim = Vec::with_capacity(n * k);
@@ -103,19 +108,19 @@ impl RelationGraph {
         for b in &g.batches {
             let s = b
                 .column_by_name("src")
-                .ok_or_else(|| invalid(&gpath, "no src column"))?
+                .ok_or_else(|| unreadable(&gpath, "no src column"))?
                 .as_primitive::<UInt32Type>();
             let dcol = b
                 .column_by_name("dst")
-                .ok_or_else(|| invalid(&gpath, "no dst column"))?
+                .ok_or_else(|| unreadable(&gpath, "no dst column"))?
                 .as_primitive::<UInt32Type>();
             let r = b
                 .column_by_name("rank")
-                .ok_or_else(|| invalid(&gpath, "no rank column"))?
+                .ok_or_else(|| unreadable(&gpath, "no rank column"))?
                 .as_primitive::<UInt16Type>();
             let sm = b
                 .column_by_name("similarity")
-                .ok_or_else(|| invalid(&gpath, "no similarity column"))?
+                .ok_or_else(|| unreadable(&gpath, "no similarity column"))?
                 .as_primitive::<Float32Type>();
             for t in 0..b.num_rows() {
                 let (i, j) = (s.value(t) as usize, dcol.value(t) as usize);
@@ -126,7 +131,7 @@ impl RelationGraph {
             }
         }
         if !src_ok {
-            return Err(invalid(
+            return Err(unreadable(
                 &gpath,
                 "rows are not K per src in (src, rank) order with valid, non-self dst",
             ));
@@ -134,16 +139,19 @@ impl RelationGraph {
         let epath = artifact.path("embeddings.parquet");
         let e = read_parquet(&epath)?;
         if e.num_rows() != n {
-            return Err(invalid(&epath, format!("{} embeddings for a graph of {n} samples", e.num_rows())));
+            return Err(unreadable(
+                &epath,
+                format!("{} embeddings for a graph of {n} samples", e.num_rows()),
+            ));
         }
         let mut embeddings = Vec::with_capacity(n * dim);
         for b in &e.batches {
             let list = b
                 .column_by_name("embedding")
-                .ok_or_else(|| invalid(&epath, "no embedding column"))?
+                .ok_or_else(|| unreadable(&epath, "no embedding column"))?
                 .as_fixed_size_list();
             if list.value_length() as usize != dim {
-                return Err(invalid(
+                return Err(unreadable(
                     &epath,
                     format!("embedding size {} but metadata says {dim}", list.value_length()),
                 ));
