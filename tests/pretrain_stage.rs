@@ -100,6 +100,10 @@ fn killed_run_resumes_to_the_same_encoder_as_an_uninterrupted_one() {
         std::fs::read(db.join("encoder.bpk")).unwrap(),
         "the resumed run ends with the same encoder weights"
     );
+    assert!(
+        std::fs::read(da.join("simsiam.bpk")).unwrap() == std::fs::read(db.join("simsiam.bpk")).unwrap(),
+        "the resumed run ends with the same full model (heads and their batch-norm statistics)"
+    );
 
     // A different seed gives a different curve.
     let c = tmp.path().join("c");

@@ -271,3 +271,60 @@ pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", out.join("results.csv").display()))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(name: &str, rgrl: bool) -> RunSpec {
+        RunSpec { name: name.into(), loss: "ce".into(), rgrl, args: vec![], base: None }
+    }
+
+    fn result(noise: &str, run: &RunSpec, seed: u64, best: f64, last: f64) -> RunResult {
+        RunResult {
+            noise: noise.into(),
+            run: run.clone(),
+            seed,
+            key: format!("{seed:064}"),
+            best,
+            last,
+            minutes: 1.5,
+            epochs: vec![],
+        }
+    }
+
+    #[test]
+    fn mean_and_sample_standard_deviation() {
+        let (m, s) = mean_std(&[0.5, 0.6, 0.7]);
+        assert!((m - 0.6).abs() < 1e-12);
+        assert!((s.unwrap() - 0.1).abs() < 1e-12, "sample std (n − 1): {s:?}");
+        let (m, s) = mean_std(&[0.42]);
+        assert_eq!((m, s), (0.42, None));
+        assert_eq!(pct(0.6, Some(0.1)), "60.00 ± 10.00");
+        assert_eq!(pct(0.5, None), "50.00");
+    }
+
+    #[test]
+    fn rows_group_seeds_in_first_seen_order() {
+        let (ce, rg) = (run("ce", false), run("ce+rgrl", true));
+        let results = vec![
+            result("sym-0.5", &rg, 1, 0.50, 0.48),
+            result("sym-0.5", &ce, 1, 0.40, 0.38),
+            result("sym-0.5", &rg, 2, 0.54, 0.50),
+            result("sym-0.5", &ce, 2, 0.44, 0.40),
+            result("asym-0.4", &ce, 1, 0.70, 0.69),
+        ];
+        let r = rows(&results);
+        assert_eq!(r.len(), 3);
+        assert_eq!(
+            (r[0].noise, r[0].run.name.as_str(), r[0].seeds.clone()),
+            ("sym-0.5", "ce+rgrl", vec![1, 2])
+        );
+        assert!((r[0].best.0 - 0.52).abs() < 1e-12 && (r[0].last.0 - 0.49).abs() < 1e-12);
+        assert!((r[0].best.1.unwrap() - 0.02 * 2f64.sqrt()).abs() < 1e-12);
+        assert!((r[1].best.0 - 0.42).abs() < 1e-12);
+        assert!((r[0].minutes - 3.0).abs() < 1e-12);
+        assert_eq!(r[2].noise, "asym-0.4");
+        assert_eq!(r[2].best.1, None);
+    }
+}

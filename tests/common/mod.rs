@@ -50,25 +50,20 @@ pub fn ok_key(out: &Output) -> String {
     key
 }
 
-/// The real data directory (../shared/data in CI), when configured. In CI its absence is a
-/// failure; elsewhere tests that need it say they are skipped.
-pub fn real_data_dir() -> Option<PathBuf> {
-    match std::env::var_os("RMD_DATA_DIR") {
-        Some(d) => {
-            let d = PathBuf::from(d);
-            assert!(
-                d.join("cifar-10-batches-bin/data_batch_1.bin").is_file(),
-                "RMD_DATA_DIR={} has no cifar-10-batches-bin/",
-                d.display()
-            );
-            Some(d)
-        }
-        None if std::env::var_os("CI").is_some() => panic!("CI must set RMD_DATA_DIR (see .ci/run)"),
-        None => {
-            eprintln!("skipped: RMD_DATA_DIR is not set, so the real CIFAR-10 is not available");
-            None
-        }
-    }
+/// The real data directory (`RMD_DATA_DIR`, ../shared/data in CI). Tests that need it are
+/// `#[ignore = "needs the real CIFAR-10 ..."]`, so a run without the data reports them as
+/// ignored; `just test` includes them when the data is there, and then its absence here is
+/// a failure, never a silent pass.
+pub fn real_data_dir() -> PathBuf {
+    let d = PathBuf::from(
+        std::env::var_os("RMD_DATA_DIR").expect("RMD_DATA_DIR must point at the real data for this test"),
+    );
+    assert!(
+        d.join("cifar-10-batches-bin/data_batch_1.bin").is_file(),
+        "RMD_DATA_DIR={} has no cifar-10-batches-bin/",
+        d.display()
+    );
+    d
 }
 
 /// Writes a small CIFAR-10 in the official binary layout: `per_file` records in each of

@@ -113,4 +113,44 @@ mod tests {
         let acc = knn_accuracy(&train, &labels, &test, &[1, 0, 1], 2, 2, 5, 0.1, &device);
         assert!(acc.abs() < 1e-12);
     }
+
+    #[test]
+    fn embeddings_do_not_depend_on_the_batch() {
+        // Evaluation mode: batch norm uses its running statistics, so an image's embedding is
+        // the same alone or among others, even for an encoder that lives on an autodiff device
+        // (as during pre-training, where the monitor embeds with the training model).
+        use crate::models::ResNetConfig;
+        use rmd_data::{Dataset, RawDataset, RawSplit};
+        let n = 6;
+        let images: Vec<u8> = (0..n * 3 * 8 * 8).map(|i| ((i * 37 + i / 192 * 11) % 256) as u8).collect();
+        let split = RawSplit { images, labels: (0..n as u16).map(|i| i % 2).collect(), coarse_labels: None };
+        let raw = RawDataset {
+            name: "tiny".into(),
+            classes: vec!["a".into(), "b".into()],
+            coarse_classes: None,
+            shape: [3, 8, 8],
+            train: split.clone(),
+            test: split,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let store = rmd_store::Store::open(dir.path()).unwrap();
+        let artifact = rmd_data::dataset::import_raw(&store, &raw, &Default::default(), "test").unwrap();
+        let ds = Dataset::open(&artifact).unwrap();
+        let device = Device::flex();
+        let encoder = ResNetConfig::small(3, 4, 2, 1).init(&device.clone().autodiff());
+        let shape = ImageShape { channels: 3, height: 8, width: 8 };
+        let norm = Normalizer::from_images(ds.train.all_images(), 3, 64);
+        let idx: Vec<u32> = (0..n as u32).collect();
+        let (together, dim) = embed(&encoder, &ds.train, &idx, shape, &norm, &device, n);
+        let (alone, _) = embed(&encoder, &ds.train, &idx, shape, &norm, &device, 1);
+        assert_eq!(together.len(), n * dim);
+        for (a, b) in together.iter().zip(&alone) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+        // In training mode the same encoder gives batch-dependent outputs: the check can fail.
+        let x = eval_batch(&ds.train, &idx, shape, &norm, &device.clone().autodiff());
+        let batch = encoder.forward(x.clone()).into_data().try_to_vec::<f32>().unwrap();
+        let first = encoder.forward(x.narrow(0, 0, 2)).into_data().try_to_vec::<f32>().unwrap();
+        assert!(first.iter().zip(&batch).any(|(a, b)| (a - b).abs() > 1e-4));
+    }
 }

@@ -129,8 +129,14 @@ impl SimSiam {
         let z2 = self.projector.forward(self.encoder.forward(x2));
         let p1 = self.predictor.forward(z1.clone());
         let p2 = self.predictor.forward(z2.clone());
-        (negative_cosine(p1, z2.detach()) + negative_cosine(p2, z1.detach())) * 0.5
+        symmetric_loss(p1, z1, p2, z2)
     }
+}
+
+/// ½·D(p1, sg(z2)) + ½·D(p2, sg(z1)): the targets z are detached, so gradients reach the
+/// encoder and projector only through the predictions p.
+pub fn symmetric_loss(p1: Tensor<2>, z1: Tensor<2>, p2: Tensor<2>, z2: Tensor<2>) -> Tensor<1> {
+    (negative_cosine(p1, z2.detach()) + negative_cosine(p2, z1.detach())) * 0.5
 }
 
 /// Mean over the batch of −cos(p_i, z_i).
@@ -155,6 +161,40 @@ mod tests {
         assert!((v + 1.0).abs() < 1e-5, "{v}");
         let v = negative_cosine(a.clone(), a.neg()).into_data().try_to_vec::<f32>().unwrap()[0];
         assert!((v - 1.0).abs() < 1e-5, "{v}");
+    }
+
+    #[test]
+    fn gradients_stop_at_the_targets() {
+        let device = Device::flex().autodiff();
+        let t = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [2, 3]), &device).require_grad();
+        let p1 = t(vec![1.0, 0.5, -0.2, 0.3, 0.9, 0.1]);
+        let z1 = t(vec![0.2, 1.0, 0.4, -0.5, 0.1, 0.8]);
+        let p2 = t(vec![0.7, -0.3, 0.2, 0.6, 0.6, -0.4]);
+        let z2 = t(vec![-0.1, 0.4, 1.0, 0.9, -0.2, 0.3]);
+        let loss = symmetric_loss(p1.clone(), z1.clone(), p2.clone(), z2.clone());
+        let grads = loss.backward();
+        let norm = |g: Option<Tensor<2>>| {
+            g.map(|g| g.powi_scalar(2).sum().into_data().try_to_vec::<f32>().unwrap()[0]).unwrap_or(0.0)
+        };
+        assert!(norm(p1.grad(&grads)) > 1e-6, "predictions receive gradient");
+        assert!(norm(p2.grad(&grads)) > 1e-6, "predictions receive gradient");
+        assert_eq!(norm(z1.grad(&grads)), 0.0, "no gradient through the target z1");
+        assert_eq!(norm(z2.grad(&grads)), 0.0, "no gradient through the target z2");
+        // Without the stop-gradient the targets would get one: the check above can fail.
+        let both = (negative_cosine(p1, z2.clone()) + negative_cosine(p2, z1.clone())) * 0.5;
+        let grads = both.backward();
+        assert!(norm(z2.grad(&grads)) > 1e-6);
+    }
+
+    #[test]
+    fn loss_of_identical_branches_is_minus_one() {
+        // With the predictor output equal to the other view's projection the loss is −1.
+        let device = Device::flex();
+        let z =
+            Tensor::<2>::from_data(TensorData::new(vec![0.3f32, -1.0, 2.0, 0.5, 0.5, 0.5], [2, 3]), &device);
+        let v =
+            symmetric_loss(z.clone(), z.clone(), z.clone(), z).into_data().try_to_vec::<f32>().unwrap()[0];
+        assert!((v + 1.0).abs() < 1e-6, "{v}");
     }
 
     #[test]

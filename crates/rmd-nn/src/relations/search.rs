@@ -157,6 +157,24 @@ mod tests {
         }
     }
 
+    #[test]
+    fn exact_ties_are_broken_by_index_on_both_paths() {
+        // Rows are one of three one-hot vectors: similarities are exactly 1 or 0, so every
+        // neighbour list is decided by the tie rule alone.
+        for d in [5, FUSED_MAX_DIM + 8] {
+            let n = 12;
+            let mut emb = vec![0f32; n * d];
+            for i in 0..n {
+                emb[i * d + i % 3] = 1.0;
+            }
+            let got = exact_top_k(&emb, n, d, 5, 4, &Device::flex(), |_| {});
+            assert_eq!(&got.dst[..5], &[3, 6, 9, 1, 2], "row 0, d {d}");
+            assert_eq!(&got.sim[..5], &[1.0, 1.0, 1.0, 0.0, 0.0], "row 0, d {d}");
+            assert_eq!(&got.dst[7 * 5..8 * 5], &[1, 4, 10, 0, 2], "row 7, d {d}");
+            assert_eq!(&got.dst[11 * 5..12 * 5], &[2, 5, 8, 0, 1], "row 11, d {d}");
+        }
+    }
+
     fn check_against_brute_force(d: usize) {
         let (n, k) = (97, 6);
         let mut emb: Vec<f32> = (0..n * d).map(|i| (((i * 7919) % 101) as f32 / 50.0) - 1.0).collect();
