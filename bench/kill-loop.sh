@@ -29,10 +29,15 @@ PY
 
 common=(--store "$store" --quiet)
 data_args=(--data-dir "$data" --no-download)
-# Fixed upstream artifacts for the later stages.
-noise_key=$("$bin/rmd-noise" "${common[@]}" "${data_args[@]}" --dataset cifar10 --noise sym --rate 0.4 --seed 1 | tail -1)
-enc_key=$("$bin/rmd-pretrain" "${common[@]}" "${data_args[@]}" --dataset cifar10 --profile smoke --seed 1 | tail -1)
-rel_key=$("$bin/rmd-relations" "${common[@]}" --encoder "$enc_key" --k 5 | tail -1)
+"$bin/rmd" --store "$store" dataset cifar10 --quiet "${data_args[@]}" >/dev/null
+# Fixed upstream artifacts for the later stages; each stage's uninterrupted duration (ms)
+# bounds the random moment its killed runs are killed at.
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+t=$(ms); noise_key=$("$bin/rmd-noise" "${common[@]}" "${data_args[@]}" --dataset cifar10 --noise instance --rate 0.3 --seed 1 | tail -1); noise_ms=$(( $(ms) - t ))
+t=$(ms); enc_key=$("$bin/rmd-pretrain" "${common[@]}" "${data_args[@]}" --dataset cifar10 --profile smoke --epochs 12 --seed 1 | tail -1); pretrain_ms=$(( $(ms) - t ))
+t=$(ms); rel_key=$("$bin/rmd-relations" "${common[@]}" --encoder "$enc_key" --k 5 | tail -1); relations_ms=$(( $(ms) - t ))
+t=$(ms); "$bin/rmd-distill" "${common[@]}" --noise "$noise_key" --relations "$rel_key" --profile smoke --epochs 12 --seed 1 >/dev/null; distill_ms=$(( $(ms) - t ))
+echo "uninterrupted: noise ${noise_ms} ms, pretrain ${pretrain_ms} ms, relations ${relations_ms} ms, distill ${distill_ms} ms"
 
 verify() {
     if ! out=$("$bin/rmd" --store "$store" store verify 2>&1); then
@@ -47,11 +52,12 @@ for i in $(seq 1 "$runs"); do
         # The killed run of each stage computes something (a new seed, or --force, which
         # also exercises replacing a complete artifact); the rerun resumes where it can.
         0) stage=noise; cmd=("$bin/rmd-noise" "${common[@]}" "${data_args[@]}" --dataset cifar10 --noise instance --rate 0.3 --seed "$seed"); first=(); resume=() ;;
-        1) stage=pretrain; cmd=("$bin/rmd-pretrain" "${common[@]}" "${data_args[@]}" --dataset cifar10 --profile smoke --epochs 4 --seed "$seed"); first=(); resume=(--resume) ;;
+        1) stage=pretrain; cmd=("$bin/rmd-pretrain" "${common[@]}" "${data_args[@]}" --dataset cifar10 --profile smoke --epochs 12 --seed "$seed"); first=(); resume=(--resume) ;;
         2) stage=relations; cmd=("$bin/rmd-relations" "${common[@]}" --encoder "$enc_key" --k $((3 + i % 3))); first=(--force); resume=() ;;
-        3) stage=distill; cmd=("$bin/rmd-distill" "${common[@]}" --noise "$noise_key" --relations "$rel_key" --profile smoke --epochs 4 --seed "$seed"); first=(); resume=(--resume) ;;
+        3) stage=distill; cmd=("$bin/rmd-distill" "${common[@]}" --noise "$noise_key" --relations "$rel_key" --profile smoke --epochs 12 --seed "$seed"); first=(); resume=(--resume) ;;
     esac
-    delay_ms=$((RANDOM % 2500))
+    span_var=${stage}_ms
+    delay_ms=$((RANDOM % (${!span_var} + 1)))
     "${cmd[@]}" "${first[@]}" >/dev/null 2>&1 &
     pid=$!
     sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
