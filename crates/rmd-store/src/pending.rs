@@ -335,6 +335,18 @@ mod tests {
     }
 
     #[test]
+    fn a_run_that_writes_nothing_leaves_no_partial_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let s = spec(0.7);
+        match store.begin(&s, BeginOptions::default()).unwrap() {
+            Begin::Run(p) => assert!(p.dir().is_dir()),
+            Begin::Cached(_) => panic!(),
+        }
+        assert!(!store.partial_dir("demo", &s.key()).exists(), "an empty partial is removed on drop");
+    }
+
+    #[test]
     fn size_mismatch_is_not_a_cache_hit_and_is_replaced() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
