@@ -9,14 +9,15 @@ pub type Result<T, E = DataError> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// A file system operation failed.
-    #[error("{action} {}: {source}", path.display())]
+    #[error("{action} {}: {cause}", path.display())]
     Io {
         /// What was being done.
         action: &'static str,
         /// The file.
         path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
+        /// The operating system's error (shown in the message, so not chained as a source:
+        /// `{:#}` would print it twice).
+        cause: std::io::Error,
     },
     /// A data file is malformed (truncated, wrong size, bad header, bad value).
     #[error("{}: {reason}", path.display())]
@@ -51,7 +52,7 @@ impl DataError {
         match self {
             DataError::BadFile { .. } | DataError::Missing(_) | DataError::Invalid(_) => true,
             DataError::Store(e) => e.is_input_error(),
-            DataError::Io { source, .. } => rmd_store::io_is_input_error(source),
+            DataError::Io { cause, .. } => rmd_store::io_is_input_error(cause),
             DataError::Parquet { .. } => false,
         }
     }
@@ -72,6 +73,6 @@ pub(crate) trait IoContext<T> {
 
 impl<T> IoContext<T> for std::io::Result<T> {
     fn ctx(self, action: &'static str, path: impl Into<PathBuf>) -> Result<T> {
-        self.map_err(|source| DataError::Io { action, path: path.into(), source })
+        self.map_err(|cause| DataError::Io { action, path: path.into(), cause })
     }
 }

@@ -38,14 +38,15 @@ pub enum NnError {
         reason: String,
     },
     /// A file system operation failed.
-    #[error("{action} {}: {source}", path.display())]
+    #[error("{action} {}: {cause}", path.display())]
     Io {
         /// What was being done.
         action: &'static str,
         /// The file.
         path: std::path::PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
+        /// The operating system's error (shown in the message, so not chained as a source:
+        /// `{:#}` would print it twice).
+        cause: std::io::Error,
     },
     /// Training diverged (loss not finite).
     #[error("training diverged: {0}")]
@@ -59,7 +60,7 @@ impl NnError {
             NnError::Data(e) => e.is_input_error(),
             NnError::Store(e) => e.is_input_error(),
             NnError::Backend(_) | NnError::Invalid(_) | NnError::BadRecord { .. } => true,
-            NnError::Io { source, .. } => rmd_store::io_is_input_error(source),
+            NnError::Io { cause, .. } => rmd_store::io_is_input_error(cause),
             NnError::Record { .. } | NnError::Diverged(_) => false,
         }
     }
@@ -71,7 +72,7 @@ pub(crate) trait IoContext<T> {
 
 impl<T> IoContext<T> for std::io::Result<T> {
     fn ctx(self, action: &'static str, path: impl Into<std::path::PathBuf>) -> Result<T> {
-        self.map_err(|source| NnError::Io { action, path: path.into(), source })
+        self.map_err(|cause| NnError::Io { action, path: path.into(), cause })
     }
 }
 

@@ -9,14 +9,15 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A file system operation failed.
-    #[error("{action} {}: {source}", path.display())]
+    #[error("{action} {}: {cause}", path.display())]
     Io {
         /// What was being done ("reading", "renaming", ...).
         action: &'static str,
         /// The file or directory.
         path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
+        /// The operating system's error (shown in the message, so not chained as a source:
+        /// `{:#}` would print it twice).
+        cause: std::io::Error,
     },
     /// A manifest could not be parsed or is inconsistent.
     #[error("corrupt manifest {}: {reason}", path.display())]
@@ -114,13 +115,13 @@ impl StoreError {
             | StoreError::Damaged { .. }
             | StoreError::Tampered { .. }
             | StoreError::CorruptManifest { .. } => true,
-            StoreError::Io { source, .. } => io_is_input_error(source),
+            StoreError::Io { cause, .. } => io_is_input_error(cause),
             StoreError::WouldRun { .. } | StoreError::InvalidOutput { .. } => false,
         }
     }
 
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        StoreError::Io { action, path: path.into(), source }
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
+        StoreError::Io { action, path: path.into(), cause }
     }
 }
 

@@ -213,10 +213,10 @@ pub fn write_npy<T: NpyElement>(path: &Path, values: &[T], shape: &[usize]) -> R
     for v in values {
         out.extend_from_slice(&v.le_bytes());
     }
-    std::fs::write(path, out).map_err(|source| NnError::Io {
+    std::fs::write(path, out).map_err(|cause| NnError::Io {
         action: "writing",
         path: path.to_path_buf(),
-        source,
+        cause,
     })
 }
 
