@@ -42,8 +42,9 @@ use std::time::Instant;
 
 /// Stage name of RGRL artifacts.
 pub const DISTILL_STAGE: &str = "distill";
-/// Schema version of RGRL artifacts.
-pub const DISTILL_SCHEMA_VERSION: u32 = 1;
+/// Schema version of RGRL artifacts. 2: L_graph's neighbours are searched among the
+/// training images, absent neighbour slots and in-batch neighbours are masked.
+pub const DISTILL_SCHEMA_VERSION: u32 = 2;
 
 /// Salts separating the subset and evaluation permutations from the epoch permutations.
 const SUBSET_SALT: u64 = 0xD1u64 << 56;
@@ -237,10 +238,6 @@ pub fn run_distill(
             p.batch_size
         )));
     }
-    let mut in_train = vec![false; n];
-    for &i in &subset {
-        in_train[i as usize] = true;
-    }
     let flipped: Vec<u32> =
         subset.iter().copied().filter(|&i| labels.noisy[i as usize] != labels.clean[i as usize]).collect();
     let memo_idx: Vec<u32> = pick(flipped.len(), Some(p.eval.memorisation_samples), MEMO_SALT)
@@ -301,6 +298,16 @@ pub fn run_distill(
     let feat_dim = p.backbone.out_dim();
     let use_graph = rgrl.as_ref().is_some_and(|r| r.graph_weight > 0.0);
     let mut bank = use_graph.then(|| rgrl::MemoryBank::new(n, feat_dim));
+    // L_graph's neighbours are searched among the images being trained on.
+    let train_neighbours = match (&graph, use_graph) {
+        (Some(g), true) if subset.len() == n => {
+            Some(rgrl::TrainingNeighbours::from_graph(n, g.k, g.dst.clone(), g.sim.clone()))
+        }
+        (Some(g), true) => {
+            Some(rgrl::TrainingNeighbours::search(&g.embeddings, n, g.dim, &subset, g.k, &plain_device))
+        }
+        _ => None,
+    };
     let mut log: Vec<EpochLog> = Vec::new();
     let ckpt_dir = pending.path("checkpoint");
     if pending.resumed() {
@@ -395,13 +402,9 @@ pub fn run_distill(
                     sums[3] += scalar(l.clone());
                     total = total + l * r.edge_weight as f32;
                 }
-                if let Some(bank) = &mut bank {
-                    let k = r.graph_k.min(g.k);
-                    let neighbours = |i: usize| {
-                        let (d, s) = g.neighbours(i);
-                        (d.to_vec(), s.to_vec())
-                    };
-                    let gb = rgrl::graph_batch(&idx, neighbours, &in_train, bank, k, r.graph_tau);
+                if let (Some(bank), Some(tn)) = (&mut bank, &train_neighbours) {
+                    let k = r.graph_k.min(tn.k);
+                    let gb = rgrl::graph_batch(&idx, tn, bank, k, r.graph_tau);
                     if let Some(l) = rgrl::graph_loss(out.features.clone(), &gb, k, r.tau_student) {
                         sums[4] += scalar(l.clone());
                         graph_steps += 1;
@@ -507,6 +510,9 @@ pub fn run_distill(
         serde_json::json!({
             "knn_acc": a.manifest.metrics.get("knn_acc"),
             "neighbour_label_agreement": a.manifest.metrics.get("neighbour_label_agreement"),
+            // Of the neighbours L_graph used (among the training images): clean-label agreement.
+            "training_neighbour_label_agreement":
+                train_neighbours.as_ref().map(|t| t.label_agreement(&subset, &labels.clean)),
         })
     });
     let metrics = serde_json::json!({

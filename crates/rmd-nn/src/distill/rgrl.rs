@@ -4,9 +4,11 @@
 //! * L_edge = mean_i KL(A_i ‖ S_i) over the batch, A_i = softmax_{j≠i}(e_i·e_j / τ_t) and
 //!   S_i = softmax_{j≠i}(ĥ_i·ĥ_j / τ_s), ĥ the L2-normalised backbone features.
 //! * L_graph = mean_i CE(w_i, q_i): w_i = softmax(sim_ik / τ_g) over the teacher's top-K
-//!   neighbours of i that are in the training set and already in the memory bank; q_i the
-//!   student's softmax(ĥ_i·m / τ_s) over those neighbours' memory-bank features m, with the
-//!   other batch samples (detached) as negatives. The bank holds every sample's last ĥ
+//!   neighbours of i among the images being trained on ([`TrainingNeighbours`]) that are
+//!   already in the memory bank; q_i the student's softmax(ĥ_i·m / τ_s) over those
+//!   neighbours' memory-bank features m, with the other batch samples (detached) as
+//!   negatives. Absent neighbour slots are masked out of the softmax, and a batch sample that
+//!   is one of i's neighbours is not also a negative. The bank holds every sample's last ĥ
 //!   (detached), written after each step.
 //!
 //! Each term has its own weight; weight 0 switches it off.
@@ -145,36 +147,107 @@ impl MemoryBank {
     }
 }
 
+/// Each training image's teacher neighbours among the training images only: when the
+/// student trains on a subset, the relations artifact's graph (over every image) would leave
+/// most neighbour slots pointing outside it, so the neighbours are searched again within the
+/// subset, in the teacher's embeddings.
+#[derive(Debug, Clone)]
+pub struct TrainingNeighbours {
+    /// Neighbours per image.
+    pub k: usize,
+    /// Row of each dataset index (`u32::MAX` for images outside the training set).
+    row_of: Vec<u32>,
+    /// `[rows, k]` neighbour dataset indices, most similar first.
+    dst: Vec<u32>,
+    /// `[rows, k]` teacher similarities.
+    sim: Vec<f32>,
+}
+
+impl TrainingNeighbours {
+    /// Exact top-`k` neighbours of each of `subset` (sorted dataset indices) among `subset`,
+    /// by cosine similarity of the teacher `embeddings` (`[n, dim]`, L2-normalised).
+    pub fn search(
+        embeddings: &[f32],
+        n: usize,
+        dim: usize,
+        subset: &[u32],
+        k: usize,
+        device: &Device,
+    ) -> Self {
+        let mut row_of = vec![u32::MAX; n];
+        let mut emb = Vec::with_capacity(subset.len() * dim);
+        for (r, &i) in subset.iter().enumerate() {
+            row_of[i as usize] = r as u32;
+            emb.extend_from_slice(&embeddings[i as usize * dim..(i as usize + 1) * dim]);
+        }
+        let k = k.min(subset.len().saturating_sub(1));
+        let top = crate::relations::exact_top_k(&emb, subset.len(), dim, k, 1024, device, |_| {});
+        let dst = top.dst.iter().map(|&r| subset[r as usize]).collect();
+        TrainingNeighbours { k, row_of, dst, sim: top.sim }
+    }
+
+    /// The graph's own neighbour lists, when the student trains on every image it covers.
+    pub fn from_graph(n: usize, k: usize, dst: Vec<u32>, sim: Vec<f32>) -> Self {
+        TrainingNeighbours { k, row_of: (0..n as u32).collect(), dst, sim }
+    }
+
+    /// Share of the neighbour slots of `subset` whose `labels` agree with the image's own
+    /// (with clean labels: the teacher's purity on the training images, a diagnostic).
+    pub fn label_agreement(&self, subset: &[u32], labels: &[u16]) -> f64 {
+        let mut same = 0usize;
+        for &i in subset {
+            same +=
+                self.of(i as usize).0.iter().filter(|&&j| labels[j as usize] == labels[i as usize]).count();
+        }
+        same as f64 / (subset.len() * self.k).max(1) as f64
+    }
+
+    /// Neighbours of dataset index `i` (a training image) and their similarities.
+    pub fn of(&self, i: usize) -> (&[u32], &[f32]) {
+        let r = self.row_of[i] as usize;
+        (&self.dst[r * self.k..(r + 1) * self.k], &self.sim[r * self.k..(r + 1) * self.k])
+    }
+}
+
 /// The L_graph targets of one batch: neighbour features from the bank and teacher weights.
 pub struct GraphBatch {
     /// `[b, k, dim]` bank features of the neighbours (zero rows where absent).
     pub neighbours: Vec<f32>,
     /// `[b, k]` teacher weights (rows sum to 1, or to 0 for a sample without usable neighbours).
     pub weights: Vec<f32>,
+    /// `[b, k]` additive logit mask: 0 for a neighbour slot in use, a large negative value
+    /// for an absent one (so it takes no share of the softmax).
+    pub slot_mask: Vec<f32>,
+    /// `[b, b]` additive logit mask of the batch negatives: the sample itself and batch
+    /// samples that are among its neighbours (already positives through the bank) are out.
+    pub batch_mask: Vec<f32>,
     /// Samples with at least one usable neighbour.
     pub rows_used: usize,
 }
 
-/// Collects each batch sample's usable teacher neighbours: in the training set
-/// (`in_train`), already in the bank, the first `k` of them by rank.
+/// Collects each batch sample's usable teacher neighbours: already in the bank, the first
+/// `k` of them by rank.
 pub fn graph_batch(
     indices: &[u32],
-    neighbours_of: impl Fn(usize) -> (Vec<u32>, Vec<f32>),
-    in_train: &[bool],
+    neighbours: &TrainingNeighbours,
     bank: &MemoryBank,
     k: usize,
     tau: f64,
 ) -> GraphBatch {
     let d = bank.dim;
-    let mut neighbours = vec![0f32; indices.len() * k * d];
-    let mut weights = vec![0f32; indices.len() * k];
+    let b = indices.len();
+    let mut feats = vec![0f32; b * k * d];
+    let mut weights = vec![0f32; b * k];
+    let mut slot_mask = vec![SELF_MASK; b * k];
+    let mut batch_mask = vec![0f32; b * b];
     let mut rows_used = 0;
     for (r, &i) in indices.iter().enumerate() {
-        let (dst, sim) = neighbours_of(i as usize);
+        batch_mask[r * b + r] = SELF_MASK;
+        let (dst, sim) = neighbours.of(i as usize);
         let usable: Vec<(u32, f32)> = dst
             .iter()
-            .zip(&sim)
-            .filter(|(j, _)| in_train[**j as usize] && bank.filled[**j as usize])
+            .zip(sim)
+            .filter(|(j, _)| bank.filled[**j as usize])
             .map(|(&j, &s)| (j, s))
             .take(k)
             .collect();
@@ -187,11 +260,15 @@ pub fn graph_batch(
         let total: f32 = ex.iter().sum();
         for (slot, ((j, _), w)) in usable.iter().zip(&ex).enumerate() {
             weights[r * k + slot] = w / total;
+            slot_mask[r * k + slot] = 0.0;
             let src = &bank.features[*j as usize * d..(*j as usize + 1) * d];
-            neighbours[(r * k + slot) * d..(r * k + slot + 1) * d].copy_from_slice(src);
+            feats[(r * k + slot) * d..(r * k + slot + 1) * d].copy_from_slice(src);
+            for (c, _) in indices.iter().enumerate().filter(|(_, x)| **x == *j) {
+                batch_mask[r * b + c] = SELF_MASK;
+            }
         }
     }
-    GraphBatch { neighbours, weights, rows_used }
+    GraphBatch { neighbours: feats, weights, slot_mask, batch_mask, rows_used }
 }
 
 /// L_graph of a batch (see the module docs); `None` when no sample has a usable neighbour.
@@ -203,9 +280,13 @@ pub fn graph_loss(features: Tensor<2>, batch: &GraphBatch, k: usize, tau_student
     let device = features.device();
     let h = l2_normalize(features);
     let bank = Tensor::<3>::from_data(TensorData::new(batch.neighbours.clone(), [b, k, d]), &device);
+    let slot_mask = Tensor::<2>::from_data(TensorData::new(batch.slot_mask.clone(), [b, k]), &device);
+    let batch_mask = Tensor::<2>::from_data(TensorData::new(batch.batch_mask.clone(), [b, b]), &device);
     let to_neighbours = (h.clone().unsqueeze_dim::<3>(1) * bank).sum_dim(2).reshape([b, k]);
-    let to_batch = h.clone().matmul(h.detach().transpose()) + self_mask(b, &device);
-    let logits = Tensor::cat(vec![to_neighbours, to_batch], 1) / tau_student as f32;
+    let to_batch = h.clone().matmul(h.detach().transpose());
+    // Masks are added after the temperature so that they stay far below every real logit.
+    let logits = Tensor::cat(vec![to_neighbours, to_batch], 1) / tau_student as f32
+        + Tensor::cat(vec![slot_mask, batch_mask], 1);
     let mut w = vec![0f32; b * (k + b)];
     for r in 0..b {
         w[r * (k + b)..r * (k + b) + k].copy_from_slice(&batch.weights[r * k..(r + 1) * k]);
@@ -242,16 +323,27 @@ mod tests {
         assert!(scalar(edge_loss(swapped, e, 0.1, 0.1)) > 0.5);
     }
 
+    fn table(n: usize, lists: &[(Vec<u32>, Vec<f32>)]) -> TrainingNeighbours {
+        let k = lists[0].0.len();
+        let dst = lists.iter().flat_map(|l| l.0.clone()).collect();
+        let sim = lists.iter().flat_map(|l| l.1.clone()).collect();
+        TrainingNeighbours::from_graph(n, k, dst, sim)
+    }
+
     #[test]
-    fn graph_batch_uses_only_known_training_neighbours_and_the_loss_prefers_them() {
+    fn graph_batch_uses_only_known_neighbours_and_the_loss_prefers_them() {
         let mut bank = MemoryBank::new(4, 2);
         bank.write(&[1, 2], &[1.0, 0.0, 0.0, 1.0]);
-        let neighbours = |i: usize| match i {
-            0 => (vec![3, 1, 2], vec![0.9, 0.8, 0.1]),
-            _ => (vec![0, 2, 3], vec![0.5, 0.4, 0.3]),
-        };
-        let in_train = [true, true, true, true];
-        let g = graph_batch(&[0], neighbours, &in_train, &bank, 2, 0.1);
+        let nb = table(
+            4,
+            &[
+                (vec![3, 1, 2], vec![0.9, 0.8, 0.1]),
+                (vec![0, 2, 3], vec![0.5, 0.4, 0.3]),
+                (vec![0, 1, 3], vec![0.5, 0.4, 0.3]),
+                (vec![0, 1, 2], vec![0.5, 0.4, 0.3]),
+            ],
+        );
+        let g = graph_batch(&[0], &nb, &bank, 2, 0.1);
         // Neighbour 3 is not in the bank yet: 1 and 2 remain, weighted by their similarities.
         assert_eq!(g.rows_used, 1);
         assert!(g.weights[0] > 0.99 && g.weights[1] < 0.01, "{:?}", g.weights);
@@ -259,9 +351,61 @@ mod tests {
         let near = scalar(graph_loss(t2(vec![1.0, 0.0], [1, 2]), &g, 2, 0.1).unwrap());
         let far = scalar(graph_loss(t2(vec![0.0, 1.0], [1, 2]), &g, 2, 0.1).unwrap());
         assert!(near < far, "{near} vs {far}");
-        let none = graph_batch(&[0], neighbours, &[true, false, false, true], &bank, 2, 0.1);
+        let empty = MemoryBank::new(4, 2);
+        let none = graph_batch(&[0], &nb, &empty, 2, 0.1);
         assert_eq!(none.rows_used, 0);
         assert!(graph_loss(t2(vec![1.0, 0.0], [1, 2]), &none, 2, 0.1).is_none());
+    }
+
+    #[test]
+    fn absent_slots_take_no_share_of_the_softmax() {
+        // One usable neighbour out of three slots: the loss must equal the one-slot loss.
+        let mut bank = MemoryBank::new(4, 2);
+        bank.write(&[1], &[0.6, 0.8]);
+        let three = table(4, &vec![(vec![1, 2, 3], vec![0.9, 0.8, 0.7]); 4]);
+        let one = table(4, &vec![(vec![1], vec![0.9]); 4]);
+        let h = || t2(vec![0.8, 0.6], [1, 2]);
+        let g3 = graph_batch(&[0], &three, &bank, 3, 0.1);
+        assert_eq!(g3.slot_mask[0], 0.0);
+        assert!(g3.slot_mask[1] < -1.0e3 && g3.slot_mask[2] < -1.0e3);
+        let l3 = scalar(graph_loss(h(), &g3, 3, 0.1).unwrap());
+        let l1 = scalar(graph_loss(h(), &graph_batch(&[0], &one, &bank, 1, 0.1), 1, 0.1).unwrap());
+        // Unmasked, the two zero-feature slots would add e^0 terms to the softmax.
+        assert!((l3 - l1).abs() < 1e-5, "{l3} vs {l1}: empty slots leaked into the softmax");
+    }
+
+    #[test]
+    fn a_neighbour_in_the_batch_is_not_also_a_negative() {
+        // Samples 0 and 1 are each other's neighbour and are in the same batch.
+        let mut bank = MemoryBank::new(3, 2);
+        bank.write(&[0, 1, 2], &[1.0, 0.0, 0.8, 0.6, 0.0, 1.0]);
+        let nb = table(3, &[(vec![1], vec![0.9]), (vec![0], vec![0.9]), (vec![0], vec![0.1])]);
+        let g = graph_batch(&[0, 1, 2], &nb, &bank, 1, 0.1);
+        let m = |r: usize, c: usize| g.batch_mask[r * 3 + c];
+        assert!(m(0, 0) < -1.0e3 && m(0, 1) < -1.0e3, "self and the neighbour are out");
+        assert_eq!(m(0, 2), 0.0, "a non-neighbour stays a negative");
+        assert!(m(1, 0) < -1.0e3 && m(2, 0) < -1.0e3 && m(2, 2) < -1.0e3);
+        assert_eq!(m(1, 2), 0.0);
+    }
+
+    #[test]
+    fn training_neighbours_come_from_the_training_subset_only() {
+        // Five points on a circle; the subset leaves out 1 and 3, the nearest of 0 and 2.
+        let angles = [0.0f32, 0.1, 0.3, 0.35, 1.0];
+        let emb: Vec<f32> = angles.iter().flat_map(|a| [a.cos(), a.sin()]).collect();
+        let device = Device::flex();
+        let nb = TrainingNeighbours::search(&emb, 5, 2, &[0, 2, 4], 2, &device);
+        assert_eq!(nb.k, 2);
+        assert_eq!(nb.of(0).0, &[2, 4]);
+        assert_eq!(nb.of(2).0, &[0, 4]);
+        assert_eq!(nb.of(4).0, &[2, 0]);
+        // Every slot is filled with a training image.
+        for i in [0, 2, 4] {
+            assert!(nb.of(i).0.iter().all(|j| [0, 2, 4].contains(j)));
+        }
+        // Labels 0, 0, 1 for images 0, 2, 4: 0↔2 agree, every other pair disagrees.
+        let labels = [0u16, 9, 0, 9, 1];
+        assert!((nb.label_agreement(&[0, 2, 4], &labels) - 2.0 / 6.0).abs() < 1e-12);
     }
 
     #[test]
