@@ -119,3 +119,76 @@ fn wrong_inputs_are_clear_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no artifact"), "{}", stderr(&out));
 }
+
+#[test]
+fn synthetic_teacher_reaches_its_purity_says_so_and_feeds_rgrl() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_small_cifar10(tmp.path(), 60);
+    let store = tmp.path().join("store");
+    let synth = |extra: &[&str]| {
+        run(bin("rmd-relations")
+            .args([
+                "--store",
+                store.to_str().unwrap(),
+                "--data-dir",
+                tmp.path().to_str().unwrap(),
+                "--no-download",
+            ])
+            .args(["--dataset", "cifar10", "--k", "5", "--seed", "3"])
+            .args(extra))
+    };
+    let first = synth(&["--synthetic-purity", "0.8"]);
+    let key = ok_key(&first);
+    assert!(stderr(&first).contains("CLEAN labels"), "{}", stderr(&first));
+    let show = run(bin("rmd").args(["--store", store.to_str().unwrap(), "store", "show", &key]));
+    let m: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let reached = m["metrics"]["synthetic_teacher"]["reached_purity"].as_f64().unwrap();
+    assert!((reached - 0.8).abs() <= 0.005, "reached {reached}");
+    assert_eq!(m["metrics"]["neighbour_label_agreement"].as_f64().unwrap(), reached);
+    assert!(m["params"]["synthetic"]["built_from"].as_str().unwrap().contains("clean labels"));
+    assert!(m["inputs"].get("encoder").is_none());
+    let again = synth(&["--synthetic-purity", "0.8"]);
+    assert_eq!(ok_key(&again), key);
+    assert!(stderr(&again).contains("cache hit"));
+    assert_ne!(ok_key(&synth(&["--synthetic-purity", "0.5"])), key, "another purity, another teacher");
+
+    // RGRL trains on it, and its manifest names the teacher as synthetic.
+    let noise = ok_key(&run(bin("rmd-noise")
+        .args([
+            "--store",
+            store.to_str().unwrap(),
+            "--data-dir",
+            tmp.path().to_str().unwrap(),
+            "--no-download",
+        ])
+        .args(["--dataset", "cifar10", "--noise", "sym", "--rate", "0.5"])));
+    let distill = run(bin("rmd-distill").args([
+        "--store",
+        store.to_str().unwrap(),
+        "--noise",
+        &noise,
+        "--relations",
+        &key,
+        "--profile",
+        "smoke",
+    ]));
+    let dk = ok_key(&distill);
+    let show = run(bin("rmd").args(["--store", store.to_str().unwrap(), "store", "show", &dk]));
+    let dm: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert!(
+        dm["metrics"]["teacher"]["synthetic"]["purity"].as_f64().is_some(),
+        "{}",
+        dm["metrics"]["teacher"]
+    );
+    assert_eq!(
+        dm["metrics"]["teacher"]["training_neighbour_label_agreement"].as_f64().map(|a| a > 0.0),
+        Some(true)
+    );
+
+    // Impossible requests are input errors.
+    let below = synth(&["--synthetic-purity", "0.05"]);
+    assert_eq!(below.status.code(), Some(2));
+    assert!(stderr(&below).contains("above chance"), "{}", stderr(&below));
+    let both = synth(&["--synthetic-purity", "0.5", "--encoder", "abc"]);
+    assert_eq!(both.status.code(), Some(2));
+}

@@ -2,8 +2,12 @@
 
 use anyhow::Context;
 use clap::Parser;
-use rmd_nn::relations::{RelationGraph, RelationsRequest, run_graph_eval, run_relations, write_npy};
-use rmdnet::cli::{self, BackendArgs, OutputArgs, StoreArgs, short};
+use rmd_nn::relations::synthetic::SyntheticTeacher;
+use rmd_nn::relations::{
+    RelationGraph, RelationsRequest, run_graph_eval, run_relations, run_synthetic_relations, write_npy,
+};
+use rmd_store::Artifact;
+use rmdnet::cli::{self, BackendArgs, DataArgs, OutputArgs, StoreArgs, short};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -17,9 +21,16 @@ use std::time::Instant;
 /// "fraction of neighbours whose noisy label differs" detects the flipped labels (ROC-AUC),
 /// as a small separate artifact per noise setting, without recomputing the graph.
 ///
+/// With --synthetic-purity P (and --dataset instead of --encoder) the teacher is synthetic:
+/// embeddings built from the dataset's CLEAN labels (class prototypes plus Gaussian noise,
+/// calibrated so that the top-K neighbours agree with the clean labels a share P of the
+/// time). Such an artifact says so in its params, metadata and manifest: it diagnoses how
+/// RGRL responds to teacher quality, and is never a result.
+///
 /// Examples:
 ///   rmd-relations --encoder 3fa9c1 --k 10
 ///   rmd-relations --encoder 3fa9c1 --k 10 --noise 9212 --noise 695d --npy out/
+///   rmd-relations --dataset cifar10 --synthetic-purity 0.9 --k 10 --seed 1
 #[derive(Debug, Parser)]
 #[command(name = "rmd-relations", version, about, long_about, verbatim_doc_comment)]
 struct Args {
@@ -29,10 +40,29 @@ struct Args {
     output: OutputArgs,
     #[command(flatten)]
     backend: BackendArgs,
+    #[command(flatten)]
+    data: DataArgs,
 
-    /// Key (or unique prefix) of the RM (rmd-pretrain) artifact.
+    /// Key (or unique prefix) of the RM (rmd-pretrain) artifact whose encoder is the teacher.
+    #[arg(long, required_unless_present = "synthetic_purity", conflicts_with = "synthetic_purity")]
+    encoder: Option<String>,
+
+    /// Build a synthetic diagnostic teacher of this top-K neighbour purity (clean-label
+    /// agreement, above chance and at most 1) from the clean labels of --dataset.
+    #[arg(long, value_name = "P", requires = "dataset")]
+    synthetic_purity: Option<f64>,
+
+    /// Dataset of the synthetic teacher: a name (cifar10, ...) or a dataset artifact key.
     #[arg(long)]
-    encoder: String,
+    dataset: Option<String>,
+
+    /// Embedding dimension of the synthetic teacher.
+    #[arg(long, default_value_t = 32)]
+    synthetic_dim: usize,
+
+    /// Seed of the synthetic teacher's prototypes and noise.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 
     /// Neighbours per sample (self excluded).
     #[arg(long, default_value_t = 10)]
@@ -56,6 +86,14 @@ struct Args {
     force: bool,
 }
 
+/// Where the relations come from.
+enum Teacher {
+    /// An RM artifact's encoder.
+    Rm(Artifact),
+    /// A synthetic teacher on a dataset artifact.
+    Synthetic(Artifact, SyntheticTeacher),
+}
+
 fn main() -> ExitCode {
     cli::run(|| {
         let args = Args::parse();
@@ -63,7 +101,22 @@ fn main() -> ExitCode {
         let store = args.store.open()?;
         let code = cli::code_identity(true);
         let compute = args.backend.select()?;
-        let encoder = store.find(Some("pretrain"), &args.encoder).context("resolving --encoder")?;
+        // The teacher: an RM artifact, or the synthetic one (resolved before any long work).
+        let teacher = match (&args.encoder, args.synthetic_purity) {
+            (Some(e), _) => Teacher::Rm(store.find(Some("pretrain"), e).context("resolving --encoder")?),
+            (None, Some(p)) => {
+                let what = args.dataset.as_deref().expect("clap requires --dataset");
+                let ds = rmd_data::resolve_dataset(
+                    &store,
+                    what,
+                    &args.data.sources(args.output.progress()),
+                    &code,
+                )
+                .with_context(|| format!("resolving --dataset {what}"))?;
+                Teacher::Synthetic(ds, SyntheticTeacher::new(p, args.synthetic_dim, args.seed))
+            }
+            (None, None) => unreachable!("clap requires --encoder or --synthetic-purity"),
+        };
         // Resolve every --noise key before the (long) graph computation, so a typo fails fast.
         let noises = args
             .noise
@@ -75,8 +128,19 @@ fn main() -> ExitCode {
             block: args.block.max(1),
             force: args.force,
             progress: args.output.progress(),
+            verbose: !args.output.quiet,
         };
-        let (artifact, cached) = run_relations(&store, &encoder, &req, &compute, &code)?;
+        let (artifact, cached) = match &teacher {
+            Teacher::Rm(encoder) => run_relations(&store, encoder, &req, &compute, &code)?,
+            Teacher::Synthetic(ds, t) => {
+                args.output.say(format!(
+                    "synthetic teacher of purity {} from the CLEAN labels of [{}] (a diagnostic, never a result)",
+                    t.purity,
+                    short(ds.key())
+                ));
+                run_synthetic_relations(&store, ds, t, &req, &compute, &code)?
+            }
+        };
         let m = &artifact.manifest.metrics;
         args.output.say(format!(
             "relations k={} d={} over {} samples: neighbour agreement {:.4}, kNN acc {:.4} (clean labels, diagnostics)",

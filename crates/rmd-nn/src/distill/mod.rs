@@ -510,6 +510,8 @@ pub fn run_distill(
         serde_json::json!({
             "knn_acc": a.manifest.metrics.get("knn_acc"),
             "neighbour_label_agreement": a.manifest.metrics.get("neighbour_label_agreement"),
+            // Present when the teacher is synthetic (built from clean labels: a diagnostic).
+            "synthetic": a.manifest.params.get("synthetic"),
             // Of the neighbours L_graph used (among the training images): clean-label agreement.
             "training_neighbour_label_agreement":
                 train_neighbours.as_ref().map(|t| t.label_agreement(&subset, &labels.clean)),

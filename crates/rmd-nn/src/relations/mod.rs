@@ -8,6 +8,7 @@
 mod diagnostics;
 pub mod io;
 mod search;
+pub mod synthetic;
 
 pub use diagnostics::{disagreement_scores, label_agreement, roc_auc};
 pub use io::{RelationGraph, write_npy};
@@ -39,6 +40,9 @@ struct RelationParams {
     k: usize,
     knn_k: usize,
     knn_temperature: f64,
+    /// Present only for a synthetic teacher (so RM-teacher keys are unchanged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    synthetic: Option<synthetic::SyntheticTeacher>,
 }
 
 /// How to run the relations stage.
@@ -52,6 +56,8 @@ pub struct RelationsRequest {
     pub force: bool,
     /// Progress bar.
     pub progress: bool,
+    /// Say what is being done on stderr (calibration steps of a synthetic teacher).
+    pub verbose: bool,
 }
 
 /// Runs (or finds cached) the relations stage for an RM artifact.
@@ -77,7 +83,7 @@ pub fn run_relations(
     if req.k == 0 || req.k >= n {
         return Err(NnError::Invalid(format!("--k {} must be between 1 and {} (samples − 1)", req.k, n - 1)));
     }
-    let params = RelationParams { k: req.k, knn_k: 200, knn_temperature: 0.1 };
+    let params = RelationParams { k: req.k, knn_k: 200, knn_temperature: 0.1, synthetic: None };
     let spec = ArtifactSpec::new(RELATIONS_STAGE, RELATIONS_SCHEMA_VERSION, &params)
         .with_input("encoder", encoder_artifact.key())
         .with_input("dataset", &ds.key);
@@ -123,37 +129,153 @@ pub fn run_relations(
         &device,
     );
     let agreement = label_agreement(&top.dst, req.k, ds.train.labels());
-
     let mut meta = BTreeMap::new();
-    meta.insert("rmdnet.artifact_key".to_string(), pending.key().to_string());
     meta.insert("rmdnet.encoder_key".to_string(), encoder_artifact.key().to_string());
-    meta.insert("rmdnet.dataset_key".to_string(), ds.key.clone());
-    meta.insert("rmdnet.k".to_string(), req.k.to_string());
-    meta.insert("rmdnet.dim".to_string(), dim.to_string());
-    meta.insert("rmdnet.n".to_string(), n.to_string());
-    io::write_embeddings(&pending.path("embeddings.parquet"), &train_emb, n, dim, &meta)?;
-    io::write_graph(&pending.path("graph.parquet"), &top, &meta)?;
-    let mean_sim_by_rank: Vec<f64> = (0..req.k)
-        .map(|r| top.sim.iter().skip(r).step_by(req.k).map(|&s| s as f64).sum::<f64>() / n as f64)
-        .collect();
-    let metrics = serde_json::json!({
-        "n": n,
-        "k": req.k,
-        "dim": dim,
-        "neighbour_label_agreement": agreement,
-        "knn_acc": knn,
-        "mean_similarity_by_rank": mean_sim_by_rank,
+    let extra = serde_json::json!({
         "embed_seconds": embed_secs,
         "search_seconds": search_secs,
         "diagnostics_note": "label agreement and kNN accuracy use the clean labels: diagnostics only",
     });
-    let artifact = pending.commit(CommitInfo {
+    let outputs = RelationOutputs { embeddings: &train_emb, dim, top: &top, agreement, knn_acc: knn };
+    let artifact = commit_relations(pending, &ds, outputs, meta, extra, compute, code)?;
+    Ok((artifact, false))
+}
+
+/// What a relations artifact holds, however its embeddings were made.
+struct RelationOutputs<'a> {
+    embeddings: &'a [f32],
+    dim: usize,
+    top: &'a TopK,
+    agreement: f64,
+    knn_acc: f64,
+}
+
+/// Writes `embeddings.parquet` and `graph.parquet` with their metadata (`meta` adds to the
+/// common keys) and commits with the common metrics plus `extra`.
+fn commit_relations(
+    pending: rmd_store::PendingArtifact,
+    ds: &Dataset,
+    out: RelationOutputs,
+    mut meta: BTreeMap<String, String>,
+    extra: serde_json::Value,
+    compute: &ComputeDevice,
+    code: &CodeIdentity,
+) -> Result<Artifact> {
+    let (n, k, dim, top) = (ds.info.n_train, out.top.k, out.dim, out.top);
+    meta.insert("rmdnet.artifact_key".to_string(), pending.key().to_string());
+    meta.insert("rmdnet.dataset_key".to_string(), ds.key.clone());
+    meta.insert("rmdnet.k".to_string(), k.to_string());
+    meta.insert("rmdnet.dim".to_string(), dim.to_string());
+    meta.insert("rmdnet.n".to_string(), n.to_string());
+    io::write_embeddings(&pending.path("embeddings.parquet"), out.embeddings, n, dim, &meta)?;
+    io::write_graph(&pending.path("graph.parquet"), top, &meta)?;
+    let mean_sim_by_rank: Vec<f64> = (0..k)
+        .map(|r| top.sim.iter().skip(r).step_by(k).map(|&s| s as f64).sum::<f64>() / n as f64)
+        .collect();
+    let mut metrics = serde_json::json!({
+        "n": n,
+        "k": k,
+        "dim": dim,
+        "neighbour_label_agreement": out.agreement,
+        "knn_acc": out.knn_acc,
+        "mean_similarity_by_rank": mean_sim_by_rank,
+    });
+    if let (Some(m), Some(e)) = (metrics.as_object_mut(), extra.as_object()) {
+        m.extend(e.clone());
+    }
+    Ok(pending.commit(CommitInfo {
         metrics,
         seeds: BTreeMap::new(),
         code: code.clone(),
         backend: compute.kind.name().to_string(),
         device: compute.description.clone(),
-    })?;
+    })?)
+}
+
+/// Runs (or finds cached) the relations stage with a synthetic teacher of known purity built
+/// from the dataset's clean labels ([`synthetic`]): a diagnostic, never a result.
+pub fn run_synthetic_relations(
+    store: &Store,
+    dataset: &Artifact,
+    teacher: &synthetic::SyntheticTeacher,
+    req: &RelationsRequest,
+    compute: &ComputeDevice,
+    code: &CodeIdentity,
+) -> Result<(Artifact, bool)> {
+    if dataset.stage() != DATASET_STAGE {
+        return Err(NnError::Invalid(format!(
+            "--dataset {} is a {} artifact",
+            &dataset.key()[..12],
+            dataset.stage()
+        )));
+    }
+    let ds = Dataset::open(dataset)?;
+    let n = ds.info.n_train;
+    if req.k == 0 || req.k >= n {
+        return Err(NnError::Invalid(format!("--k {} must be between 1 and {} (samples − 1)", req.k, n - 1)));
+    }
+    teacher.validate(ds.info.num_classes()).map_err(NnError::Invalid)?;
+    let params =
+        RelationParams { k: req.k, knn_k: 200, knn_temperature: 0.1, synthetic: Some(teacher.clone()) };
+    let spec =
+        ArtifactSpec::new(RELATIONS_STAGE, RELATIONS_SCHEMA_VERSION, &params).with_input("dataset", &ds.key);
+    let pending = match store.begin(&spec, BeginOptions { force: req.force, resume: false })? {
+        Begin::Cached(a) => return Ok((a, true)),
+        Begin::Run(p) => p,
+    };
+    let started = std::time::Instant::now();
+    let device = compute.device.clone();
+    let made = synthetic::synthesize(
+        teacher,
+        ds.train.labels(),
+        ds.test.labels(),
+        ds.info.num_classes(),
+        req.k,
+        &device,
+        0.005,
+        24,
+        |step, sigma, agreement| {
+            if req.verbose {
+                eprintln!(
+                    "  calibration step {step}: sigma {sigma:.4} -> neighbour agreement {agreement:.4}"
+                );
+            }
+        },
+    );
+    let knn = knn_accuracy(
+        &made.train,
+        ds.train.labels(),
+        &made.test,
+        ds.test.labels(),
+        teacher.dim,
+        ds.info.num_classes(),
+        200,
+        0.1,
+        &device,
+    );
+    let mut meta = BTreeMap::new();
+    meta.insert(
+        "rmdnet.synthetic_teacher".to_string(),
+        "built from the clean labels: a diagnostic".to_string(),
+    );
+    let extra = serde_json::json!({
+        "synthetic_teacher": {
+            "requested_purity": teacher.purity,
+            "reached_purity": made.agreement,
+            "sigma": made.sigma,
+            "calibration_steps": made.steps,
+            "seconds": started.elapsed().as_secs_f64(),
+        },
+        "diagnostics_note": "SYNTHETIC TEACHER: embeddings and graph were built from the CLEAN labels to a chosen purity; a diagnostic of the regulariser, never a result",
+    });
+    let outputs = RelationOutputs {
+        embeddings: &made.train,
+        dim: teacher.dim,
+        top: &made.graph,
+        agreement: made.agreement,
+        knn_acc: knn,
+    };
+    let artifact = commit_relations(pending, &ds, outputs, meta, extra, compute, code)?;
     Ok((artifact, false))
 }
 
