@@ -4,7 +4,7 @@
 # into OUT_DIR (deleted first). Prints each command with the tail of its stderr/stdout and its
 # exit code. Run it against two builds to compare them.
 # Usage: bench/store-trust-cases.sh BIN_DIR OUT_DIR   (needs python3; case 6g: pip blake3)
-B=$1; W=$2; rm -rf "$W"; mkdir -p "$W"; cd "$W"
+B=$(cd "$1" && pwd); W=$2; rm -rf "$W"; mkdir -p "$W"; cd "$W"
 python3 - data <<'PY'
 import os, sys
 d = os.path.join(sys.argv[1], "cifar-10-batches-bin"); os.makedirs(d)
