@@ -122,6 +122,10 @@ fn a_changed_file_is_never_served_and_a_rerun_replaces_it() {
     let by_key =
         run(bin("rmd-noise").args(["--store", store.to_str().unwrap(), "--dataset", &ds[..12]]).args(args));
     code2(&by_key, &["is damaged", "train_images.u8: content changed"]);
+    // The message points at `rmd store verify KEY`, which lists the problem (exit 1).
+    let listed = rmd(&store, &["store", "verify", &ds[..12]]);
+    assert_eq!(listed.status.code(), Some(1), "{}", stderr(&listed));
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("FAILED dataset/"));
     // ...and by name the import notices and replaces it, instead of saying "cached".
     let again = run(bin("rmd").args(["--store", store.to_str().unwrap(), "dataset", "cifar10"]).args([
         "--data-dir",

@@ -37,8 +37,8 @@ impl Store {
                 let a = self.find(None, p);
                 match a {
                     Ok(a) => targets.push((a.stage().to_string(), a.key().to_string())),
-                    // An incomplete artifact is still worth reporting in detail.
-                    Err(crate::StoreError::CorruptManifest { .. }) => {
+                    // A damaged or incomplete artifact is exactly what to report in detail.
+                    Err(crate::StoreError::CorruptManifest { .. } | crate::StoreError::Damaged { .. }) => {
                         for stage in self.stages()? {
                             for key in self.key_dirs(&stage)? {
                                 if key.starts_with(p) {
@@ -195,6 +195,9 @@ mod tests {
         let r = store.verify(None).unwrap();
         assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
         assert!(r.problems[0].what.contains("x.bin: content changed"));
+        // By key prefix too: a damaged artifact is listed, not refused.
+        let r = store.verify(Some(&a.key()[..8])).unwrap();
+        assert!(r.problems.iter().any(|p| p.what.contains("x.bin: content changed")), "{:?}", r.problems);
         bytes[500] ^= 0x01;
         std::fs::write(a.path("x.bin"), &bytes).unwrap();
 
