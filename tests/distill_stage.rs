@@ -221,32 +221,10 @@ fn killed_run_resumes_to_the_same_classifier() {
 /// Writes a CIFAR-10-layout dataset whose classes are easy to tell apart: each class has its
 /// own colour (a distinct level per channel) with a little per-pixel noise.
 fn write_separable_cifar10(root: &Path, per_file: usize) {
-    let dir = root.join("cifar-10-batches-bin");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("batches.meta.txt"), CIFAR10_NAMES.join("\n") + "\n").unwrap();
-    let files = [
-        "data_batch_1.bin",
-        "data_batch_2.bin",
-        "data_batch_3.bin",
-        "data_batch_4.bin",
-        "data_batch_5.bin",
-        "test_batch.bin",
-    ];
-    for (f_idx, f) in files.iter().enumerate() {
-        let mut bytes = Vec::new();
-        for i in 0..per_file {
-            let n = f_idx * per_file + i;
-            let class = n % 10;
-            bytes.push(class as u8);
-            for p in 0..3072 {
-                let channel = p / 1024;
-                let level = [20 + 23 * class, 230 - 21 * class, 40 + 19 * ((class * 3) % 10)][channel];
-                let jitter = (p * 31 + n * 17) % 21;
-                bytes.push((level + jitter).min(255) as u8);
-            }
-        }
-        std::fs::write(dir.join(f), bytes).unwrap();
-    }
+    write_cifar10_with(root, per_file, |n, class, p| {
+        let level = [20 + 23 * class, 230 - 21 * class, 40 + 19 * ((class * 3) % 10)][p / 1024];
+        (level + (p * 31 + n * 17) % 21).min(255) as u8
+    });
 }
 
 #[test]

@@ -69,6 +69,16 @@ pub fn real_data_dir() -> PathBuf {
 /// Writes a small CIFAR-10 in the official binary layout: `per_file` records in each of
 /// the five training files and in the test file, labels cycling through the classes.
 pub fn write_small_cifar10(root: &Path, per_file: usize) -> PathBuf {
+    write_cifar10_with(root, per_file, |n, _class, p| ((p * 7 + n * 13) % 256) as u8)
+}
+
+/// Writes a CIFAR-10 in the official binary layout whose pixel `p` (0..3072, channel-major)
+/// of record `n` (counted over all six files) with label `class` is `pixel(n, class, p)`.
+pub fn write_cifar10_with(
+    root: &Path,
+    per_file: usize,
+    pixel: impl Fn(usize, usize, usize) -> u8,
+) -> PathBuf {
     let dir = root.join("cifar-10-batches-bin");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("batches.meta.txt"), CIFAR10_NAMES.join("\n") + "\n").unwrap();
@@ -85,7 +95,7 @@ pub fn write_small_cifar10(root: &Path, per_file: usize) -> PathBuf {
         for i in 0..per_file {
             let n = f_idx * per_file + i;
             bytes.push((n % 10) as u8);
-            bytes.extend((0..3072).map(|p| ((p * 7 + n * 13) % 256) as u8));
+            bytes.extend((0..3072).map(|p| pixel(n, n % 10, p)));
         }
         std::fs::write(dir.join(f), bytes).unwrap();
     }

@@ -80,9 +80,7 @@ pub fn run_relations(
     let dataset = store.find(Some(DATASET_STAGE), &info.dataset_key)?;
     let ds = Dataset::open(&dataset)?;
     let n = ds.info.n_train;
-    if req.k == 0 || req.k >= n {
-        return Err(NnError::Invalid(format!("--k {} must be between 1 and {} (samples − 1)", req.k, n - 1)));
-    }
+    check_k(req.k, n)?;
     let params = RelationParams { k: req.k, knn_k: 200, knn_temperature: 0.1, synthetic: None };
     let spec = ArtifactSpec::new(RELATIONS_STAGE, RELATIONS_SCHEMA_VERSION, &params)
         .with_input("encoder", encoder_artifact.key())
@@ -139,6 +137,14 @@ pub fn run_relations(
     let outputs = RelationOutputs { embeddings: &train_emb, dim, top: &top, agreement, knn_acc: knn };
     let artifact = commit_relations(pending, &ds, outputs, meta, extra, compute, code)?;
     Ok((artifact, false))
+}
+
+/// K must leave at least one non-neighbour: 1 ≤ K < N.
+fn check_k(k: usize, n: usize) -> Result<()> {
+    if k == 0 || k >= n {
+        return Err(NnError::Invalid(format!("--k {k} must be between 1 and {} (samples − 1)", n - 1)));
+    }
+    Ok(())
 }
 
 /// What a relations artifact holds, however its embeddings were made.
@@ -211,9 +217,7 @@ pub fn run_synthetic_relations(
     }
     let ds = Dataset::open(dataset)?;
     let n = ds.info.n_train;
-    if req.k == 0 || req.k >= n {
-        return Err(NnError::Invalid(format!("--k {} must be between 1 and {} (samples − 1)", req.k, n - 1)));
-    }
+    check_k(req.k, n)?;
     teacher.validate(ds.info.num_classes()).map_err(NnError::Invalid)?;
     let params =
         RelationParams { k: req.k, knn_k: 200, knn_temperature: 0.1, synthetic: Some(teacher.clone()) };
