@@ -125,23 +125,28 @@ fn synthetic_teacher_reaches_its_purity_says_so_and_feeds_rgrl() {
     let tmp = tempfile::tempdir().unwrap();
     write_small_cifar10(tmp.path(), 60);
     let store = tmp.path().join("store");
+    let with_data = |name: &str| {
+        let mut c = bin(name);
+        c.args([
+            "--store",
+            store.to_str().unwrap(),
+            "--data-dir",
+            tmp.path().to_str().unwrap(),
+            "--no-download",
+        ]);
+        c
+    };
+    let show = |key: &str| -> serde_json::Value {
+        let out = run(bin("rmd").args(["--store", store.to_str().unwrap(), "store", "show", key]));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
     let synth = |extra: &[&str]| {
-        run(bin("rmd-relations")
-            .args([
-                "--store",
-                store.to_str().unwrap(),
-                "--data-dir",
-                tmp.path().to_str().unwrap(),
-                "--no-download",
-            ])
-            .args(["--dataset", "cifar10", "--k", "5", "--seed", "3"])
-            .args(extra))
+        run(with_data("rmd-relations").args(["--dataset", "cifar10", "--k", "5", "--seed", "3"]).args(extra))
     };
     let first = synth(&["--synthetic-purity", "0.8"]);
     let key = ok_key(&first);
     assert!(stderr(&first).contains("CLEAN labels"), "{}", stderr(&first));
-    let show = run(bin("rmd").args(["--store", store.to_str().unwrap(), "store", "show", &key]));
-    let m: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let m = show(&key);
     let reached = m["metrics"]["synthetic_teacher"]["reached_purity"].as_f64().unwrap();
     assert!((reached - 0.8).abs() <= 0.005, "reached {reached}");
     assert_eq!(m["metrics"]["neighbour_label_agreement"].as_f64().unwrap(), reached);
@@ -153,15 +158,14 @@ fn synthetic_teacher_reaches_its_purity_says_so_and_feeds_rgrl() {
     assert_ne!(ok_key(&synth(&["--synthetic-purity", "0.5"])), key, "another purity, another teacher");
 
     // RGRL trains on it, and its manifest names the teacher as synthetic.
-    let noise = ok_key(&run(bin("rmd-noise")
-        .args([
-            "--store",
-            store.to_str().unwrap(),
-            "--data-dir",
-            tmp.path().to_str().unwrap(),
-            "--no-download",
-        ])
-        .args(["--dataset", "cifar10", "--noise", "sym", "--rate", "0.5"])));
+    let noise = ok_key(&run(with_data("rmd-noise").args([
+        "--dataset",
+        "cifar10",
+        "--noise",
+        "sym",
+        "--rate",
+        "0.5",
+    ])));
     let distill = run(bin("rmd-distill").args([
         "--store",
         store.to_str().unwrap(),
@@ -173,8 +177,7 @@ fn synthetic_teacher_reaches_its_purity_says_so_and_feeds_rgrl() {
         "smoke",
     ]));
     let dk = ok_key(&distill);
-    let show = run(bin("rmd").args(["--store", store.to_str().unwrap(), "store", "show", &dk]));
-    let dm: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let dm = show(&dk);
     assert!(
         dm["metrics"]["teacher"]["synthetic"]["purity"].as_f64().is_some(),
         "{}",

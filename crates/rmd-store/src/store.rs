@@ -274,6 +274,17 @@ impl Store {
 
     /// The one complete artifact whose key starts with `prefix`, in `stage` if given.
     pub fn find(&self, stage: Option<&str>, prefix: &str) -> Result<Artifact> {
+        let (s, key) = self.resolve(stage, prefix)?;
+        match self.inspect(&s, &key)? {
+            Lookup::Complete(a) => Ok(*a),
+            Lookup::Broken(reason) => Err(StoreError::Damaged { stage: s, key, reason }),
+            Lookup::Missing => unreachable!("listed directory vanished"),
+        }
+    }
+
+    /// `(stage, key)` of the one key directory (complete or not) whose key starts with
+    /// `prefix`, in `stage` if given; nothing is read or checked inside it.
+    pub(crate) fn resolve(&self, stage: Option<&str>, prefix: &str) -> Result<(String, String)> {
         let prefix_lc = prefix.to_ascii_lowercase();
         let stages = match stage {
             Some(s) => vec![s.to_string()],
@@ -295,16 +306,7 @@ impl Store {
                 stage: stage.map(str::to_string),
                 store: self.root.clone(),
             }),
-            1 => {
-                let (s, key) = &matches[0];
-                match self.inspect(s, key)? {
-                    Lookup::Complete(a) => Ok(*a),
-                    Lookup::Broken(reason) => {
-                        Err(StoreError::Damaged { stage: s.clone(), key: key.clone(), reason })
-                    }
-                    Lookup::Missing => unreachable!("listed directory vanished"),
-                }
-            }
+            1 => Ok(matches.remove(0)),
             _ => Err(StoreError::Ambiguous {
                 prefix: prefix.to_string(),
                 candidates: matches.iter().map(|(s, k)| format!("{s}/{}", &k[..12])).collect(),

@@ -29,27 +29,13 @@ pub struct VerifyReport {
 }
 
 impl Store {
-    /// Re-hashes the outputs of every artifact (or of the one matching `prefix`).
+    /// Re-hashes the outputs of every artifact (or of the one matching `prefix`, complete
+    /// or damaged).
     pub fn verify(&self, prefix: Option<&str>) -> Result<VerifyReport> {
         let mut targets = Vec::new();
         match prefix {
-            Some(p) => {
-                let a = self.find(None, p);
-                match a {
-                    Ok(a) => targets.push((a.stage().to_string(), a.key().to_string())),
-                    // A damaged or incomplete artifact is exactly what to report in detail.
-                    Err(crate::StoreError::CorruptManifest { .. } | crate::StoreError::Damaged { .. }) => {
-                        for stage in self.stages()? {
-                            for key in self.key_dirs(&stage)? {
-                                if key.starts_with(p) {
-                                    targets.push((stage.clone(), key));
-                                }
-                            }
-                        }
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
+            // Resolved without the lookup's own content check: the full check follows.
+            Some(p) => targets.push(self.resolve(None, p)?),
             None => {
                 for stage in self.stages()? {
                     for key in self.key_dirs(&stage)? {
