@@ -168,3 +168,50 @@ fn cifar10n_worse_pipeline_reads_its_label_file_from_the_data_directory() {
     let after = noise_line(&dry());
     assert!(after.contains("cached") && after.contains(&key[..12]), "{after}");
 }
+
+#[test]
+fn teacher_sweep_runs_every_teacher_and_reports_the_gain_against_purity() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_small_cifar10(tmp.path(), 60);
+    let store = tmp.path().join("store");
+    let out = tmp.path().join("report");
+    let log =
+        ok(&run(&mut reproduce(&store, tmp.path(), &out, &["cifar10-teacher-sweep", "--profile", "smoke"])));
+    // Two noise settings; CE under both, CE+RGRL (three teachers) only under sym-0.5; two seeds.
+    assert_eq!(count(&store, "distill"), 2 * 2 + 3 * 2, "{log}");
+    assert_eq!(count(&store, "relations"), 3, "{log}");
+    assert_eq!(count(&store, "pretrain"), 1, "the RM teacher needs the RM stage");
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let table = csv_row::parse(&csv);
+    let rows: Vec<_> = table.iter().filter(|r| r["run"] == "ce+rgrl").collect();
+    let mut teachers: Vec<&str> = rows.iter().map(|r| r["teacher"].as_str()).collect();
+    teachers.sort_unstable();
+    assert_eq!(teachers, ["rm", "synthetic-0.5", "synthetic-1.0"]);
+    assert!(table.iter().any(|r| r["noise"] == "clean" && r["run"] == "ce"), "{csv}");
+    assert!(
+        !table.iter().any(|r| r["noise"] == "clean" && r["run"] == "ce+rgrl"),
+        "limited to noisy settings"
+    );
+    for r in &table {
+        assert_eq!(r["seeds"], "1 2", "{r:?}");
+        assert!(r["val_selected_mean"].parse::<f64>().is_ok(), "val-selected accuracy: {r:?}");
+    }
+    // Δ val-selected is the mean of the per-seed differences with the CE run of the same seed.
+    let base = table.iter().find(|r| r["noise"] == "sym-0.5" && r["run"] == "ce").unwrap();
+    let rg = rows.iter().find(|r| r["teacher"] == "synthetic-1.0").unwrap();
+    let per_seed = |row: &csv_row::Row| -> Vec<f64> {
+        row["keys"]
+            .split(' ')
+            .map(|k| manifest_of(&store, k)["metrics"]["val_selected_test_acc"].as_f64().unwrap())
+            .collect()
+    };
+    let (a, b) = (per_seed(rg), per_seed(base));
+    let want = ((a[0] - b[0]) + (a[1] - b[1])) / 2.0;
+    let got: f64 = rg["delta_val_selected"].parse().unwrap();
+    assert!((got - want).abs() < 1e-12, "Δ {got} vs paired mean {want}");
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    assert!(md.contains("Teacher sweep") && md.contains("built from clean labels"), "{md}");
+    assert!(md.contains("Clean-label reference"), "{md}");
+    assert_eq!(&std::fs::read(out.join("sweep.png")).unwrap()[..4], b"\x89PNG");
+    assert!(std::fs::read_to_string(out.join("sweep.svg")).unwrap().contains("<svg"));
+}

@@ -12,7 +12,7 @@ mod plots;
 mod report;
 
 pub use exec::{Planned, StageFailed, StageRunner};
-pub use pipeline::{NoiseSpec, Pipeline, ProfileSpec, RunSpec};
+pub use pipeline::{NoiseSpec, Pipeline, ProfileSpec, RunSpec, TeacherSpec};
 pub use report::{RunResult, write_report};
 
 use anyhow::bail;
@@ -45,8 +45,15 @@ pub struct ReproduceOptions {
 enum Target {
     Noise(usize),
     Pretrain,
-    Relations,
-    Distill { noise: usize, run: usize, seed: u64 },
+    /// The relations of a teacher (index into the profile's teachers).
+    Relations(usize),
+    /// An RGRL-stage run; `teacher` is set for RGRL runs.
+    Distill {
+        noise: usize,
+        run: usize,
+        teacher: Option<usize>,
+        seed: u64,
+    },
 }
 
 impl Target {
@@ -54,7 +61,7 @@ impl Target {
         match self {
             Target::Noise(_) => "noise",
             Target::Pretrain => "pretrain",
-            Target::Relations => "relations",
+            Target::Relations(_) => "relations",
             Target::Distill { .. } => "distill",
         }
     }
@@ -63,7 +70,7 @@ impl Target {
         match self {
             Target::Noise(_) => "rmd-noise",
             Target::Pretrain => "rmd-pretrain",
-            Target::Relations => "rmd-relations",
+            Target::Relations(_) => "rmd-relations",
             Target::Distill { .. } => "rmd-distill",
         }
     }
@@ -81,18 +88,41 @@ struct Ctx<'a> {
     prof: &'a ProfileSpec,
     noise: Vec<&'a NoiseSpec>,
     runs: Vec<&'a RunSpec>,
+    teachers: Vec<&'a TeacherSpec>,
     data_dir: PathBuf,
 }
 
 impl Ctx<'_> {
+    /// Whether any run needs the RGRL teachers.
+    fn any_rgrl(&self) -> bool {
+        self.runs.iter().any(|r| r.rgrl)
+    }
+
+    /// Whether the RM stage runs: an RGRL run with an RM teacher, or an RM-initialised run.
+    fn needs_rm(&self) -> bool {
+        (self.any_rgrl() && self.teachers.iter().any(|t| t.needs_rm()))
+            || self.runs.iter().any(|r| r.init_from_rm)
+    }
+
     fn targets(&self) -> Vec<Target> {
         let mut t: Vec<Target> = (0..self.noise.len()).map(Target::Noise).collect();
-        t.push(Target::Pretrain);
-        t.push(Target::Relations);
-        for n in 0..self.noise.len() {
-            for (r, _) in self.runs.iter().enumerate() {
-                for &seed in &self.prof.seeds {
-                    t.push(Target::Distill { noise: n, run: r, seed });
+        if self.needs_rm() {
+            t.push(Target::Pretrain);
+        }
+        if self.any_rgrl() {
+            t.extend((0..self.teachers.len()).map(Target::Relations));
+        }
+        for (n, noise) in self.noise.iter().enumerate() {
+            for (r, run) in self.runs.iter().enumerate() {
+                if run.noise.as_ref().is_some_and(|ids| !ids.contains(&noise.id)) {
+                    continue;
+                }
+                let teachers: Vec<Option<usize>> =
+                    if run.rgrl { (0..self.teachers.len()).map(Some).collect() } else { vec![None] };
+                for teacher in teachers {
+                    for &seed in &self.prof.seeds {
+                        t.push(Target::Distill { noise: n, run: r, teacher, seed });
+                    }
                 }
             }
         }
@@ -103,9 +133,12 @@ impl Ctx<'_> {
         match t {
             Target::Noise(i) => self.noise[i].id.clone(),
             Target::Pretrain => format!("RM, profile {}", self.prof.stage_profile),
-            Target::Relations => self.p.relations.args.join(" "),
-            Target::Distill { noise, run, seed } => {
-                format!("{} {} seed {seed}", self.noise[noise].id, self.runs[run].name)
+            Target::Relations(t) => {
+                format!("teacher {} {}", self.teachers[t].id, self.p.relations.args.join(" "))
+            }
+            Target::Distill { noise, run, teacher, seed } => {
+                let with = teacher.map(|t| format!(" @{}", self.teachers[t].id)).unwrap_or_default();
+                format!("{} {}{with} seed {seed}", self.noise[noise].id, self.runs[run].name)
             }
         }
     }
@@ -133,16 +166,29 @@ impl Ctx<'_> {
                 a.extend(self.p.pretrain.args.iter().cloned());
                 a.extend(self.extra("pretrain"));
             }
-            Target::Relations => {
-                a.extend(["--encoder".into(), keys.found.get(&Target::Pretrain)?.clone()]);
+            Target::Relations(t) => {
+                let teacher = self.teachers[t];
+                match teacher.synthetic_purity {
+                    Some(purity) => a.extend([
+                        "--dataset".into(),
+                        keys.dataset.clone(),
+                        "--synthetic-purity".into(),
+                        purity.to_string(),
+                    ]),
+                    None => a.extend(["--encoder".into(), keys.found.get(&Target::Pretrain)?.clone()]),
+                }
+                a.extend(teacher.args.iter().cloned());
                 a.extend(self.p.relations.args.iter().cloned());
                 a.extend(self.extra("relations"));
             }
-            Target::Distill { noise, run, seed } => {
+            Target::Distill { noise, run, teacher, seed } => {
                 let r = self.runs[run];
                 a.extend(["--noise".into(), keys.found.get(&Target::Noise(noise))?.clone()]);
-                if r.rgrl {
-                    a.extend(["--relations".into(), keys.found.get(&Target::Relations)?.clone()]);
+                if let Some(t) = teacher {
+                    a.extend(["--relations".into(), keys.found.get(&Target::Relations(t))?.clone()]);
+                }
+                if r.init_from_rm {
+                    a.extend(["--init-from-rm".into(), keys.found.get(&Target::Pretrain)?.clone()]);
                 }
                 a.extend(["--loss".into(), r.loss.clone(), "--seed".into(), seed.to_string()]);
                 a.extend(profile());
@@ -174,8 +220,17 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
             bail!("--force {f}: expected one of {}", STAGES.join(", "));
         }
     }
-    let ctx =
-        Ctx { p, prof, noise: p.noise_for(prof), runs: p.runs_for(prof), data_dir: runner.data_dir.clone() };
+    let ctx = Ctx {
+        p,
+        prof,
+        noise: p.noise_for(prof),
+        runs: p.runs_for(prof),
+        teachers: p.teachers_for(prof),
+        data_dir: runner.data_dir.clone(),
+    };
+    if ctx.any_rgrl() && ctx.teachers.is_empty() {
+        bail!("profile {}: RGRL runs but no teacher", opts.profile);
+    }
     let v = opts.verbose;
     say(
         v,
@@ -252,9 +307,17 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
     // Report.
     let mut results = Vec::new();
     for t in &targets {
-        if let Target::Distill { noise, run, seed } = *t {
+        if let Target::Distill { noise, run, teacher, seed } = *t {
             let key = &keys.found[t];
-            results.push(RunResult::read(&runner.store, key, ctx.noise[noise], ctx.runs[run], seed)?);
+            let teacher = teacher.map(|i| ctx.teachers[i].id.as_str());
+            results.push(RunResult::read(
+                &runner.store,
+                key,
+                ctx.noise[noise],
+                ctx.runs[run],
+                teacher,
+                seed,
+            )?);
         }
     }
     let noise_keys: Vec<(String, String)> = (0..ctx.noise.len())
@@ -265,8 +328,12 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
         profile: &opts.profile,
         store: &runner.store,
         dataset: &dataset,
-        encoder: &keys.found[&Target::Pretrain],
-        relations: &keys.found[&Target::Relations],
+        encoder: keys.found.get(&Target::Pretrain).map(String::as_str),
+        teachers: &(0..ctx.teachers.len())
+            .filter_map(|i| {
+                keys.found.get(&Target::Relations(i)).map(|k| (ctx.teachers[i].clone(), k.clone()))
+            })
+            .collect::<Vec<_>>(),
         noise: &noise_keys,
         results: &results,
         out: &opts.out,

@@ -28,6 +28,38 @@ pub struct StageArgs {
     pub args: Vec<String>,
 }
 
+/// A teacher of the RGRL runs: relations from the pipeline's RM encoder (the default), or a
+/// synthetic diagnostic teacher of known purity built from the clean labels.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeacherSpec {
+    /// Short name used in reports (e.g. `rm`, `synthetic-0.9`).
+    pub id: String,
+    /// Build a synthetic teacher of this top-K purity (`rmd-relations --synthetic-purity`)
+    /// instead of embedding with the RM encoder.
+    #[serde(default)]
+    pub synthetic_purity: Option<f64>,
+    /// Extra `rmd-relations` arguments of this teacher (e.g. `--seed`).
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+impl TeacherSpec {
+    /// The RM-encoder teacher every pipeline has unless it lists its own.
+    pub fn rm() -> TeacherSpec {
+        TeacherSpec { id: "rm".into(), synthetic_purity: None, args: vec![] }
+    }
+
+    /// Whether the teacher needs the RM stage.
+    pub fn needs_rm(&self) -> bool {
+        self.synthetic_purity.is_none()
+    }
+}
+
+fn default_teachers() -> Vec<TeacherSpec> {
+    vec![TeacherSpec::rm()]
+}
+
 /// One RGRL-stage run to compare.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,10 +74,16 @@ pub struct RunSpec {
     /// Extra `rmd-distill` arguments (ablation switches, loss parameters).
     #[serde(default)]
     pub args: Vec<String>,
-    /// The run this one is compared with (default: the run with the same loss, RGRL off
-    /// and no extra arguments).
+    /// The run this one is compared with (default: the run with the same loss, RGRL off,
+    /// no RM initialisation and no extra arguments).
     #[serde(default)]
     pub base: Option<String>,
+    /// Initialise the backbone from the RM encoder (`--init-from-rm`, the C2D-style baseline).
+    #[serde(default)]
+    pub init_from_rm: bool,
+    /// Noise ids this run is limited to (default: every noise setting of the profile).
+    #[serde(default)]
+    pub noise: Option<Vec<String>>,
 }
 
 /// A profile: which stage profile, which noise settings, runs and seeds, and time estimates.
@@ -60,6 +98,9 @@ pub struct ProfileSpec {
     /// Run names to run (default: all).
     #[serde(default)]
     pub runs: Option<Vec<String>>,
+    /// Teacher ids the RGRL runs use (default: all).
+    #[serde(default)]
+    pub teachers: Option<Vec<String>>,
     /// RGRL-stage seeds (mean ± std over them in the report).
     #[serde(default = "one_seed")]
     pub seeds: Vec<u64>,
@@ -88,9 +129,12 @@ pub struct Pipeline {
     /// RM stage arguments.
     #[serde(default)]
     pub pretrain: StageArgs,
-    /// Relations stage arguments.
+    /// Relations stage arguments (every teacher).
     #[serde(default)]
     pub relations: StageArgs,
+    /// The teachers of the RGRL runs (default: the RM encoder's relations only).
+    #[serde(default = "default_teachers")]
+    pub teachers: Vec<TeacherSpec>,
     /// Runs to compare.
     pub runs: Vec<RunSpec>,
     /// Profiles by name.
@@ -165,6 +209,24 @@ impl Pipeline {
                 bail!("noise '{}' appears twice", n.id);
             }
         }
+        for r in &self.runs {
+            for id in r.noise.iter().flatten() {
+                if !ids.contains(id.as_str()) {
+                    bail!("run '{}': noise '{id}' is not defined", r.name);
+                }
+            }
+        }
+        let mut teachers = BTreeSet::new();
+        for t in &self.teachers {
+            if !teachers.insert(t.id.as_str()) {
+                bail!("teacher '{}' appears twice", t.id);
+            }
+            if let Some(p) = t.synthetic_purity
+                && !(p.is_finite() && p > 0.0 && p <= 1.0)
+            {
+                bail!("teacher '{}': synthetic_purity {p} must be in (0, 1]", t.id);
+            }
+        }
         for (pname, prof) in &self.profiles {
             for id in prof.noise.iter().flatten() {
                 if !ids.contains(id.as_str()) {
@@ -174,6 +236,11 @@ impl Pipeline {
             for r in prof.runs.iter().flatten() {
                 if !names.contains(r.as_str()) {
                     bail!("profile {pname}: run '{r}' is not defined");
+                }
+            }
+            for t in prof.teachers.iter().flatten() {
+                if !teachers.contains(t.as_str()) {
+                    bail!("profile {pname}: teacher '{t}' is not defined");
                 }
             }
             if prof.seeds.is_empty() {
@@ -204,12 +271,21 @@ impl Pipeline {
         self.runs.iter().filter(|r| prof.runs.as_ref().is_none_or(|names| names.contains(&r.name))).collect()
     }
 
+    /// The teachers a profile's RGRL runs use, in file order.
+    pub fn teachers_for<'a>(&'a self, prof: &ProfileSpec) -> Vec<&'a TeacherSpec> {
+        self.teachers
+            .iter()
+            .filter(|t| prof.teachers.as_ref().is_none_or(|ids| ids.contains(&t.id)))
+            .collect()
+    }
+
     /// The run a run is compared with, if any.
     pub fn base_of<'a>(&'a self, run: &RunSpec) -> Option<&'a RunSpec> {
+        let plain = |r: &RunSpec| r.loss == run.loss && !r.rgrl && !r.init_from_rm && r.args.is_empty();
         match &run.base {
             Some(b) => self.runs.iter().find(|r| &r.name == b),
-            None if run.rgrl || !run.args.is_empty() => {
-                self.runs.iter().find(|r| r.loss == run.loss && !r.rgrl && r.args.is_empty())
+            None if run.rgrl || run.init_from_rm || !run.args.is_empty() => {
+                self.runs.iter().find(|r| plain(r))
             }
             None => None,
         }

@@ -76,10 +76,11 @@ fn curves(runs: &[&RunResult]) -> Vec<(String, Vec<CurvePoint>)> {
     let mut order: Vec<String> = Vec::new();
     let mut acc: BTreeMap<String, EpochSums> = BTreeMap::new();
     for r in runs {
-        if !order.contains(&r.run.name) {
-            order.push(r.run.name.clone());
+        let name = r.label();
+        if !order.contains(&name) {
+            order.push(name.clone());
         }
-        let m = acc.entry(r.run.name.clone()).or_default();
+        let m = acc.entry(name).or_default();
         for e in &r.epochs {
             let s = m.entry(e.epoch).or_default();
             *s = (s.0 + e.test_acc, s.1 + e.memorised, s.2 + e.corrected, s.3 + 1.0);
@@ -291,7 +292,7 @@ pub fn draw_all(
     noise_id: &str,
     runs: &[&RunResult],
     noise: &Artifact,
-    relations: &Artifact,
+    relations: Option<&Artifact>,
     store: &Store,
 ) -> anyhow::Result<Vec<String>> {
     let mut files = Vec::new();
@@ -343,6 +344,7 @@ pub fn draw_all(
         &matrix
     ))?);
 
+    let Some(relations) = relations else { return Ok(files) };
     let graph = RelationGraph::open(relations)?;
     let step = (graph.n / MAP_POINTS).max(1);
     let idx: Vec<u32> = (0..graph.n as u32).step_by(step).collect();
@@ -353,13 +355,91 @@ pub fn draw_all(
         idx.iter().map(|&i| labels.clean[i as usize] != labels.noisy[i as usize]).collect();
     files.extend(both!(out, &format!("embeddings-{noise_id}"), (800, 720), |root| embedding_map(
         &root,
-        &format!("RM embeddings (PCA), colour = clean label, x = flipped ({noise_id})"),
+        &format!("teacher embeddings (PCA), colour = clean label, x = flipped ({noise_id})"),
         &pts,
         &clean,
         &flipped,
         &names
     ))?);
     Ok(files)
+}
+
+/// One line of the sweep plot: (purity, mean Δ, std of Δ) per synthetic teacher, and the
+/// RM teacher's point(s), marked apart.
+#[derive(Debug, Clone)]
+pub struct SweepSeries {
+    /// Legend entry (the noise setting, with the run when there are several).
+    pub name: String,
+    /// Synthetic teachers' points, by purity.
+    pub points: Vec<(f64, f64, f64)>,
+    /// The RM teacher's points.
+    pub real_teacher: Vec<(f64, f64, f64)>,
+}
+
+fn sweep_chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    series: &[SweepSeries],
+) -> anyhow::Result<()> {
+    let all = || series.iter().flat_map(|s| s.points.iter().chain(&s.real_teacher));
+    let lo = all().map(|p| p.1 - p.2).fold(0.0f64, f64::min);
+    let hi = all().map(|p| p.1 + p.2).fold(0.0f64, f64::max);
+    let pad = ((hi - lo) * 0.1).max(0.005);
+    let x_lo = all().map(|p| p.0).fold(1.0f64, f64::min).min(0.2) - 0.02;
+    let mut chart = ChartBuilder::on(root)
+        .caption("RGRL gain against teacher purity", ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x_lo..1.02f64, (100.0 * (lo - pad))..(100.0 * (hi + pad)))
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("teacher's top-K neighbour agreement with the clean labels")
+        .y_desc("Δ val-selected test accuracy (points)")
+        .draw()
+        .map_err(err)?;
+    chart.draw_series(LineSeries::new(vec![(x_lo, 0.0), (1.02, 0.0)], BLACK.mix(0.4))).map_err(err)?;
+    for (i, s) in series.iter().enumerate() {
+        let c = colour(i);
+        let pts: Vec<(f64, f64)> = s.points.iter().map(|p| (p.0, 100.0 * p.1)).collect();
+        chart
+            .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
+            .map_err(err)?
+            .label(s.name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
+        chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled()))).map_err(err)?;
+        chart
+            .draw_series(s.points.iter().chain(&s.real_teacher).map(|p| {
+                ErrorBar::new_vertical(
+                    p.0,
+                    100.0 * (p.1 - p.2),
+                    100.0 * p.1,
+                    100.0 * (p.1 + p.2),
+                    c.stroke_width(1),
+                    8,
+                )
+            }))
+            .map_err(err)?;
+        chart
+            .draw_series(
+                s.real_teacher.iter().map(|p| TriangleMarker::new((p.0, 100.0 * p.1), 8, c.filled())),
+            )
+            .map_err(err)?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font(("sans-serif", 13))
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+/// Draws the teacher sweep (`sweep.png`, `sweep.svg`); returns the file names.
+pub fn draw_sweep(out: &Path, series: &[SweepSeries]) -> anyhow::Result<Vec<String>> {
+    both!(out, "sweep", (900, 600), |root| sweep_chart(&root, series))
 }
 
 #[cfg(test)]
@@ -378,5 +458,20 @@ mod tests {
         let spread1 = p.iter().map(|q| q.0.abs()).fold(0.0, f64::max);
         let spread2 = p.iter().map(|q| q.1.abs()).fold(0.0, f64::max);
         assert!(spread1 > 30.0 && spread2 < 1.0, "{spread1} {spread2}");
+    }
+
+    #[test]
+    fn the_sweep_plot_is_written_as_png_and_svg() {
+        let tmp = tempfile::tempdir().unwrap();
+        let series = vec![SweepSeries {
+            name: "sym-0.5".into(),
+            points: vec![(0.3, -0.01, 0.005), (0.9, 0.05, 0.003)],
+            real_teacher: vec![(0.28, -0.02, 0.01)],
+        }];
+        let files = draw_sweep(tmp.path(), &series).unwrap();
+        assert_eq!(files, ["sweep.png", "sweep.svg"]);
+        assert_eq!(&std::fs::read(tmp.path().join("sweep.png")).unwrap()[..4], b"\x89PNG");
+        let svg = std::fs::read_to_string(tmp.path().join("sweep.svg")).unwrap();
+        assert!(svg.contains("sym-0.5") && svg.contains("teacher purity"), "legend and caption in the SVG");
     }
 }

@@ -1,7 +1,7 @@
 //! The report of a pipeline run: results table (Markdown and CSV) with the delta of each
 //! RGRL run over its base, and the plots.
 
-use super::pipeline::{NoiseSpec, Pipeline, RunSpec};
+use super::pipeline::{NoiseSpec, Pipeline, RunSpec, TeacherSpec};
 use super::plots;
 use anyhow::Context;
 use rmd_store::{Artifact, Store};
@@ -29,14 +29,20 @@ pub struct RunResult {
     pub noise: String,
     /// The run.
     pub run: RunSpec,
+    /// Teacher id of an RGRL run.
+    pub teacher: Option<String>,
     /// Seed.
     pub seed: u64,
     /// Artifact key.
     pub key: String,
-    /// Best test accuracy over epochs.
-    pub best: f64,
+    /// Test accuracy at the epoch selected on the noisy validation split (None without one).
+    pub selected: Option<f64>,
+    /// That epoch.
+    pub selected_epoch: Option<usize>,
     /// Last-epoch test accuracy.
     pub last: f64,
+    /// Best test accuracy over epochs (chosen on the test set: an extra, not a result).
+    pub best: f64,
     /// Minutes the run took (its manifest's wall time).
     pub minutes: f64,
     /// Per-epoch curve.
@@ -50,6 +56,7 @@ impl RunResult {
         key: &str,
         noise: &NoiseSpec,
         run: &RunSpec,
+        teacher: Option<&str>,
         seed: u64,
     ) -> anyhow::Result<RunResult> {
         let store = Store::open(store)?;
@@ -63,13 +70,28 @@ impl RunResult {
         Ok(RunResult {
             noise: noise.id.clone(),
             run: run.clone(),
+            teacher: teacher.map(String::from),
             seed,
             key: key.to_string(),
-            best: num("best_test_acc")?,
+            selected: m.metrics["val_selected_test_acc"].as_f64(),
+            selected_epoch: m.metrics["val_selected_epoch"].as_u64().map(|e| e as usize),
             last: num("last_test_acc")?,
+            best: num("best_test_acc")?,
             minutes: m.wall_seconds / 60.0,
             epochs: read_epochs(&a)?,
         })
+    }
+
+    /// The run's name with its teacher (`ce+rgrl @synthetic-0.9`).
+    pub fn label(&self) -> String {
+        label(&self.run.name, self.teacher.as_deref())
+    }
+}
+
+fn label(run: &str, teacher: Option<&str>) -> String {
+    match teacher {
+        Some(t) => format!("{run} @{t}"),
+        None => run.to_string(),
     }
 }
 
@@ -105,10 +127,10 @@ pub struct ReportInput<'a> {
     pub store: &'a Path,
     /// Dataset key.
     pub dataset: &'a str,
-    /// RM artifact key.
-    pub encoder: &'a str,
-    /// Relations artifact key.
-    pub relations: &'a str,
+    /// RM artifact key (when the profile ran the RM stage).
+    pub encoder: Option<&'a str>,
+    /// The teachers and their relations artifact keys.
+    pub teachers: &'a [(TeacherSpec, String)],
     /// (noise id, noise key) in pipeline order.
     pub noise: &'a [(String, String)],
     /// Every RGRL-stage result.
@@ -134,22 +156,45 @@ fn pct(mean: f64, std: Option<f64>) -> String {
     }
 }
 
-/// One table row: a run of a noise setting over its seeds.
+fn signed_pct(mean: f64, std: Option<f64>) -> String {
+    match std {
+        Some(s) => format!("{:+.2} ± {:.2}", 100.0 * mean, 100.0 * s),
+        None => format!("{:+.2}", 100.0 * mean),
+    }
+}
+
+/// One table row: a run of a noise setting (with one teacher) over its seeds.
 struct Row<'a> {
     noise: &'a str,
     run: &'a RunSpec,
-    seeds: Vec<u64>,
-    best: (f64, Option<f64>),
+    teacher: Option<&'a str>,
+    results: Vec<&'a RunResult>,
+    selected: Option<(f64, Option<f64>)>,
     last: (f64, Option<f64>),
+    best: (f64, Option<f64>),
     minutes: f64,
-    keys: Vec<&'a str>,
+}
+
+impl Row<'_> {
+    fn seeds(&self) -> Vec<u64> {
+        self.results.iter().map(|r| r.seed).collect()
+    }
+
+    fn selected_epochs(&self) -> String {
+        self.results
+            .iter()
+            .map(|r| r.selected_epoch.map(|e| e.to_string()).unwrap_or("-".into()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 fn rows<'a>(results: &'a [RunResult]) -> Vec<Row<'a>> {
-    let mut order: Vec<(&str, &str)> = Vec::new();
-    let mut groups: BTreeMap<(&str, &str), Vec<&RunResult>> = BTreeMap::new();
+    type GroupKey<'k> = (&'k str, &'k str, Option<&'k str>);
+    let mut order: Vec<GroupKey> = Vec::new();
+    let mut groups: BTreeMap<GroupKey, Vec<&RunResult>> = BTreeMap::new();
     for r in results {
-        let k = (r.noise.as_str(), r.run.name.as_str());
+        let k = (r.noise.as_str(), r.run.name.as_str(), r.teacher.as_deref());
         if !groups.contains_key(&k) {
             order.push(k);
         }
@@ -158,112 +203,194 @@ fn rows<'a>(results: &'a [RunResult]) -> Vec<Row<'a>> {
     order
         .into_iter()
         .map(|k| {
-            let g = &groups[&k];
+            let g = groups.remove(&k).expect("grouped");
+            let selected: Option<Vec<f64>> = g.iter().map(|r| r.selected).collect();
             Row {
                 noise: k.0,
                 run: &g[0].run,
-                seeds: g.iter().map(|r| r.seed).collect(),
-                best: mean_std(&g.iter().map(|r| r.best).collect::<Vec<_>>()),
+                teacher: k.2,
+                selected: selected.map(|v| mean_std(&v)),
                 last: mean_std(&g.iter().map(|r| r.last).collect::<Vec<_>>()),
+                best: mean_std(&g.iter().map(|r| r.best).collect::<Vec<_>>()),
                 minutes: g.iter().map(|r| r.minutes).sum(),
-                keys: g.iter().map(|r| r.key.as_str()).collect(),
+                results: g,
             }
         })
         .collect()
 }
 
-/// Writes `results.md`, `results.csv` and the plots into `input.out`.
+/// Differences of a row and its base row: means of the per-seed differences over the seeds
+/// both ran, with their standard deviation (paired by seed).
+#[derive(Debug, Clone, PartialEq)]
+struct Delta {
+    base: String,
+    selected: Option<(f64, Option<f64>)>,
+    last: (f64, Option<f64>),
+    best: (f64, Option<f64>),
+}
+
+fn paired(row: &Row, base: &Row, f: impl Fn(&RunResult) -> Option<f64>) -> Option<(f64, Option<f64>)> {
+    let mut d = Vec::new();
+    for r in &row.results {
+        let Some(b) = base.results.iter().find(|b| b.seed == r.seed) else { continue };
+        d.push(f(r)? - f(b)?);
+    }
+    (!d.is_empty()).then(|| mean_std(&d))
+}
+
+fn delta(p: &Pipeline, rows: &[Row], r: &Row) -> Option<Delta> {
+    let base_spec = p.base_of(r.run)?;
+    let b =
+        rows.iter().find(|b| b.noise == r.noise && b.run.name == base_spec.name && b.teacher.is_none())?;
+    Some(Delta {
+        base: base_spec.name.clone(),
+        selected: paired(r, b, |x| x.selected),
+        last: paired(r, b, |x| Some(x.last))?,
+        best: paired(r, b, |x| Some(x.best))?,
+    })
+}
+
+/// A teacher's figures for the report.
+struct TeacherRow<'a> {
+    spec: &'a TeacherSpec,
+    key: &'a str,
+    agreement: Option<f64>,
+    knn: Option<f64>,
+}
+
+/// Writes `results.md`, `results.csv`, the plots and, with synthetic teachers, the sweep
+/// table and plot into `input.out`.
 pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
     let out = input.out;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let store = Store::open(input.store)?;
     let p = input.pipeline;
     let rows = rows(input.results);
-    let find = |noise: &str, name: &str| rows.iter().find(|r| r.noise == noise && r.run.name == name);
-    let delta = |r: &Row| -> Option<(f64, f64, String)> {
-        let base = p.base_of(r.run)?;
-        let b = find(r.noise, &base.name)?;
-        Some((r.best.0 - b.best.0, r.last.0 - b.last.0, base.name.clone()))
-    };
-
-    // Teacher quality, for reading the RGRL rows.
-    let enc = store.find(Some("pretrain"), input.encoder)?;
-    let rel = store.find(Some("relations"), input.relations)?;
-    let metric = |a: &Artifact, k: &str| {
-        a.manifest.metrics[k].as_f64().map(|v| format!("{v:.4}")).unwrap_or("-".into())
-    };
+    let mut teachers = Vec::new();
+    for (spec, key) in input.teachers {
+        let a = store.find(Some("relations"), key)?;
+        teachers.push(TeacherRow {
+            spec,
+            key,
+            agreement: a.manifest.metrics["neighbour_label_agreement"].as_f64(),
+            knn: a.manifest.metrics["knn_acc"].as_f64(),
+        });
+    }
+    let f4 = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or("-".into());
 
     let mut md = String::new();
     let _ = writeln!(md, "# {}: {}\n", p.name, p.description);
+    let encoder = match input.encoder {
+        Some(k) => {
+            let enc = store.find(Some("pretrain"), k)?;
+            format!(
+                "; RM encoder [{}] (kNN accuracy {})",
+                &k[..12],
+                f4(enc.manifest.metrics["final_knn_acc"].as_f64())
+            )
+        }
+        None => String::new(),
+    };
     let _ = writeln!(
         md,
-        "Profile `{}`; dataset `{}` [{}]; RM encoder [{}] (kNN accuracy {}); relations [{}] (neighbour label agreement {}, kNN accuracy {}). Test accuracy on the clean test set, in %. Δ is the run minus its base (same loss without RGRL). `rmd reproduce` wall time: {:.1} min.\n",
+        "Profile `{}`; dataset `{}` [{}]{encoder}. Test accuracy on the clean test set, in %, mean ± sample std over the seeds (a seed sets the classifier's initialisation, sample order, augmentation and training subset; the noise and the teachers have their own seeds, fixed here). **val-selected**: at the epoch with the best accuracy on the held-out noisy validation split; **last**: last epoch; *best on test* picks the epoch on the test set and is shown only for reference. Δ: the run minus its base (same loss, no RGRL), paired by seed. `rmd reproduce` wall time: {:.1} min.\n",
         input.profile,
         p.dataset,
         &input.dataset[..12],
-        &input.encoder[..12],
-        metric(&enc, "final_knn_acc"),
-        &input.relations[..12],
-        metric(&rel, "neighbour_label_agreement"),
-        metric(&rel, "knn_acc"),
         input.wall_seconds / 60.0
     );
+    if !teachers.is_empty() {
+        let _ =
+            writeln!(md, "| teacher | kind | relations | top-K neighbour label agreement | kNN accuracy |");
+        let _ = writeln!(md, "|---|---|---|---|---|");
+        for t in &teachers {
+            let kind = match t.spec.synthetic_purity {
+                Some(pur) => format!("synthetic, purity {pur}, built from clean labels (diagnostic)"),
+                None => "RM encoder".into(),
+            };
+            let _ = writeln!(
+                md,
+                "| {} | {kind} | [{}] | {} | {} |",
+                t.spec.id,
+                &t.key[..12],
+                f4(t.agreement),
+                f4(t.knn)
+            );
+        }
+        let _ = writeln!(md);
+    }
     let mut csv = String::from(
-        "noise,run,base_loss,rgrl,extra_args,seeds,best_mean,best_std,last_mean,last_std,base_run,delta_best,delta_last,minutes,keys\n",
+        "noise,run,teacher,base_loss,rgrl,init_from_rm,extra_args,seeds,val_selected_mean,val_selected_std,val_selected_epochs,last_mean,last_std,best_on_test_mean,best_on_test_std,base_run,delta_val_selected,delta_val_selected_std,delta_last,delta_last_std,delta_best_on_test,minutes,keys\n",
     );
+    let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
     for (noise, noise_key) in input.noise {
         let _ = writeln!(md, "## Noise `{noise}` [{}]\n", &noise_key[..12]);
         let _ = writeln!(
             md,
-            "| run | base loss | RGRL | seeds | best acc | last acc | Δ best | Δ last | minutes |"
+            "| run | teacher | base loss | RGRL | seeds | val-selected acc | selected epochs | last acc | Δ val-selected | Δ last | *best on test* | minutes |"
         );
-        let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|");
         for r in rows.iter().filter(|r| r.noise == noise) {
-            let d = delta(r);
-            let fmt_d = |v: f64| format!("{:+.2}", 100.0 * v);
+            let d = delta(p, &rows, r);
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | *{}* | {:.1} |",
                 r.run.name,
+                r.teacher.unwrap_or(""),
                 r.run.loss,
                 if r.run.rgrl { "on" } else { "off" },
-                r.seeds.len(),
-                pct(r.best.0, r.best.1),
+                r.results.len(),
+                r.selected.map(|s| pct(s.0, s.1)).unwrap_or("-".into()),
+                r.selected_epochs(),
                 pct(r.last.0, r.last.1),
-                d.as_ref().map(|d| fmt_d(d.0)).unwrap_or_default(),
-                d.as_ref().map(|d| fmt_d(d.1)).unwrap_or_default(),
+                d.as_ref().and_then(|d| d.selected).map(|s| signed_pct(s.0, s.1)).unwrap_or_default(),
+                d.as_ref().map(|d| signed_pct(d.last.0, d.last.1)).unwrap_or_default(),
+                pct(r.best.0, r.best.1),
                 r.minutes
             );
-            let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
             let _ = writeln!(
                 csv,
-                "{},{},{},{},\"{}\",{},{},{},{},{},{},{},{},{:.2},{}",
+                "{},{},{},{},{},{},\"{}\",{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.2},{}",
                 r.noise,
                 r.run.name,
+                r.teacher.unwrap_or(""),
                 r.run.loss,
                 r.run.rgrl,
+                r.run.init_from_rm,
                 r.run.args.join(" "),
-                r.seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" "),
-                r.best.0,
-                opt(r.best.1),
+                r.seeds().iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" "),
+                opt(r.selected.map(|s| s.0)),
+                opt(r.selected.and_then(|s| s.1)),
+                r.selected_epochs(),
                 r.last.0,
                 opt(r.last.1),
-                d.as_ref().map(|d| d.2.clone()).unwrap_or_default(),
-                opt(d.as_ref().map(|d| d.0)),
-                opt(d.as_ref().map(|d| d.1)),
+                r.best.0,
+                opt(r.best.1),
+                d.as_ref().map(|d| d.base.clone()).unwrap_or_default(),
+                opt(d.as_ref().and_then(|d| d.selected).map(|s| s.0)),
+                opt(d.as_ref().and_then(|d| d.selected).and_then(|s| s.1)),
+                opt(d.as_ref().map(|d| d.last.0)),
+                opt(d.as_ref().and_then(|d| d.last.1)),
+                opt(d.as_ref().map(|d| d.best.0)),
                 r.minutes,
-                r.keys.join(" ")
+                r.results.iter().map(|r| r.key.as_str()).collect::<Vec<_>>().join(" ")
             );
         }
         let _ = writeln!(md);
         let noise_art = store.find(Some("noise"), noise_key)?;
         let runs: Vec<&RunResult> = input.results.iter().filter(|r| &r.noise == noise).collect();
-        let files = plots::draw_all(out, noise, &runs, &noise_art, &rel, &store)?;
+        // The embedding map shows the RM teacher when there is one, else the first teacher.
+        let map_teacher = teachers.iter().find(|t| t.spec.needs_rm()).or(teachers.first());
+        let rel = map_teacher.map(|t| store.find(Some("relations"), t.key)).transpose()?;
+        let files = plots::draw_all(out, noise, &runs, &noise_art, rel.as_ref(), &store)?;
         let _ = writeln!(
             md,
             "Plots: {}\n",
             files.iter().map(|f| format!("[{f}]({f})")).collect::<Vec<_>>().join(", ")
         );
+    }
+    if teachers.iter().any(|t| t.spec.synthetic_purity.is_some()) {
+        write_sweep(&mut md, input, p, &rows, &teachers, &store)?;
     }
     std::fs::write(out.join("results.md"), md)
         .with_context(|| format!("writing {}", out.join("results.md").display()))?;
@@ -272,20 +399,148 @@ pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The teacher-quality sweep: Δ (val-selected) of every RGRL run over its base per teacher
+/// and noise setting, the clean-label reference, and the Δ-against-purity plot.
+fn write_sweep(
+    md: &mut String,
+    input: &ReportInput,
+    p: &Pipeline,
+    rows: &[Row],
+    teachers: &[TeacherRow],
+    store: &Store,
+) -> anyhow::Result<()> {
+    let mut series: Vec<plots::SweepSeries> = Vec::new();
+    let rgrl_runs: Vec<&str> = {
+        let mut v: Vec<&str> = rows.iter().filter(|r| r.run.rgrl).map(|r| r.run.name.as_str()).collect();
+        v.dedup();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let noises: Vec<&str> = input
+        .noise
+        .iter()
+        .map(|(id, _)| id.as_str())
+        .filter(|n| rows.iter().any(|r| r.noise == *n && r.run.rgrl))
+        .collect();
+    let _ = writeln!(md, "## Teacher sweep: Δ val-selected test accuracy (RGRL run − its base), points\n");
+    let mut by_purity: Vec<&TeacherRow> = teachers.iter().collect();
+    by_purity.sort_by(|a, b| a.agreement.unwrap_or(0.0).total_cmp(&b.agreement.unwrap_or(0.0)));
+    for run in &rgrl_runs {
+        let _ = writeln!(md, "Run `{run}`:\n");
+        let _ = write!(md, "| teacher | agreement |");
+        for n in &noises {
+            let _ = write!(md, " {n} |");
+        }
+        let _ = writeln!(md, "\n|---|---|{}", "---|".repeat(noises.len()));
+        for t in &by_purity {
+            let _ = write!(
+                md,
+                "| {} | {} |",
+                t.spec.id,
+                t.agreement.map(|a| format!("{a:.3}")).unwrap_or("-".into())
+            );
+            for n in &noises {
+                let cell = rows
+                    .iter()
+                    .find(|r| r.noise == *n && r.run.name == *run && r.teacher == Some(t.spec.id.as_str()))
+                    .and_then(|r| delta(p, rows, r))
+                    .and_then(|d| d.selected)
+                    .map(|s| signed_pct(s.0, s.1))
+                    .unwrap_or("-".into());
+                let _ = write!(md, " {cell} |");
+            }
+            let _ = writeln!(md);
+        }
+        let _ = writeln!(md, "\nBase (no RGRL), val-selected test accuracy:");
+        for n in &noises {
+            let base =
+                rows.iter().find(|r| r.noise == *n && r.run.name == *run).and_then(|r| delta(p, rows, r));
+            if let Some(b) = base.and_then(|d| {
+                rows.iter().find(|r| r.noise == *n && r.run.name == d.base && r.teacher.is_none())
+            }) {
+                let _ = writeln!(
+                    md,
+                    "* {n}: {} ({}, {} seeds)",
+                    b.selected.map(|s| pct(s.0, s.1)).unwrap_or("-".into()),
+                    b.run.name,
+                    b.results.len()
+                );
+            }
+        }
+        let _ = writeln!(md);
+        for n in &noises {
+            let mut points = Vec::new();
+            let mut marked = Vec::new();
+            for t in teachers {
+                let Some(agreement) = t.agreement else { continue };
+                let d = rows
+                    .iter()
+                    .find(|r| r.noise == *n && r.run.name == *run && r.teacher == Some(t.spec.id.as_str()))
+                    .and_then(|r| delta(p, rows, r))
+                    .and_then(|d| d.selected);
+                if let Some((m, s)) = d {
+                    if t.spec.synthetic_purity.is_some() {
+                        points.push((agreement, m, s.unwrap_or(0.0)));
+                    } else {
+                        marked.push((agreement, m, s.unwrap_or(0.0)));
+                    }
+                }
+            }
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let name = if rgrl_runs.len() > 1 { format!("{n} {run}") } else { n.to_string() };
+            series.push(plots::SweepSeries { name, points, real_teacher: marked });
+        }
+    }
+    // Clean-label reference: noise settings that changed no label.
+    for (id, key) in input.noise {
+        let a = store.find(Some("noise"), key)?;
+        if a.manifest.metrics["actual_rate"].as_f64() == Some(0.0) {
+            for r in rows.iter().filter(|r| r.noise == id && !r.run.rgrl) {
+                let _ = writeln!(
+                    md,
+                    "Clean-label reference (`{id}`, no label changed): {} val-selected {}, last {}.\n",
+                    r.run.name,
+                    r.selected.map(|s| pct(s.0, s.1)).unwrap_or("-".into()),
+                    pct(r.last.0, r.last.1)
+                );
+            }
+        }
+    }
+    let files = plots::draw_sweep(input.out, &series)?;
+    let _ = writeln!(
+        md,
+        "Sweep plot (Δ against the teacher's measured top-K agreement, error bars: std of the paired Δ; triangles: the RM teacher): {}\n",
+        files.iter().map(|f| format!("[{f}]({f})")).collect::<Vec<_>>().join(", ")
+    );
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn run(name: &str, rgrl: bool) -> RunSpec {
-        RunSpec { name: name.into(), loss: "ce".into(), rgrl, args: vec![], base: None }
+        RunSpec {
+            name: name.into(),
+            loss: "ce".into(),
+            rgrl,
+            args: vec![],
+            base: None,
+            init_from_rm: false,
+            noise: None,
+        }
     }
 
     fn result(noise: &str, run: &RunSpec, seed: u64, best: f64, last: f64) -> RunResult {
         RunResult {
             noise: noise.into(),
             run: run.clone(),
+            teacher: run.rgrl.then(|| "rm".to_string()),
             seed,
             key: format!("{seed:064}"),
+            selected: Some(last + 0.01),
+            selected_epoch: Some(2),
             best,
             last,
             minutes: 1.5,
@@ -317,8 +572,8 @@ mod tests {
         let r = rows(&results);
         assert_eq!(r.len(), 3);
         assert_eq!(
-            (r[0].noise, r[0].run.name.as_str(), r[0].seeds.clone()),
-            ("sym-0.5", "ce+rgrl", vec![1, 2])
+            (r[0].noise, r[0].run.name.as_str(), r[0].teacher, r[0].seeds()),
+            ("sym-0.5", "ce+rgrl", Some("rm"), vec![1, 2])
         );
         assert!((r[0].best.0 - 0.52).abs() < 1e-12 && (r[0].last.0 - 0.49).abs() < 1e-12);
         assert!((r[0].best.1.unwrap() - 0.02 * 2f64.sqrt()).abs() < 1e-12);
@@ -326,5 +581,29 @@ mod tests {
         assert!((r[0].minutes - 3.0).abs() < 1e-12);
         assert_eq!(r[2].noise, "asym-0.4");
         assert_eq!(r[2].best.1, None);
+    }
+
+    #[test]
+    fn deltas_are_paired_by_seed() {
+        let p: Pipeline = toml::from_str(
+            "description='x'\ndataset='cifar10'\nnoise=[]\nprofiles={}\n[[runs]]\nname='ce'\nloss='ce'\n[[runs]]\nname='ce+rgrl'\nloss='ce'\nrgrl=true\n",
+        )
+        .unwrap();
+        let (ce, rg) = (run("ce", false), run("ce+rgrl", true));
+        // Seed 3 of the RGRL run has no base run: it is left out of the paired Δ.
+        let results = vec![
+            result("n", &ce, 1, 0.40, 0.40),
+            result("n", &ce, 2, 0.50, 0.50),
+            result("n", &rg, 1, 0.43, 0.43),
+            result("n", &rg, 2, 0.51, 0.51),
+            result("n", &rg, 3, 0.90, 0.90),
+        ];
+        let r = rows(&results);
+        let d = delta(&p, &r, &r[1]).unwrap();
+        assert_eq!(d.base, "ce");
+        assert!((d.last.0 - 0.02).abs() < 1e-12, "{d:?}");
+        assert!((d.last.1.unwrap() - 0.0002f64.sqrt()).abs() < 1e-9, "per-seed Δ 0.03 and 0.01: {d:?}");
+        assert!((d.selected.unwrap().0 - 0.02).abs() < 1e-12);
+        assert!(delta(&p, &r, &r[0]).is_none(), "a base run has no Δ");
     }
 }

@@ -24,6 +24,8 @@ pub struct EpochLog {
     pub graph_loss: Option<f64>,
     /// Share of training predictions (augmented, train mode) equal to the noisy label.
     pub train_acc_noisy: f64,
+    /// Accuracy on the validation split against its noisy labels (None without one).
+    pub val_acc_noisy: Option<f64>,
     /// Clean test accuracy.
     pub test_acc: f64,
     /// Share of the tracked flipped training samples predicted as their noisy label.
@@ -45,8 +47,9 @@ impl EpochLog {
                 let _ = write!(terms, " {name} {v:.4}");
             }
         }
+        let val = self.val_acc_noisy.map(|v| format!(" noisy val acc {v:.4},")).unwrap_or_default();
         format!(
-            "epoch {}/{epochs}: loss {:.4} (base {:.4}{terms}), test acc {:.4}, flipped samples: {:.3} memorised / {:.3} clean, {:.0} img/s, {:.0}s",
+            "epoch {}/{epochs}: loss {:.4} (base {:.4}{terms}),{val} test acc {:.4}, flipped samples: {:.3} memorised / {:.3} clean, {:.0} img/s, {:.0}s",
             self.epoch,
             self.loss,
             self.base_loss,
@@ -66,12 +69,12 @@ fn opt(v: Option<f64>) -> String {
 /// Writes the epoch log as CSV (empty cells for switched-off terms).
 pub fn write_epochs_csv(path: &Path, log: &[EpochLog]) -> Result<()> {
     let mut text = String::from(
-        "epoch,lr,loss,base_loss,node_loss,edge_loss,graph_loss,train_acc_noisy,test_acc,memorised,corrected,seconds,images_per_s\n",
+        "epoch,lr,loss,base_loss,node_loss,edge_loss,graph_loss,train_acc_noisy,val_acc_noisy,test_acc,memorised,corrected,seconds,images_per_s\n",
     );
     for e in log {
         let _ = writeln!(
             text,
-            "{},{},{},{},{},{},{},{},{},{},{},{:.3},{:.2}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{:.3},{:.2}",
             e.epoch,
             e.lr,
             e.loss,
@@ -80,6 +83,7 @@ pub fn write_epochs_csv(path: &Path, log: &[EpochLog]) -> Result<()> {
             opt(e.edge_loss),
             opt(e.graph_loss),
             e.train_acc_noisy,
+            opt(e.val_acc_noisy),
             e.test_acc,
             e.memorised,
             e.corrected,

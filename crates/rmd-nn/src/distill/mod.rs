@@ -12,6 +12,7 @@ mod log;
 pub mod losses;
 mod params;
 pub mod rgrl;
+mod split;
 
 pub use crate::profile::Profile;
 pub use eval::{Memorisation, accuracy, confusion, memorisation, per_class_accuracy, predict};
@@ -19,6 +20,7 @@ pub use log::EpochLog;
 pub use losses::{BaseLoss, ElrMemory};
 pub use params::{DistillParams, EvalParams, LrSchedule};
 pub use rgrl::RgrlParams;
+pub use split::{TrainValSplit, select_epoch};
 
 use crate::backend::ComputeDevice;
 use crate::error::{IoContext, NnError, Result};
@@ -43,11 +45,11 @@ use std::time::Instant;
 /// Stage name of RGRL artifacts.
 pub const DISTILL_STAGE: &str = "distill";
 /// Schema version of RGRL artifacts. 2: L_graph's neighbours are searched among the
-/// training images, absent neighbour slots and in-batch neighbours are masked.
-pub const DISTILL_SCHEMA_VERSION: u32 = 2;
+/// training images, absent neighbour slots and in-batch neighbours are masked. 3: a noisy
+/// validation split is held out and the epoch is selected on it.
+pub const DISTILL_SCHEMA_VERSION: u32 = 3;
 
-/// Salts separating the subset and evaluation permutations from the epoch permutations.
-const SUBSET_SALT: u64 = 0xD1u64 << 56;
+/// Salts separating the evaluation permutations from the epoch permutations.
 const TEST_SALT: u64 = 0xD2u64 << 56;
 const MEMO_SALT: u64 = 0xD3u64 << 56;
 
@@ -229,7 +231,9 @@ pub fn run_distill(
         v.sort_unstable();
         v
     };
-    let subset = pick(n, p.images, SUBSET_SALT);
+    let TrainValSplit { train: subset, val: val_idx } =
+        TrainValSplit::new(n, p.eval.val_images, p.images, p.seed).map_err(invalid)?;
+    let val_noisy: Vec<u16> = val_idx.iter().map(|&i| labels.noisy[i as usize]).collect();
     let steps_per_epoch = subset.len() / p.batch_size;
     if steps_per_epoch == 0 {
         return Err(invalid(format!(
@@ -441,6 +445,9 @@ pub fn run_distill(
         let train_secs = started.elapsed().as_secs_f64();
         let test_pred = predict(&model, &ds.test, &test_idx, shape, &norm, &plain_device, 500);
         let memo_pred = predict(&model, &ds.train, &memo_idx, shape, &norm, &plain_device, 500);
+        let val_acc_noisy = (!val_idx.is_empty()).then(|| {
+            accuracy(&predict(&model, &ds.train, &val_idx, shape, &norm, &plain_device, 500), &val_noisy)
+        });
         let memo = memorisation(&memo_pred, &memo_clean, &memo_noisy);
         let steps = steps_per_epoch as f64;
         let on = |w: Option<f64>, sum: f64, count: f64| w.filter(|w| *w > 0.0).map(|_| sum / count.max(1.0));
@@ -453,6 +460,7 @@ pub fn run_distill(
             edge_loss: on(rgrl.as_ref().map(|r| r.edge_weight), sums[3], steps),
             graph_loss: on(rgrl.as_ref().map(|r| r.graph_weight), sums[4], graph_steps as f64),
             train_acc_noisy: agree as f64 / (steps_per_epoch * p.batch_size) as f64,
+            val_acc_noisy,
             test_acc: accuracy(&test_pred, &test_labels),
             memorised: memo.noisy,
             corrected: memo.clean,
@@ -504,7 +512,9 @@ pub fn run_distill(
     log::write_confusion_csv(&pending.path("confusion.csv"), &ds.info.classes, &conf)?;
 
     let last = log.last().expect("at least one epoch");
+    // "Best on test" is reported as a labelled extra; selection uses the validation split.
     let best = log.iter().max_by(|a, b| a.test_acc.total_cmp(&b.test_acc)).expect("at least one epoch");
+    let selected = select_epoch(&log.iter().map(|e| e.val_acc_noisy).collect::<Vec<_>>()).map(|i| &log[i]);
     let train_secs: f64 = log.iter().map(|e| e.seconds).sum();
     let teacher = inputs.relations.map(|a| {
         serde_json::json!({
@@ -528,9 +538,13 @@ pub fn run_distill(
         "images": subset.len(),
         "flipped_in_training_set": flipped.len(),
         "test_images": test_idx.len(),
+        "val_images": val_idx.len(),
+        "val_selected_epoch": selected.map(|e| e.epoch),
+        "val_selected_val_acc_noisy": selected.and_then(|e| e.val_acc_noisy),
+        "val_selected_test_acc": selected.map(|e| e.test_acc),
+        "last_test_acc": last.test_acc,
         "best_test_acc": best.test_acc,
         "best_epoch": best.epoch,
-        "last_test_acc": last.test_acc,
         "last_memorised": last.memorised,
         "last_corrected": last.corrected,
         "per_class_test_acc": per_class.iter().map(|a| if a.is_nan() { None } else { Some(*a) }).collect::<Vec<_>>(),
