@@ -87,19 +87,28 @@ fn baseline_and_rgrl_runs_write_their_outputs_and_are_cached() {
         assert!(!d.join("checkpoint").exists());
         let epochs = csv(&d.join("epochs.csv"));
         assert_eq!(epochs.len(), 3, "header + 2 epochs");
-        assert_eq!(epochs[0][8], "test_acc");
+        let col =
+            |name: &str| epochs[0].iter().position(|h| h == name).unwrap_or_else(|| panic!("no {name}"));
+        let (test_col, val_col) = (col("test_acc"), col("val_acc_noisy"));
         assert_eq!(csv(&d.join("confusion.csv")).len(), 1 + 100, "header + 10×10 pairs");
         let per_class = csv(&d.join("per_class.csv"));
         assert_eq!(per_class.len(), 11);
         assert_eq!(per_class[1][1], "airplane");
         let m = manifest(&s, key);
         // The manifest's summary is the epoch log's: last row and best row of test_acc.
-        let accs: Vec<f64> = epochs[1..].iter().map(|r| r[8].parse().unwrap()).collect();
+        let accs: Vec<f64> = epochs[1..].iter().map(|r| r[test_col].parse().unwrap()).collect();
         assert_eq!(m["metrics"]["last_test_acc"].as_f64().unwrap(), *accs.last().unwrap());
         let best = accs.iter().cloned().fold(f64::MIN, f64::max);
         assert_eq!(m["metrics"]["best_test_acc"].as_f64().unwrap(), best);
         let best_epoch = accs.iter().rposition(|a| *a == best).unwrap() + 1; // ties: the later epoch
         assert_eq!(m["metrics"]["best_epoch"].as_u64().unwrap() as usize, best_epoch);
+        // The reported epoch is chosen on the noisy validation split (earliest of ties).
+        let vals: Vec<f64> = epochs[1..].iter().map(|r| r[val_col].parse().unwrap()).collect();
+        let top = vals.iter().cloned().fold(f64::MIN, f64::max);
+        let chosen = vals.iter().position(|v| *v == top).unwrap();
+        assert_eq!(m["metrics"]["val_selected_epoch"].as_u64().unwrap() as usize, chosen + 1);
+        assert_eq!(m["metrics"]["val_selected_test_acc"].as_f64().unwrap(), accs[chosen]);
+        assert_eq!(m["metrics"]["val_images"].as_u64().unwrap(), 64, "the smoke profile's split");
         assert_eq!(m["params"]["loss"]["name"], "ce");
         assert!(m["inputs"]["noise"].as_str().unwrap().starts_with(&s.noise[..12]));
     }
@@ -154,6 +163,7 @@ fn bad_requests_are_input_errors() {
         (vec!["--relations", &s.noise], "relations"),
         (vec!["--schedule", "linear"], "schedule linear"),
         (vec!["--init-from-rm", &s.encoder, "--arch", "small:4:2:1"], "not the backbone"),
+        (vec!["--val-images", "100000"], "leaves none of the"),
     ];
     for (args, needle) in cases {
         let out = run(&mut distill(&s, &args));

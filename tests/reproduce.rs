@@ -70,9 +70,12 @@ fn smoke_pipeline_runs_reports_and_is_fully_cached_on_rerun() {
     assert!(log.contains("[7/7] done"), "{log}");
     assert_eq!(count(&store, "distill"), 4);
     let md = std::fs::read_to_string(out.join("results.md")).unwrap();
-    for row in
-        ["| ce | ce | off |", "| ce+rgrl | ce | on |", "| gce | gce | off |", "| gce+rgrl | gce | on |"]
-    {
+    for row in [
+        "| ce |  | ce | off |",
+        "| ce+rgrl | rm | ce | on |",
+        "| gce |  | gce | off |",
+        "| gce+rgrl | rm | gce | on |",
+    ] {
         assert!(md.contains(row), "{row} missing in\n{md}");
     }
     assert!(String::from_utf8_lossy(&first.stdout).contains("| ce+rgrl |"), "the table is printed");
@@ -85,12 +88,19 @@ fn smoke_pipeline_runs_reports_and_is_fully_cached_on_rerun() {
     let (rgrl, base) = (get("ce+rgrl"), get("ce"));
     assert_eq!(rgrl["base_run"], "ce");
     assert_eq!(base["base_run"], "", "a base run has no base");
-    assert!((num(rgrl, "delta_best") - (num(rgrl, "best_mean") - num(base, "best_mean"))).abs() < 1e-12);
-    assert!((num(rgrl, "delta_last") - (num(rgrl, "last_mean") - num(base, "last_mean"))).abs() < 1e-12);
+    for col in ["best_on_test", "last", "val_selected"] {
+        let d = num(rgrl, &format!("delta_{col}"));
+        assert!(
+            (d - (num(rgrl, &format!("{col}_mean")) - num(base, &format!("{col}_mean")))).abs() < 1e-12,
+            "{col}"
+        );
+    }
     // Each mean is the manifest's figure of the run's one seed.
     let m = manifest_of(&store, rgrl["keys"].split(' ').next().unwrap());
-    assert_eq!(num(rgrl, "best_mean"), m["metrics"]["best_test_acc"].as_f64().unwrap());
+    assert_eq!(num(rgrl, "best_on_test_mean"), m["metrics"]["best_test_acc"].as_f64().unwrap());
     assert_eq!(num(rgrl, "last_mean"), m["metrics"]["last_test_acc"].as_f64().unwrap());
+    assert_eq!(num(rgrl, "val_selected_mean"), m["metrics"]["val_selected_test_acc"].as_f64().unwrap());
+    assert_eq!(rgrl["val_selected_epochs"], m["metrics"]["val_selected_epoch"].to_string());
     for stem in ["accuracy", "memorisation", "transition", "embeddings"] {
         let png = std::fs::read(out.join(format!("{stem}-asym-0.4.png"))).unwrap();
         assert_eq!(&png[..4], b"\x89PNG", "{stem}");

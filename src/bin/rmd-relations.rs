@@ -64,6 +64,11 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
 
+    /// Subtract the mean training embedding before normalising (RM teacher): spreads out
+    /// the cosine similarities of post-ReLU features, which otherwise all sit near 1.
+    #[arg(long, conflicts_with = "synthetic_purity")]
+    centre: bool,
+
     /// Neighbours per sample (self excluded).
     #[arg(long, default_value_t = 10)]
     k: usize,
@@ -129,6 +134,7 @@ fn main() -> ExitCode {
             force: args.force,
             progress: args.output.progress(),
             verbose: !args.output.quiet,
+            centre: args.centre,
         };
         let (artifact, cached) = match &teacher {
             Teacher::Rm(encoder) => run_relations(&store, encoder, &req, &compute, &code)?,

@@ -299,7 +299,14 @@ mod tests {
     #[test]
     fn shipped_pipelines_parse_and_cover_their_profiles() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
-        for name in ["cifar10-asym", "cifar10-sym", "cifar100-asym", "cifar100-sym", "cifar10n-worse"] {
+        for name in [
+            "cifar10-asym",
+            "cifar10-sym",
+            "cifar100-asym",
+            "cifar100-sym",
+            "cifar10n-worse",
+            "cifar10-teacher-sweep",
+        ] {
             let p = Pipeline::load(&Pipeline::locate(name, &dir).unwrap()).unwrap();
             for prof in ["paper", "cpu", "smoke"] {
                 let spec = p.profile(prof).unwrap();
@@ -309,6 +316,39 @@ mod tests {
             assert_eq!(p.base_of(rgrl).unwrap().name, "ce");
         }
         assert!(Pipeline::locate("nope", &dir).unwrap_err().to_string().contains("cifar10-asym"));
+        let sym = Pipeline::load(&Pipeline::locate("cifar10-sym", &dir).unwrap()).unwrap();
+        let c2d_rgrl = sym.runs.iter().find(|r| r.name == "c2d+rgrl").unwrap();
+        assert_eq!(sym.base_of(c2d_rgrl).unwrap().name, "c2d");
+        let c2d = sym.runs.iter().find(|r| r.name == "c2d").unwrap();
+        assert_eq!(sym.base_of(c2d).unwrap().name, "ce", "an RM-initialised run is compared with plain CE");
+        assert_eq!(sym.teachers, vec![TeacherSpec::rm()], "the default teacher");
+    }
+
+    #[test]
+    fn teachers_and_run_noise_limits_are_checked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("x.toml");
+        let head = "description='x'\ndataset='cifar10'\n[[noise]]\nid='a'\nargs=[]\n";
+        let cases = [
+            ("[[runs]]\nname='r'\nloss='ce'\nnoise=['b']\n[profiles]\n", "noise 'b' is not defined"),
+            (
+                "[[teachers]]\nid='t'\nsynthetic_purity=1.5\n[[runs]]\nname='r'\nloss='ce'\n[profiles]\n",
+                "must be in (0, 1]",
+            ),
+            (
+                "[[teachers]]\nid='t'\n[[teachers]]\nid='t'\n[[runs]]\nname='r'\nloss='ce'\n[profiles]\n",
+                "teacher 't' appears twice",
+            ),
+            (
+                "[[runs]]\nname='r'\nloss='ce'\n[profiles.p]\nstage_profile='smoke'\nteachers=['zz']\n",
+                "teacher 'zz' is not defined",
+            ),
+        ];
+        for (tail, want) in cases {
+            std::fs::write(&path, format!("{head}{tail}")).unwrap();
+            let err = format!("{:#}", Pipeline::load(&path).unwrap_err());
+            assert!(err.contains(want), "{want}: {err}");
+        }
     }
 
     #[test]

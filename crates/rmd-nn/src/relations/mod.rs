@@ -5,6 +5,7 @@
 //! artifact per (relations, noise) pair holds the noisy-label detection ROC-AUC, so a second
 //! noise setting never recomputes the graph.
 
+mod centre;
 mod diagnostics;
 pub mod io;
 mod search;
@@ -43,6 +44,10 @@ struct RelationParams {
     /// Present only for a synthetic teacher (so RM-teacher keys are unchanged).
     #[serde(skip_serializing_if = "Option::is_none")]
     synthetic: Option<synthetic::SyntheticTeacher>,
+    /// The training mean was subtracted before normalising (recorded only when true, so
+    /// keys of uncentred teachers are unchanged).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    centre: bool,
 }
 
 /// How to run the relations stage.
@@ -58,6 +63,8 @@ pub struct RelationsRequest {
     pub progress: bool,
     /// Say what is being done on stderr (calibration steps of a synthetic teacher).
     pub verbose: bool,
+    /// Centre the RM embeddings (subtract the training mean) before normalising.
+    pub centre: bool,
 }
 
 /// Runs (or finds cached) the relations stage for an RM artifact.
@@ -81,7 +88,8 @@ pub fn run_relations(
     let ds = Dataset::open(&dataset)?;
     let n = ds.info.n_train;
     check_k(req.k, n)?;
-    let params = RelationParams { k: req.k, knn_k: 200, knn_temperature: 0.1, synthetic: None };
+    let params =
+        RelationParams { k: req.k, knn_k: 200, knn_temperature: 0.1, synthetic: None, centre: req.centre };
     let spec = ArtifactSpec::new(RELATIONS_STAGE, RELATIONS_SCHEMA_VERSION, &params)
         .with_input("encoder", encoder_artifact.key())
         .with_input("dataset", &ds.key);
@@ -104,6 +112,11 @@ pub fn run_relations(
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
+    let test_idx: Vec<u32> = (0..ds.info.n_test as u32).collect();
+    let (mut test_emb, _) = embed(&encoder, &ds.test, &test_idx, shape, &norm, &device, 256);
+    if req.centre {
+        centre::centre_and_normalise(&mut train_emb, &mut test_emb, dim);
+    }
     let embed_secs = started.elapsed().as_secs_f64();
 
     let t_search = std::time::Instant::now();
@@ -113,8 +126,6 @@ pub fn run_relations(
     bar.finish_and_clear();
     let search_secs = t_search.elapsed().as_secs_f64();
 
-    let test_idx: Vec<u32> = (0..ds.info.n_test as u32).collect();
-    let (test_emb, _) = embed(&encoder, &ds.test, &test_idx, shape, &norm, &device, 256);
     let knn = knn_accuracy(
         &train_emb,
         ds.train.labels(),
@@ -185,6 +196,8 @@ fn commit_relations(
         "neighbour_label_agreement": out.agreement,
         "knn_acc": out.knn_acc,
         "mean_similarity_by_rank": mean_sim_by_rank,
+        // Spread of the top-K similarities: how much a softmax over them can discriminate.
+        "topk_similarity_std": centre::spread(&top.sim).1,
     });
     if let (Some(m), Some(e)) = (metrics.as_object_mut(), extra.as_object()) {
         m.extend(e.clone());
@@ -219,8 +232,13 @@ pub fn run_synthetic_relations(
     let n = ds.info.n_train;
     check_k(req.k, n)?;
     teacher.validate(ds.info.num_classes()).map_err(NnError::Invalid)?;
-    let params =
-        RelationParams { k: req.k, knn_k: 200, knn_temperature: 0.1, synthetic: Some(teacher.clone()) };
+    let params = RelationParams {
+        k: req.k,
+        knn_k: 200,
+        knn_temperature: 0.1,
+        synthetic: Some(teacher.clone()),
+        centre: false,
+    };
     let spec =
         ArtifactSpec::new(RELATIONS_STAGE, RELATIONS_SCHEMA_VERSION, &params).with_input("dataset", &ds.key);
     let pending = match store.begin(&spec, BeginOptions { force: req.force, resume: false })? {
