@@ -78,6 +78,10 @@ fn baseline_and_rgrl_runs_write_their_outputs_and_are_cached() {
         &["--relations", &s.relations, "--edge-weight", "0", "--graph-weight", "0"],
     )));
     assert_ne!(node_only, rgrl, "an ablation is a parameter change and a different artifact");
+    let weighted = ok_key(&run(&mut distill(&s, &["--relations", &s.relations, "--rgrl-confidence"])));
+    assert_ne!(weighted, rgrl);
+    assert_eq!(manifest(&s, &weighted)["params"]["rgrl"]["confidence"], true);
+    assert!(manifest(&s, &rgrl)["params"]["rgrl"].get("confidence").is_none());
 
     for key in [&base, &rgrl] {
         let d = dir(&s, key);
@@ -145,6 +149,7 @@ fn bad_requests_are_input_errors() {
     let s = setup(tmp.path());
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--node-weight", "0.5"], "need --relations"),
+        (vec!["--rgrl-confidence"], "need --relations"),
         (
             vec![
                 "--relations",

@@ -151,6 +151,12 @@ struct Args {
     #[arg(long)]
     graph_tau: Option<f64>,
 
+    /// RGRL: weight each sample's relation terms by how consistent the noisy labels of its
+    /// teacher neighbourhood are (0 when as mixed as chance, 1 when unanimous), so that a
+    /// teacher with mixed neighbourhoods pulls less.
+    #[arg(long)]
+    rgrl_confidence: bool,
+
     /// Continue an interrupted run of the same parameters from its last checkpoint.
     #[arg(long)]
     resume: bool,
@@ -169,6 +175,7 @@ impl Args {
             || self.tau_student.is_some()
             || self.graph_k.is_some()
             || self.graph_tau.is_some()
+            || self.rgrl_confidence
     }
 
     fn base_loss(&self, classes: usize) -> Result<BaseLoss, UsageError> {
@@ -223,7 +230,8 @@ fn main() -> ExitCode {
             Some(k) => Some(store.find(Some("relations"), k).context("resolving --relations")?),
             None if args.rgrl_flags_given() => {
                 return Err(UsageError(
-                    "RGRL flags (--node-weight, --edge-weight, ...) need --relations".into(),
+                    "RGRL flags (--node-weight, --edge-weight, --rgrl-confidence, ...) need --relations"
+                        .into(),
                 )
                 .into());
             }
@@ -270,6 +278,7 @@ fn main() -> ExitCode {
             set(&mut r.tau_student, args.tau_student);
             set(&mut r.graph_k, args.graph_k);
             set(&mut r.graph_tau, args.graph_tau);
+            r.confidence = args.rgrl_confidence;
             r.validate().map_err(UsageError)?;
             params.rgrl = Some(r);
         }

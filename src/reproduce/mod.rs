@@ -117,8 +117,16 @@ impl Ctx<'_> {
                 if run.noise.as_ref().is_some_and(|ids| !ids.contains(&noise.id)) {
                     continue;
                 }
-                let teachers: Vec<Option<usize>> =
-                    if run.rgrl { (0..self.teachers.len()).map(Some).collect() } else { vec![None] };
+                let teachers: Vec<Option<usize>> = if run.rgrl {
+                    (0..self.teachers.len())
+                        .filter(|&t| {
+                            run.teachers.as_ref().is_none_or(|ids| ids.contains(&self.teachers[t].id))
+                        })
+                        .map(Some)
+                        .collect()
+                } else {
+                    vec![None]
+                };
                 for teacher in teachers {
                     for &seed in &self.prof.seeds {
                         t.push(Target::Distill { noise: n, run: r, teacher, seed });

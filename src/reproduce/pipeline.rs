@@ -84,6 +84,9 @@ pub struct RunSpec {
     /// Noise ids this run is limited to (default: every noise setting of the profile).
     #[serde(default)]
     pub noise: Option<Vec<String>>,
+    /// Teacher ids an RGRL run is limited to (default: every teacher of the profile).
+    #[serde(default)]
+    pub teachers: Option<Vec<String>>,
 }
 
 /// A profile: which stage profile, which noise settings, runs and seeds, and time estimates.
@@ -221,6 +224,18 @@ impl Pipeline {
             if !teachers.insert(t.id.as_str()) {
                 bail!("teacher '{}' appears twice", t.id);
             }
+        }
+        for r in &self.runs {
+            if r.teachers.is_some() && !r.rgrl {
+                bail!("run '{}': teachers are for RGRL runs (rgrl = true)", r.name);
+            }
+            for id in r.teachers.iter().flatten() {
+                if !teachers.contains(id.as_str()) {
+                    bail!("run '{}': teacher '{id}' is not defined", r.name);
+                }
+            }
+        }
+        for t in &self.teachers {
             if let Some(p) = t.synthetic_purity
                 && !(p.is_finite() && p > 0.0 && p <= 1.0)
             {
@@ -343,6 +358,11 @@ mod tests {
                 "[[runs]]\nname='r'\nloss='ce'\n[profiles.p]\nstage_profile='smoke'\nteachers=['zz']\n",
                 "teacher 'zz' is not defined",
             ),
+            (
+                "[[runs]]\nname='r'\nloss='ce'\nrgrl=true\nteachers=['x']\n[profiles]\n",
+                "teacher 'x' is not defined",
+            ),
+            ("[[runs]]\nname='r'\nloss='ce'\nteachers=['rm']\n[profiles]\n", "teachers are for RGRL runs"),
         ];
         for (tail, want) in cases {
             std::fs::write(&path, format!("{head}{tail}")).unwrap();

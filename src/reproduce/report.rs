@@ -529,6 +529,7 @@ mod tests {
             base: None,
             init_from_rm: false,
             noise: None,
+            teachers: None,
         }
     }
 

@@ -301,9 +301,10 @@ pub fn run_distill(
     };
     let feat_dim = p.backbone.out_dim();
     let use_graph = rgrl.as_ref().is_some_and(|r| r.graph_weight > 0.0);
+    let use_confidence = rgrl.as_ref().is_some_and(|r| r.confidence);
     let mut bank = use_graph.then(|| rgrl::MemoryBank::new(n, feat_dim));
-    // L_graph's neighbours are searched among the images being trained on.
-    let train_neighbours = match (&graph, use_graph) {
+    // L_graph's neighbours (and the confidence weights) come from the images being trained on.
+    let train_neighbours = match (&graph, use_graph || use_confidence) {
         (Some(g), true) if subset.len() == n => {
             Some(rgrl::TrainingNeighbours::from_graph(n, g.k, g.dst.clone(), g.sim.clone()))
         }
@@ -396,20 +397,42 @@ pub fn run_distill(
                 let teacher = (r.node_weight > 0.0 || r.edge_weight > 0.0).then(|| {
                     Tensor::<2>::from_data(TensorData::new(g.embeddings_of(&idx), [b, g.dim]), &device)
                 });
+                // Per-sample confidence in the teacher ([b, 1]), when asked for.
+                let confidence = match (&train_neighbours, r.confidence) {
+                    (Some(tn), true) => {
+                        let w: Vec<f32> =
+                            idx.iter().map(|&i| tn.confidence(i as usize, &labels.noisy, classes)).collect();
+                        Some(Tensor::<2>::from_data(TensorData::new(w, [b, 1]), &device))
+                    }
+                    _ => None,
+                };
+                let weigh = |rows: Tensor<2>| match &confidence {
+                    Some(w) => rows * w.clone(),
+                    None => rows,
+                };
                 if let (true, Some(e)) = (r.node_weight > 0.0, &teacher) {
-                    let l = rgrl::node_loss(out.projected.clone().expect("projection"), e.clone());
+                    let l =
+                        weigh(rgrl::node_loss_rows(out.projected.clone().expect("projection"), e.clone()))
+                            .mean();
                     sums[2] += scalar(l.clone());
                     total = total + l * r.node_weight as f32;
                 }
                 if let (true, Some(e)) = (r.edge_weight > 0.0, teacher) {
-                    let l = rgrl::edge_loss(out.features.clone(), e, r.tau_teacher, r.tau_student);
+                    let l =
+                        weigh(rgrl::edge_loss_rows(out.features.clone(), e, r.tau_teacher, r.tau_student))
+                            .mean();
                     sums[3] += scalar(l.clone());
                     total = total + l * r.edge_weight as f32;
                 }
                 if let (Some(bank), Some(tn)) = (&mut bank, &train_neighbours) {
                     let k = r.graph_k.min(tn.k);
                     let gb = rgrl::graph_batch(&idx, tn, bank, k, r.graph_tau);
-                    if let Some(l) = rgrl::graph_loss(out.features.clone(), &gb, k, r.tau_student) {
+                    let l = match &confidence {
+                        Some(_) => rgrl::graph_loss_rows(out.features.clone(), &gb, k, r.tau_student)
+                            .map(|rows| weigh(rows).sum() / gb.rows_used as f32),
+                        None => rgrl::graph_loss(out.features.clone(), &gb, k, r.tau_student),
+                    };
+                    if let Some(l) = l {
                         sums[4] += scalar(l.clone());
                         graph_steps += 1;
                         total = total + l * r.graph_weight as f32;

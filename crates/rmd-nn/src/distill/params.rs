@@ -140,6 +140,7 @@ impl Profile {
                 Profile::Cpu => 128,
                 Profile::Paper => 512,
             },
+            confidence: false,
         }
     }
 

@@ -11,7 +11,10 @@
 //!   is one of i's neighbours is not also a negative. The bank holds every sample's last ĥ
 //!   (detached), written after each step.
 //!
-//! Each term has its own weight; weight 0 switches it off.
+//! Each term has its own weight; weight 0 switches it off. With `confidence`, each sample's
+//! terms are also weighted by how consistent the noisy labels of its teacher neighbourhood
+//! are ([`TrainingNeighbours::confidence`]), so a teacher whose neighbourhoods are mixed
+//! pulls less.
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -39,6 +42,10 @@ pub struct RgrlParams {
     pub graph_tau: f64,
     /// Hidden width of the projection ψ (0: a single linear layer).
     pub projection_hidden: usize,
+    /// Weight each sample's relation terms by the consistency of its teacher neighbourhood's
+    /// noisy labels (recorded only when on, so keys of runs without it are unchanged).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confidence: bool,
 }
 
 impl RgrlParams {
@@ -68,7 +75,8 @@ impl RgrlParams {
                 .filter(|(_, w)| *w > 0.0)
                 .map(|(n, w)| format!("{n} {w}"))
                 .collect();
-        terms.join(" + ")
+        let terms = terms.join(" + ");
+        if self.confidence { format!("{terms}, confidence-weighted") } else { terms }
     }
 }
 
@@ -79,8 +87,13 @@ pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
 
 /// L_node: mean (1 − cos) between the projected student features and teacher embeddings.
 pub fn node_loss(projected: Tensor<2>, teacher: Tensor<2>) -> Tensor<1> {
+    node_loss_rows(projected, teacher).mean()
+}
+
+/// L_node per sample, `[b, 1]`.
+pub fn node_loss_rows(projected: Tensor<2>, teacher: Tensor<2>) -> Tensor<2> {
     let cos = (l2_normalize(projected) * l2_normalize(teacher)).sum_dim(1);
-    (cos.neg() + 1.0).mean()
+    cos.neg() + 1.0
 }
 
 fn self_mask(b: usize, device: &Device) -> Tensor<2> {
@@ -94,6 +107,16 @@ fn self_mask(b: usize, device: &Device) -> Tensor<2> {
 /// L_edge: batch relation KL(A ‖ S). `features` are the student's backbone features,
 /// `teacher` the teacher embeddings of the same samples (any scale; normalised here).
 pub fn edge_loss(features: Tensor<2>, teacher: Tensor<2>, tau_teacher: f64, tau_student: f64) -> Tensor<1> {
+    edge_loss_rows(features, teacher, tau_teacher, tau_student).mean()
+}
+
+/// L_edge per sample (row i's KL), `[b, 1]`.
+pub fn edge_loss_rows(
+    features: Tensor<2>,
+    teacher: Tensor<2>,
+    tau_teacher: f64,
+    tau_student: f64,
+) -> Tensor<2> {
     let [b, _] = features.dims();
     let device = features.device();
     let mask = self_mask(b, &device);
@@ -101,7 +124,7 @@ pub fn edge_loss(features: Tensor<2>, teacher: Tensor<2>, tau_teacher: f64, tau_
     let e = l2_normalize(teacher);
     let log_s = log_softmax(h.clone().matmul(h.transpose()) / tau_student as f32 + mask.clone(), 1);
     let log_a = log_softmax(e.clone().matmul(e.transpose()) / tau_teacher as f32 + mask, 1).detach();
-    (log_a.clone().exp() * (log_a - log_s)).sum_dim(1).mean()
+    (log_a.clone().exp() * (log_a - log_s)).sum_dim(1)
 }
 
 /// The per-sample memory bank of detached, normalised student features.
@@ -202,6 +225,23 @@ impl TrainingNeighbours {
         same as f64 / (subset.len() * self.k).max(1) as f64
     }
 
+    /// Confidence in the teacher around training image `i`: the share of its neighbours that
+    /// carry their neighbourhood's most common noisy label, rescaled so that a share of
+    /// 1/C (every label different, as good as chance) gives 0 and a share of 1 gives 1.
+    pub fn confidence(&self, i: usize, noisy: &[u16], classes: usize) -> f32 {
+        let (dst, _) = self.of(i);
+        if dst.is_empty() || classes < 2 {
+            return 0.0;
+        }
+        let mut counts = vec![0usize; classes];
+        for &j in dst {
+            counts[noisy[j as usize] as usize] += 1;
+        }
+        let share = *counts.iter().max().expect("classes ≥ 2") as f32 / dst.len() as f32;
+        let chance = 1.0 / classes as f32;
+        ((share - chance) / (1.0 - chance)).clamp(0.0, 1.0)
+    }
+
     /// Neighbours of dataset index `i` (a training image) and their similarities.
     pub fn of(&self, i: usize) -> (&[u32], &[f32]) {
         let r = self.row_of[i] as usize;
@@ -273,6 +313,22 @@ pub fn graph_batch(
 
 /// L_graph of a batch (see the module docs); `None` when no sample has a usable neighbour.
 pub fn graph_loss(features: Tensor<2>, batch: &GraphBatch, k: usize, tau_student: f64) -> Option<Tensor<1>> {
+    graph_terms(features, batch, k, tau_student).map(|t| t.sum().neg() / batch.rows_used as f32)
+}
+
+/// L_graph per sample, `[b, 1]` (0 for samples without usable neighbours); L_graph is their
+/// sum over `rows_used`. `None` when no sample has a usable neighbour.
+pub fn graph_loss_rows(
+    features: Tensor<2>,
+    batch: &GraphBatch,
+    k: usize,
+    tau_student: f64,
+) -> Option<Tensor<2>> {
+    graph_terms(features, batch, k, tau_student).map(|t| t.sum_dim(1).neg())
+}
+
+/// The `[b, k + b]` terms w · log q whose negated sum is L_graph (times `rows_used`).
+fn graph_terms(features: Tensor<2>, batch: &GraphBatch, k: usize, tau_student: f64) -> Option<Tensor<2>> {
     if batch.rows_used == 0 {
         return None;
     }
@@ -292,7 +348,7 @@ pub fn graph_loss(features: Tensor<2>, batch: &GraphBatch, k: usize, tau_student
         w[r * (k + b)..r * (k + b) + k].copy_from_slice(&batch.weights[r * k..(r + 1) * k]);
     }
     let w = Tensor::<2>::from_data(TensorData::new(w, [b, k + b]), &device);
-    Some((w * log_softmax(logits, 1)).sum().neg() / batch.rows_used as f32)
+    Some(w * log_softmax(logits, 1))
 }
 
 #[cfg(test)]
@@ -409,6 +465,42 @@ mod tests {
     }
 
     #[test]
+    fn confidence_follows_the_neighbourhood_majority() {
+        // Image 0: all four neighbours share a noisy label; image 1: four different labels.
+        let t = table(10, &[(vec![2, 3, 4, 5], vec![0.9; 4]), (vec![6, 7, 8, 9], vec![0.9; 4])]);
+        let noisy = [0, 0, 1, 1, 1, 1, 0, 1, 2, 3];
+        assert_eq!(t.confidence(0, &noisy, 4), 1.0);
+        assert_eq!(t.confidence(1, &noisy, 4), 0.0, "a share of 1/C is chance");
+        let half = [0, 0, 1, 1, 2, 3, 0, 0, 0, 0];
+        assert!((t.confidence(0, &half, 4) - (0.5 - 0.25) / 0.75).abs() < 1e-6);
+    }
+
+    #[test]
+    fn per_row_losses_average_to_the_batch_losses() {
+        let a = t2(vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0], [3, 2]);
+        let b = t2(vec![1.0, 0.2, 0.3, 1.0, -1.0, 0.5], [3, 2]);
+        let rows = node_loss_rows(a.clone(), b.clone());
+        assert_eq!(rows.dims(), [3, 1]);
+        assert!((scalar(rows.mean()) - scalar(node_loss(a.clone(), b.clone()))).abs() < 1e-6);
+        let rows = edge_loss_rows(a.clone(), b.clone(), 0.1, 0.1);
+        assert!((scalar(rows.mean()) - scalar(edge_loss(a.clone(), b, 0.1, 0.1))).abs() < 1e-6);
+        // L_graph: image 2 has no neighbour in the bank, so its row is 0 and rows_used is 2.
+        let mut bank = MemoryBank::new(6, 2);
+        bank.write(&[3, 4], &[1.0, 0.0, 0.0, 1.0]);
+        let nb = table(
+            6,
+            &[(vec![3, 4], vec![0.9, 0.2]), (vec![4, 3], vec![0.8, 0.1]), (vec![5, 1], vec![0.5, 0.4])],
+        );
+        let g = graph_batch(&[0, 1, 2], &nb, &bank, 2, 0.1);
+        assert_eq!(g.rows_used, 2);
+        let rows = graph_loss_rows(a.clone(), &g, 2, 0.1).unwrap();
+        let v = rows.clone().into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(v[2], 0.0, "{v:?}");
+        let whole = scalar(graph_loss(a, &g, 2, 0.1).unwrap());
+        assert!((scalar(rows.sum()) / 2.0 - whole).abs() < 1e-5, "{v:?} vs {whole}");
+    }
+
+    #[test]
     fn bank_round_trips_through_a_blob() {
         let mut bank = MemoryBank::new(3, 2);
         bank.write(&[2], &[0.6, 0.8]);
@@ -426,8 +518,15 @@ mod tests {
             graph_k: 5,
             graph_tau: 0.1,
             projection_hidden: 0,
+            confidence: false,
         };
         assert!(p.validate().is_err());
+        // The confidence switch is left out of the params (and keys) while off.
+        let json = serde_json::to_value(RgrlParams { edge_weight: 0.3, ..p.clone() }).unwrap();
+        assert!(json.get("confidence").is_none(), "{json}");
+        let on =
+            serde_json::to_value(RgrlParams { edge_weight: 0.3, confidence: true, ..p.clone() }).unwrap();
+        assert_eq!(on["confidence"], true);
         assert!(RgrlParams { edge_weight: 0.3, ..p }.validate().is_ok());
     }
 }
