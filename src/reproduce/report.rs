@@ -327,7 +327,7 @@ pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
         let _ = writeln!(md, "## Noise `{noise}` [{}]\n", &noise_key[..12]);
         let _ = writeln!(
             md,
-            "| run | teacher | base loss | RGRL | seeds | val-selected acc | selected epochs | last acc | Δ val-selected | Δ last | *best on test* | minutes |"
+            "| run | teacher | base loss | RGRL | seeds | val-selected acc | selected epochs | last acc | Δ val-selected | Δ last | *best on test* | minutes (all seeds) |"
         );
         let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|");
         for r in rows.iter().filter(|r| r.noise == noise) {
