@@ -187,8 +187,9 @@ fn teacher_sweep_runs_every_teacher_and_reports_the_gain_against_purity() {
     let out = tmp.path().join("report");
     let log =
         ok(&run(&mut reproduce(&store, tmp.path(), &out, &["cifar10-teacher-sweep", "--profile", "smoke"])));
-    // Two noise settings; CE under both, CE+RGRL (three teachers) only under sym-0.5; two seeds.
-    assert_eq!(count(&store, "distill"), 2 * 2 + 3 * 2, "{log}");
+    // Two noise settings; CE under both, CE+RGRL (three teachers) and the confidence-weighted
+    // run (limited to the RM teacher) only under sym-0.5; two seeds.
+    assert_eq!(count(&store, "distill"), 2 * 2 + 3 * 2 + 2, "{log}");
     assert_eq!(count(&store, "relations"), 3, "{log}");
     assert_eq!(count(&store, "pretrain"), 1, "the RM teacher needs the RM stage");
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
@@ -197,6 +198,9 @@ fn teacher_sweep_runs_every_teacher_and_reports_the_gain_against_purity() {
     let mut teachers: Vec<&str> = rows.iter().map(|r| r["teacher"].as_str()).collect();
     teachers.sort_unstable();
     assert_eq!(teachers, ["rm", "synthetic-0.5", "synthetic-1.0"]);
+    let conf: Vec<&str> =
+        table.iter().filter(|r| r["run"] == "ce+rgrl+conf").map(|r| r["teacher"].as_str()).collect();
+    assert_eq!(conf, ["rm"], "a run limited to one teacher");
     assert!(table.iter().any(|r| r["noise"] == "clean" && r["run"] == "ce"), "{csv}");
     assert!(
         !table.iter().any(|r| r["noise"] == "clean" && r["run"] == "ce+rgrl"),
