@@ -286,13 +286,14 @@ fn embedding_map<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Draws every plot of one noise setting; returns the file names.
+/// Draws every plot of one noise setting (the embedding map only when a teacher graph is
+/// given); returns the file names.
 pub fn draw_all(
     out: &Path,
     noise_id: &str,
     runs: &[&RunResult],
     noise: &Artifact,
-    relations: Option<&Artifact>,
+    teacher: Option<&RelationGraph>,
     store: &Store,
 ) -> anyhow::Result<Vec<String>> {
     let mut files = Vec::new();
@@ -344,8 +345,7 @@ pub fn draw_all(
         &matrix
     ))?);
 
-    let Some(relations) = relations else { return Ok(files) };
-    let graph = RelationGraph::open(relations)?;
+    let Some(graph) = teacher else { return Ok(files) };
     let step = (graph.n / MAP_POINTS).max(1);
     let idx: Vec<u32> = (0..graph.n as u32).step_by(step).collect();
     let emb = graph.embeddings_of(&idx);

@@ -4,8 +4,9 @@
 use super::pipeline::{NoiseSpec, Pipeline, RunSpec, TeacherSpec};
 use super::plots;
 use anyhow::Context;
+use rmd_nn::relations::RelationGraph;
 use rmd_store::{Artifact, Store};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -238,12 +239,16 @@ fn paired(row: &Row, base: &Row, f: impl Fn(&RunResult) -> Option<f64>) -> Optio
     (!d.is_empty()).then(|| mean_std(&d))
 }
 
-fn delta(p: &Pipeline, rows: &[Row], r: &Row) -> Option<Delta> {
+/// The row a row is compared with: its base run under the same noise setting.
+fn base_row<'r, 'a>(p: &Pipeline, rows: &'r [Row<'a>], r: &Row) -> Option<&'r Row<'a>> {
     let base_spec = p.base_of(r.run)?;
-    let b =
-        rows.iter().find(|b| b.noise == r.noise && b.run.name == base_spec.name && b.teacher.is_none())?;
+    rows.iter().find(|b| b.noise == r.noise && b.run.name == base_spec.name && b.teacher.is_none())
+}
+
+fn delta(p: &Pipeline, rows: &[Row], r: &Row) -> Option<Delta> {
+    let b = base_row(p, rows, r)?;
     Some(Delta {
-        base: base_spec.name.clone(),
+        base: b.run.name.clone(),
         selected: paired(r, b, |x| x.selected),
         last: paired(r, b, |x| Some(x.last))?,
         best: paired(r, b, |x| Some(x.best))?,
@@ -254,6 +259,7 @@ fn delta(p: &Pipeline, rows: &[Row], r: &Row) -> Option<Delta> {
 struct TeacherRow<'a> {
     spec: &'a TeacherSpec,
     key: &'a str,
+    artifact: Artifact,
     agreement: Option<f64>,
     knn: Option<f64>,
 }
@@ -268,14 +274,19 @@ pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
     let rows = rows(input.results);
     let mut teachers = Vec::new();
     for (spec, key) in input.teachers {
-        let a = store.find(Some("relations"), key)?;
+        let artifact = store.find(Some("relations"), key)?;
         teachers.push(TeacherRow {
             spec,
             key,
-            agreement: a.manifest.metrics["neighbour_label_agreement"].as_f64(),
-            knn: a.manifest.metrics["knn_acc"].as_f64(),
+            agreement: artifact.manifest.metrics["neighbour_label_agreement"].as_f64(),
+            knn: artifact.manifest.metrics["knn_acc"].as_f64(),
+            artifact,
         });
     }
+    // The embedding map shows the RM teacher when there is one, else the first teacher; its
+    // embeddings are read once for every noise setting.
+    let map_teacher = teachers.iter().find(|t| t.spec.needs_rm()).or(teachers.first());
+    let map_graph = map_teacher.map(|t| RelationGraph::open(&t.artifact)).transpose()?;
     let f4 = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or("-".into());
 
     let mut md = String::new();
@@ -379,10 +390,7 @@ pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
         let _ = writeln!(md);
         let noise_art = store.find(Some("noise"), noise_key)?;
         let runs: Vec<&RunResult> = input.results.iter().filter(|r| &r.noise == noise).collect();
-        // The embedding map shows the RM teacher when there is one, else the first teacher.
-        let map_teacher = teachers.iter().find(|t| t.spec.needs_rm()).or(teachers.first());
-        let rel = map_teacher.map(|t| store.find(Some("relations"), t.key)).transpose()?;
-        let files = plots::draw_all(out, noise, &runs, &noise_art, rel.as_ref(), &store)?;
+        let files = plots::draw_all(out, noise, &runs, &noise_art, map_graph.as_ref(), &store)?;
         let _ = writeln!(
             md,
             "Plots: {}\n",
@@ -410,12 +418,13 @@ fn write_sweep(
     store: &Store,
 ) -> anyhow::Result<()> {
     let mut series: Vec<plots::SweepSeries> = Vec::new();
-    let rgrl_runs: Vec<&str> = {
-        let mut v: Vec<&str> = rows.iter().filter(|r| r.run.rgrl).map(|r| r.run.name.as_str()).collect();
-        v.dedup();
-        v.sort_unstable();
-        v.dedup();
-        v
+    let rgrl_runs: BTreeSet<&str> = rows.iter().filter(|r| r.run.rgrl).map(|r| r.run.name.as_str()).collect();
+    // Δ val-selected (mean, std) of a run with a teacher under a noise setting.
+    let selected_delta = |noise: &str, run: &str, teacher: &str| {
+        rows.iter()
+            .find(|r| r.noise == noise && r.run.name == run && r.teacher == Some(teacher))
+            .and_then(|r| delta(p, rows, r))
+            .and_then(|d| d.selected)
     };
     let noises: Vec<&str> = input
         .noise
@@ -441,13 +450,8 @@ fn write_sweep(
                 t.agreement.map(|a| format!("{a:.3}")).unwrap_or("-".into())
             );
             for n in &noises {
-                let cell = rows
-                    .iter()
-                    .find(|r| r.noise == *n && r.run.name == *run && r.teacher == Some(t.spec.id.as_str()))
-                    .and_then(|r| delta(p, rows, r))
-                    .and_then(|d| d.selected)
-                    .map(|s| signed_pct(s.0, s.1))
-                    .unwrap_or("-".into());
+                let cell =
+                    selected_delta(n, run, &t.spec.id).map(|s| signed_pct(s.0, s.1)).unwrap_or("-".into());
                 let _ = write!(md, " {cell} |");
             }
             let _ = writeln!(md);
@@ -455,10 +459,8 @@ fn write_sweep(
         let _ = writeln!(md, "\nBase (no RGRL), val-selected test accuracy:");
         for n in &noises {
             let base =
-                rows.iter().find(|r| r.noise == *n && r.run.name == *run).and_then(|r| delta(p, rows, r));
-            if let Some(b) = base.and_then(|d| {
-                rows.iter().find(|r| r.noise == *n && r.run.name == d.base && r.teacher.is_none())
-            }) {
+                rows.iter().find(|r| r.noise == *n && r.run.name == *run).and_then(|r| base_row(p, rows, r));
+            if let Some(b) = base {
                 let _ = writeln!(
                     md,
                     "* {n}: {} ({}, {} seeds)",
@@ -474,12 +476,7 @@ fn write_sweep(
             let mut marked = Vec::new();
             for t in teachers {
                 let Some(agreement) = t.agreement else { continue };
-                let d = rows
-                    .iter()
-                    .find(|r| r.noise == *n && r.run.name == *run && r.teacher == Some(t.spec.id.as_str()))
-                    .and_then(|r| delta(p, rows, r))
-                    .and_then(|d| d.selected);
-                if let Some((m, s)) = d {
+                if let Some((m, s)) = selected_delta(n, run, &t.spec.id) {
                     if t.spec.synthetic_purity.is_some() {
                         points.push((agreement, m, s.unwrap_or(0.0)));
                     } else {

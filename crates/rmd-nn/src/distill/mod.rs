@@ -427,6 +427,7 @@ pub fn run_distill(
                 if let (Some(bank), Some(tn)) = (&mut bank, &train_neighbours) {
                     let k = r.graph_k.min(tn.k);
                     let gb = rgrl::graph_batch(&idx, tn, bank, k, r.graph_tau);
+                    // Unweighted runs keep graph_loss's single sum, so their results do not change.
                     let l = match &confidence {
                         Some(_) => rgrl::graph_loss_rows(out.features.clone(), &gb, k, r.tau_student)
                             .map(|rows| weigh(rows).sum() / gb.rows_used as f32),
