@@ -6,4 +6,5 @@
 
 pub mod cli;
 pub mod reproduce;
+pub mod rm_curves;
 pub mod store_cmd;

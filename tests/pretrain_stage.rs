@@ -126,3 +126,60 @@ fn single_channel_28x28_images_train() {
     assert_eq!(info["image_shape"], serde_json::json!([1, 28, 28]));
     assert_eq!(info["model"]["encoder"]["in_channels"], 1);
 }
+
+#[test]
+fn simclr_is_its_own_artifact_deterministic_and_compared_by_rm_curves() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_small_cifar10(tmp.path(), 60);
+    let store = tmp.path().join("store");
+    let simsiam = ok_key(&run(&mut pretrain(&store, tmp.path(), &["--epochs", "2"])));
+    let args = ["--epochs", "2", "--method", "simclr", "--temperature", "0.2"];
+    let simclr = ok_key(&run(&mut pretrain(&store, tmp.path(), &args)));
+    assert_ne!(simclr, simsiam, "the method is part of the key");
+    let dir = artifact_dir(&store, &simclr);
+    assert!(dir.join("simclr.bpk").is_file() && !dir.join("simsiam.bpk").exists());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["params"]["method"], serde_json::json!({"simclr": {"temperature": 0.2}}));
+    assert_eq!(manifest["metrics"]["method"], "simclr");
+    let first_losses = losses(&dir);
+    // NT-Xent of a batch of 64 starts near ln(127) ≈ 4.84, far above SimSiam's [-1, 1].
+    assert!(first_losses.iter().all(|l| l.parse::<f64>().unwrap() > 1.0), "{first_losses:?}");
+
+    // The same flags again, recomputed: the same bytes.
+    let encoder = std::fs::read(dir.join("encoder.bpk")).unwrap();
+    let again = ok_key(&run(&mut pretrain(&store, tmp.path(), &[&args[..], &["--force"]].concat())));
+    assert_eq!(again, simclr);
+    assert_eq!(std::fs::read(dir.join("encoder.bpk")).unwrap(), encoder);
+    assert_eq!(losses(&dir), first_losses);
+
+    // Another temperature is another artifact; a temperature without SimCLR is a usage error.
+    let other = ok_key(&run(&mut pretrain(&store, tmp.path(), &["--epochs", "2", "--method", "simclr"])));
+    assert_ne!(other, simclr);
+    let bad = run(&mut pretrain(&store, tmp.path(), &["--temperature", "0.2"]));
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("--method simclr"), "{}", stderr(&bad));
+    let bad = run(&mut pretrain(&store, tmp.path(), &["--method", "simclr", "--temperature", "0"]));
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("temperature"), "{}", stderr(&bad));
+
+    // rm-curves: both curves in the table, the CSV and the plots.
+    let out = tmp.path().join("curves");
+    let mut c = bin("rmd");
+    c.args(["--store", store.to_str().unwrap(), "rm-curves", "--out", out.to_str().unwrap()]);
+    c.args([format!("{}=siam", &simsiam[..10]), format!("{}=clr", &simclr[..10])]);
+    let res = run(&mut c);
+    assert!(res.status.success(), "{}", stderr(&res));
+    let table = String::from_utf8_lossy(&res.stdout).to_string();
+    assert!(table.contains("| siam | simsiam |") && table.contains("| clr | simclr |"), "{table}");
+    let csv = std::fs::read_to_string(out.join("rm-curves.csv")).unwrap();
+    assert_eq!(csv.lines().filter(|l| l.starts_with("clr,")).count(), 2, "{csv}");
+    for f in ["rm-curves.md", "rm-curves.png", "rm-curves.svg"] {
+        assert!(std::fs::metadata(out.join(f)).unwrap().len() > 100, "{f}");
+    }
+    let mut c = bin("rmd");
+    c.args(["--store", store.to_str().unwrap(), "rm-curves", "ffff0000", "--out", out.to_str().unwrap()]);
+    let res = run(&mut c);
+    assert_eq!(res.status.code(), Some(2), "{}", stderr(&res));
+    assert!(stderr(&res).contains("ffff0000"), "{}", stderr(&res));
+}

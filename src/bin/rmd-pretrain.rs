@@ -1,18 +1,20 @@
-//! `rmd-pretrain`: the RM stage (SimSiam contrastive pre-training, labels unused).
+//! `rmd-pretrain`: the RM stage (self-supervised pre-training, SimSiam or SimCLR; labels
+//! unused).
 
 use anyhow::Context;
 use clap::Parser;
 use rmd_nn::BackendKind;
 use rmd_nn::models::ResNetConfig;
-use rmd_nn::pretrain::{PretrainRequest, Profile, run_pretrain};
+use rmd_nn::pretrain::{PretrainRequest, Profile, RmMethod, run_pretrain};
 use rmdnet::cli::{self, BackendArgs, DataArgs, OutputArgs, StoreArgs, UsageError, parse_arch, short};
 use std::process::ExitCode;
 use std::time::Instant;
 
-/// Pre-train an encoder with SimSiam on all training images of a dataset (labels are never
-/// read, so one RM artifact serves every noise setting of the dataset).
+/// Pre-train an encoder with SimSiam or SimCLR on all training images of a dataset (labels
+/// are never read, so one RM artifact serves every noise setting of the dataset).
 ///
-/// Writes an RM artifact (encoder.bpk, simsiam.bpk, model.json, epochs.csv) and prints its
+/// Writes an RM artifact (encoder.bpk, simsiam.bpk or simclr.bpk, model.json, epochs.csv)
+/// and prints its
 /// key as the last line of stdout; the same command again is a cache hit. A weighted kNN
 /// monitor (k neighbours, clean labels, a diagnostic only) reports representation quality.
 /// Checkpoints are written after every epoch; after an interruption, the same command with
@@ -21,6 +23,7 @@ use std::time::Instant;
 /// Examples:
 ///   rmd-pretrain --dataset cifar10 --profile smoke
 ///   rmd-pretrain --dataset cifar10 --profile cpu --epochs 20 --resume
+///   rmd-pretrain --dataset cifar10 --method simclr --temperature 0.5 --epochs 10
 #[derive(Debug, Parser)]
 #[command(name = "rmd-pretrain", version, about, long_about, verbatim_doc_comment)]
 struct Args {
@@ -42,6 +45,16 @@ struct Args {
     /// backend, else cpu.
     #[arg(long, value_parser = ["smoke", "cpu", "paper"])]
     profile: Option<String>,
+
+    /// Self-supervised objective: simsiam (predictor + stop-gradient, no negatives) or simclr
+    /// (NT-Xent: each view must find its pair among the batch's 2B − 2 other views).
+    /// Default: the profile's (simsiam).
+    #[arg(long, value_enum)]
+    method: Option<MethodArg>,
+
+    /// SimCLR's softmax temperature τ (only with --method simclr). Default: 0.5.
+    #[arg(long)]
+    temperature: Option<f64>,
 
     /// Seed of initialisation, sample order and augmentation.
     #[arg(long, default_value_t = 1)]
@@ -92,6 +105,38 @@ struct Args {
     force: bool,
 }
 
+/// `--method` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum MethodArg {
+    /// SimSiam (Chen & He 2021).
+    Simsiam,
+    /// SimCLR (Chen et al. 2020).
+    Simclr,
+}
+
+/// The objective the flags ask for, starting from the profile's.
+fn method(
+    profile: RmMethod,
+    arg: Option<MethodArg>,
+    temperature: Option<f64>,
+) -> Result<RmMethod, UsageError> {
+    let chosen = match arg {
+        None => profile,
+        Some(MethodArg::Simsiam) => RmMethod::SimSiam,
+        Some(MethodArg::Simclr) => match profile {
+            RmMethod::SimClr { .. } => profile,
+            RmMethod::SimSiam => RmMethod::SimClr { temperature: RmMethod::DEFAULT_SIMCLR_TEMPERATURE },
+        },
+    };
+    match (chosen, temperature) {
+        (_, None) => Ok(chosen),
+        (RmMethod::SimClr { .. }, Some(t)) => Ok(RmMethod::SimClr { temperature: t }),
+        (RmMethod::SimSiam, Some(_)) => {
+            Err(UsageError("--temperature is SimCLR's: add --method simclr, or drop it".into()))
+        }
+    }
+}
+
 fn main() -> ExitCode {
     cli::run(|| {
         let args = Args::parse();
@@ -112,6 +157,7 @@ fn main() -> ExitCode {
         .with_context(|| format!("resolving --dataset {}", args.dataset))?;
         let channels = dataset.manifest.metrics["shape"][0].as_u64().unwrap_or(3) as usize;
         let mut params = profile.pretrain_params(channels, args.seed);
+        params.method = method(params.method, args.method, args.temperature)?;
         if let Some(a) = &args.arch {
             params.model.encoder = parse_arch(a, channels)?;
         }
@@ -134,7 +180,8 @@ fn main() -> ExitCode {
         }
         let compute = args.backend.select()?;
         args.output.say(format!(
-            "simsiam on {} [{}], profile {}, {} epochs, batch {}, {} on {}",
+            "{} on {} [{}], profile {}, {} epochs, batch {}, {} on {}",
+            params.method.name(),
             dataset.manifest.metrics["name"].as_str().unwrap_or("?"),
             short(dataset.key()),
             profile.name(),

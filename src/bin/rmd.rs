@@ -50,6 +50,48 @@ enum Command {
     ///   rmd reproduce cifar10n-worse --force distill
     #[command(verbatim_doc_comment)]
     Reproduce(ReproduceArgs),
+    /// Compare RM artifacts: kNN accuracy against training minutes, as a table (Markdown, CSV)
+    /// and a plot (PNG, SVG), with the diagnostics of any relations artifact built from each
+    /// encoder.
+    ///
+    /// Each RM is given as a key or key prefix, optionally with a legend label after '='.
+    /// Example:
+    ///
+    ///   rmd rm-curves 0f880349=simsiam a2c2646a=simclr --out reports/rm-curves
+    #[command(name = "rm-curves", verbatim_doc_comment)]
+    RmCurves {
+        /// RM artifacts: KEY or KEY=LABEL (a key prefix is enough when it is unique).
+        #[arg(required = true, value_name = "KEY[=LABEL]")]
+        rm: Vec<String>,
+        /// Directory for rm-curves.{md,csv,png,svg}.
+        #[arg(long, value_name = "DIR", default_value = "reports/rm-curves")]
+        out: PathBuf,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+fn run_rm_curves(
+    rm: &[String],
+    out: &std::path::Path,
+    output: &OutputArgs,
+    store: &StoreArgs,
+) -> anyhow::Result<()> {
+    let store = store.open()?;
+    let curves = rm
+        .iter()
+        .map(|spec| {
+            let (key, label) = match spec.split_once('=') {
+                Some((k, l)) => (k, Some(l)),
+                None => (spec.as_str(), None),
+            };
+            rmdnet::rm_curves::load(&store, key, label).map_err(|e| UsageError(format!("{spec}: {e:#}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let files = rmdnet::rm_curves::write(out, &curves)?;
+    println!("{}", rmdnet::rm_curves::markdown(&curves));
+    output.say(format!("wrote {} into {}", files.join(", "), out.display()));
+    Ok(())
 }
 
 #[derive(Debug, clap::Args)]
@@ -146,6 +188,7 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Reproduce(r) => run_reproduce(r, &args.store),
+            Command::RmCurves { rm, out, output } => run_rm_curves(&rm, &out, &output, &args.store),
         }
     })
 }

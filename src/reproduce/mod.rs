@@ -8,7 +8,7 @@
 
 mod exec;
 mod pipeline;
-mod plots;
+pub(crate) mod plots;
 mod report;
 
 pub use exec::{Planned, StageFailed, StageRunner};

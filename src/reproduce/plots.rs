@@ -95,6 +95,21 @@ fn curves(runs: &[&RunResult]) -> Vec<(String, Vec<CurvePoint>)> {
         .collect()
 }
 
+/// Draws the chart's legend at `position`, in the style every report plot shares.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> anyhow::Result<()> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(position)
+        .label_font(("sans-serif", 13))
+        .draw()
+        .map_err(err)
+}
+
 fn colour(i: usize) -> RGBColor {
     let c = Palette99::pick(i).to_rgba();
     RGBColor(c.0, c.1, c.2)
@@ -128,14 +143,7 @@ fn line_chart<DB: DrawingBackend>(
         .label(name.clone())
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
-        .label_font(("sans-serif", 13))
-        .draw()
-        .map_err(err)?;
+    legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     Ok(())
 }
 
@@ -276,13 +284,7 @@ fn embedding_map<DB: DrawingBackend>(
         .map_err(err)?
         .label("flipped label")
         .legend(|(x, y)| Cross::new((x + 8, y), 3, BLACK.stroke_width(1)));
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 13))
-        .draw()
-        .map_err(err)?;
+    legend(&mut chart, SeriesLabelPosition::MiddleRight)?;
     Ok(())
 }
 
@@ -426,20 +428,53 @@ fn sweep_chart<DB: DrawingBackend>(
             )
             .map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font(("sans-serif", 13))
-        .draw()
-        .map_err(err)?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     Ok(())
 }
 
 /// Draws the teacher sweep (`sweep.png`, `sweep.svg`); returns the file names.
 pub fn draw_sweep(out: &Path, series: &[SweepSeries]) -> anyhow::Result<Vec<String>> {
     both!(out, "sweep", (900, 600), |root| sweep_chart(&root, series))
+}
+
+fn rm_curves_chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    series: &[(String, Vec<(f64, f64)>)],
+) -> anyhow::Result<()> {
+    let pts = || series.iter().flat_map(|s| s.1.iter());
+    let max_min = pts().map(|p| p.0).fold(1.0f64, f64::max) * 1.05;
+    let hi = (pts().map(|p| p.1).fold(0.0f64, f64::max) + 0.05).min(1.0);
+    let lo = (pts().map(|p| p.1).fold(1.0f64, f64::min) - 0.05).max(0.0);
+    let mut chart = ChartBuilder::on(root)
+        .caption("RM teacher: kNN accuracy against training time", ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..max_min, lo..hi)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("training minutes (monitor excluded)")
+        .y_desc("kNN accuracy (monitor, clean labels)")
+        .draw()
+        .map_err(err)?;
+    for (i, (name, points)) in series.iter().enumerate() {
+        let c = colour(i);
+        chart
+            .draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))
+            .map_err(err)?
+            .label(name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
+        chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, c.filled()))).map_err(err)?;
+    }
+    legend(&mut chart, SeriesLabelPosition::LowerRight)?;
+    Ok(())
+}
+
+/// Draws RM curves, kNN accuracy against training minutes, one series per (label, points)
+/// (`rm-curves.png`, `rm-curves.svg`); returns the file names.
+pub fn draw_rm_curves(out: &Path, series: &[(String, Vec<(f64, f64)>)]) -> anyhow::Result<Vec<String>> {
+    both!(out, "rm-curves", (900, 600), |root| rm_curves_chart(&root, series))
 }
 
 #[cfg(test)]

@@ -1,10 +1,13 @@
-//! Network architectures: residual encoders, the SimSiam heads and the classifier.
+//! Network architectures: residual encoders, the SimSiam heads, SimCLR's contrastive loss
+//! and the classifier.
 
 mod classifier;
+mod contrastive;
 mod ids;
 mod resnet;
 mod simsiam;
 
 pub use classifier::{Classifier, ClassifierConfig, ClassifierOutput};
+pub use contrastive::nt_xent;
 pub use resnet::{BasicBlock, ResNet, ResNetConfig};
 pub use simsiam::{Mlp, MlpConfig, SimSiam, SimSiamConfig, negative_cosine};

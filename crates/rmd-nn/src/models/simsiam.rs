@@ -111,7 +111,8 @@ impl SimSiamConfig {
     }
 }
 
-/// Encoder + projector + predictor.
+/// Encoder + projector + predictor (the predictor is used by SimSiam only; SimCLR trains
+/// the encoder and projector).
 #[derive(Module, Debug)]
 pub struct SimSiam {
     /// The encoder f, kept after training.
@@ -130,6 +131,15 @@ impl SimSiam {
         let p1 = self.predictor.forward(z1.clone());
         let p2 = self.predictor.forward(z2.clone());
         symmetric_loss(p1, z1, p2, z2)
+    }
+
+    /// SimCLR's NT-Xent loss of two views on the encoder and projector, at `temperature`
+    /// (see [`super::contrastive::nt_xent`]). The predictor takes no part: it keeps its
+    /// initial weights.
+    pub fn contrastive_loss(&self, x1: Tensor<4>, x2: Tensor<4>, temperature: f64) -> Tensor<1> {
+        let z1 = self.projector.forward(self.encoder.forward(x1));
+        let z2 = self.projector.forward(self.encoder.forward(x2));
+        super::contrastive::nt_xent(z1, z2, temperature)
     }
 }
 

@@ -1,8 +1,9 @@
-//! The RM stage: SimSiam pre-training of an encoder on all training images (labels unused),
-//! with per-epoch checkpoints in the run's partial directory and `--resume`.
+//! The RM stage: self-supervised pre-training (SimSiam or SimCLR, [`RmMethod`]) of an
+//! encoder on all training images (labels unused), with per-epoch checkpoints in the run's
+//! partial directory and `--resume`.
 //!
-//! Artifact files: `encoder.bpk` (the encoder record, burnpack), `simsiam.bpk` (encoder,
-//! projector and predictor), `model.json` ([`RmModelInfo`]: architecture, input
+//! Artifact files: `encoder.bpk` (the encoder record, burnpack), `simsiam.bpk` or
+//! `simclr.bpk` (encoder, projector and predictor; SimCLR leaves the predictor untrained), `model.json` ([`RmModelInfo`]: architecture, input
 //! normalisation, dataset key) and `epochs.csv` (per-epoch loss, lr, kNN accuracy, seconds,
 //! images/s, augmentation share of the step time).
 
@@ -10,7 +11,7 @@ mod checkpoint;
 mod params;
 
 pub use crate::profile::Profile;
-pub use params::{AugmentParams, KnnParams, PretrainParams};
+pub use params::{AugmentParams, KnnParams, PretrainParams, RmMethod};
 
 use crate::backend::ComputeDevice;
 use crate::error::{IoContext, NnError, Result};
@@ -192,7 +193,7 @@ pub fn run_pretrain(
     let bar = rmd_data::progress::count_bar(
         (p.epochs * steps_per_epoch) as u64,
         req.progress,
-        &format!("simsiam {}", ds.info.name),
+        &format!("{} {}", p.method.name(), ds.info.name),
     );
     bar.set_position((start_epoch * steps_per_epoch) as u64);
 
@@ -220,7 +221,10 @@ pub fn run_pretrain(
             let x2 = Tensor::<4>::from_data(TensorData::new(v2, dims), &device);
             let global_step = epoch * steps_per_epoch + step;
             lr = schedule.lr(global_step);
-            let loss = model.loss(x1, x2);
+            let loss = match p.method {
+                RmMethod::SimSiam => model.loss(x1, x2),
+                RmMethod::SimClr { temperature } => model.contrastive_loss(x1, x2, temperature),
+            };
             let value = loss.clone().into_data().try_to_vec::<f32>().expect("scalar loss")[0] as f64;
             if !value.is_finite() {
                 return Err(NnError::Diverged(format!("loss {value} at epoch {} step {step}", epoch + 1)));
@@ -244,7 +248,8 @@ pub fn run_pretrain(
                 );
             }
             bar.set_message(format!(
-                "simsiam {} epoch {}/{} loss {value:.4}",
+                "{} {} epoch {}/{} loss {value:.4}",
+                p.method.name(),
                 ds.info.name,
                 epoch + 1,
                 p.epochs
@@ -279,7 +284,7 @@ pub fn run_pretrain(
     crate::checkpoint::remove(&ckpt_dir)?;
 
     crate::checkpoint::save_model(&model.encoder, &pending.path("encoder.bpk"))?;
-    crate::checkpoint::save_model(&model, &pending.path("simsiam.bpk"))?;
+    crate::checkpoint::save_model(&model, &pending.path(&format!("{}.bpk", p.method.name())))?;
     let info = RmModelInfo {
         model: p.model.clone(),
         normalizer_mean: norm.mean.clone(),
@@ -297,6 +302,7 @@ pub fn run_pretrain(
     let best_knn = log.iter().filter_map(|e| e.knn_acc).fold(f64::NAN, f64::max);
     let metrics = serde_json::json!({
         "profile": req.profile.name(),
+        "method": p.method.name(),
         "dataset": ds.info.name,
         "epochs": p.epochs,
         "images": subset.len(),

@@ -1,4 +1,4 @@
-//! Parameters of the RM (SimSiam pre-training) stage and its profiles.
+//! Parameters of the RM (self-supervised pre-training) stage and its profiles.
 
 use crate::models::{ResNetConfig, SimSiamConfig};
 use crate::profile::Profile;
@@ -59,10 +59,45 @@ pub struct KnnParams {
     pub test_images: Option<usize>,
 }
 
+/// The self-supervised objective of the RM stage.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RmMethod {
+    /// SimSiam (Chen & He 2021): a predictor and a stop-gradient, no negatives.
+    #[default]
+    SimSiam,
+    /// SimCLR (Chen et al. 2020): NT-Xent with the batch's other images as negatives.
+    SimClr {
+        /// Softmax temperature τ of the cosine similarities.
+        temperature: f64,
+    },
+}
+
+impl RmMethod {
+    /// The temperature SimCLR uses when none is given (the SimCLR paper's best for CIFAR-10).
+    pub const DEFAULT_SIMCLR_TEMPERATURE: f64 = 0.5;
+
+    /// The method's name: `simsiam` or `simclr`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RmMethod::SimSiam => "simsiam",
+            RmMethod::SimClr { .. } => "simclr",
+        }
+    }
+
+    /// Whether this is SimSiam (left out of the key, so SimSiam keys predate the choice).
+    pub fn is_simsiam(&self) -> bool {
+        *self == RmMethod::SimSiam
+    }
+}
+
 /// Everything that determines an RM artifact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PretrainParams {
-    /// Encoder, projector and predictor.
+    /// The objective (absent from the key when SimSiam).
+    #[serde(default, skip_serializing_if = "RmMethod::is_simsiam")]
+    pub method: RmMethod,
+    /// Encoder, projector and predictor (SimCLR leaves the predictor out).
     pub model: SimSiamConfig,
     /// Training images used: the first N of a seeded permutation (None: all).
     pub images: Option<usize>,
@@ -101,6 +136,11 @@ impl PretrainParams {
         if self.epochs == 0 {
             return Err("epochs must be ≥ 1".into());
         }
+        if let RmMethod::SimClr { temperature } = self.method
+            && !(temperature.is_finite() && temperature > 0.0)
+        {
+            return Err(format!("the SimCLR temperature must be positive and finite, not {temperature}"));
+        }
         if self.images == Some(0) {
             return Err("images must be ≥ 1 (omit it to use all)".into());
         }
@@ -113,6 +153,7 @@ impl Profile {
     pub fn pretrain_params(self, channels: usize, seed: u64) -> PretrainParams {
         match self {
             Profile::Smoke => PretrainParams {
+                method: RmMethod::SimSiam,
                 // A stride-2 stem keeps embedding all 50k CIFAR images (relations) to seconds.
                 model: SimSiamConfig {
                     encoder: ResNetConfig { stem_stride: 2, ..ResNetConfig::small(channels, 8, 2, 1) },
@@ -138,6 +179,7 @@ impl Profile {
                 seed,
             },
             Profile::Cpu => PretrainParams {
+                method: RmMethod::SimSiam,
                 // Sized for ~20 minutes on a 2-core CPU (burn flex, ~80-110 img/s): a stride-2 stem
                 // quarters the cost of every later layer at unchanged width.
                 model: SimSiamConfig {
@@ -164,6 +206,7 @@ impl Profile {
                 seed,
             },
             Profile::Paper => PretrainParams {
+                method: RmMethod::SimSiam,
                 model: SimSiamConfig {
                     encoder: ResNetConfig::resnet18(channels),
                     proj_dim: 2048,
@@ -182,5 +225,34 @@ impl Profile {
                 seed,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simsiam_is_absent_from_the_serialised_parameters_and_simclr_is_named() {
+        let mut p = Profile::Smoke.pretrain_params(3, 1);
+        let json = serde_json::to_value(&p).unwrap();
+        assert!(json.get("method").is_none(), "{json}");
+        let back: PretrainParams = serde_json::from_value(json).unwrap();
+        assert_eq!(back.method, RmMethod::SimSiam);
+        p.method = RmMethod::SimClr { temperature: 0.5 };
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["method"], serde_json::json!({"simclr": {"temperature": 0.5}}));
+        assert_eq!(serde_json::from_value::<PretrainParams>(json).unwrap(), p);
+    }
+
+    #[test]
+    fn a_non_positive_temperature_is_refused() {
+        let mut p = Profile::Smoke.pretrain_params(3, 1);
+        for t in [0.0, -0.1, f64::NAN] {
+            p.method = RmMethod::SimClr { temperature: t };
+            assert!(p.validate().unwrap_err().contains("temperature"));
+        }
+        p.method = RmMethod::SimClr { temperature: 0.2 };
+        p.validate().unwrap();
     }
 }

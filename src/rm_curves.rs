@@ -1,0 +1,206 @@
+//! `rmd rm-curves`: RM artifacts side by side — the kNN monitor's accuracy against training
+//! minutes (a table and a PNG/SVG plot), with the full-data diagnostics of any relations
+//! artifact built from each encoder. This is how RM methods and recipes are compared.
+
+use anyhow::{Context, bail};
+use rmd_store::{Artifact, Store};
+use serde::Deserialize;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// One row of an RM artifact's `epochs.csv`.
+#[derive(Debug, Clone, Deserialize)]
+struct EpochRow {
+    epoch: usize,
+    knn_acc: Option<f64>,
+    seconds: f64,
+    images_per_s: f64,
+}
+
+/// Diagnostics of a relations artifact built from an RM encoder (clean labels, all training
+/// images as the bank, the whole test set).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelationsDiagnostics {
+    /// Key of the relations artifact.
+    pub key: String,
+    /// Weighted kNN accuracy (k from the relations parameters).
+    pub knn_acc: f64,
+    /// Share of the top-K neighbours that share the sample's clean label.
+    pub neighbour_agreement: f64,
+    /// K of the graph.
+    pub k: u64,
+}
+
+/// One RM artifact's curve and recipe.
+#[derive(Debug, Clone)]
+pub struct RmCurve {
+    /// Legend entry.
+    pub label: String,
+    /// Artifact key.
+    pub key: String,
+    /// `simsiam` or `simclr`.
+    pub method: String,
+    /// A short description of the recipe (encoder, batch, lr, τ, epochs, images).
+    pub recipe: String,
+    /// (cumulative training minutes, kNN accuracy) after each monitored epoch.
+    pub points: Vec<(f64, f64)>,
+    /// Training minutes of the whole run (the monitor excluded).
+    pub train_minutes: f64,
+    /// Wall minutes of the whole run (the monitor included).
+    pub wall_minutes: f64,
+    /// Mean training images per second.
+    pub images_per_s: f64,
+    /// The last monitored kNN accuracy.
+    pub final_knn: Option<f64>,
+    /// The relations artifact built from this encoder with the default options, if any.
+    pub relations: Option<RelationsDiagnostics>,
+}
+
+/// Reads the curve of the RM artifact whose key starts with `prefix`; `label` names it in
+/// the legend (default: its method and short key).
+pub fn load(store: &Store, prefix: &str, label: Option<&str>) -> anyhow::Result<RmCurve> {
+    let artifact = store.find(Some(rmd_nn::pretrain::PRETRAIN_STAGE), prefix)?;
+    let p = &artifact.manifest.params;
+    let m = &artifact.manifest.metrics;
+    let method = m["method"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| if p.get("method").is_some() { "simclr" } else { "simsiam" }.to_string());
+    let images = m["images"].as_u64().with_context(|| format!("{}: no images metric", artifact.key()))?;
+    let batch = p["batch_size"].as_u64().with_context(|| format!("{}: no batch_size", artifact.key()))?;
+    let per_epoch = (images / batch * batch) as f64;
+    let path = artifact.path("epochs.csv");
+    let mut reader = csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
+    let rows: Vec<EpochRow> = reader
+        .deserialize()
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("reading {}", path.display()))?;
+    if rows.is_empty() {
+        bail!("{}: no epochs", path.display());
+    }
+    let mut minutes = 0.0;
+    let mut points = Vec::new();
+    for r in &rows {
+        minutes += per_epoch / r.images_per_s / 60.0;
+        if let Some(acc) = r.knn_acc {
+            points.push((minutes, acc));
+        }
+        debug_assert!(r.epoch >= 1);
+    }
+    let enc = &p["model"]["encoder"];
+    let temperature = p["method"]["simclr"]["temperature"].as_f64();
+    let recipe = format!(
+        "widths {} blocks {} stem/{}, batch {batch}, base lr {}{}, {} epochs × {images} images",
+        enc["widths"],
+        enc["blocks"],
+        enc["stem_stride"],
+        p["base_lr"],
+        temperature.map(|t| format!(", τ {t}")).unwrap_or_default(),
+        rows.len(),
+    );
+    let short = &artifact.key()[..12];
+    Ok(RmCurve {
+        label: label.map(str::to_string).unwrap_or_else(|| format!("{method} {short}")),
+        key: artifact.key().to_string(),
+        method,
+        recipe,
+        train_minutes: minutes,
+        wall_minutes: rows.iter().map(|r| r.seconds).sum::<f64>() / 60.0,
+        images_per_s: rows.iter().map(|r| r.images_per_s).sum::<f64>() / rows.len() as f64,
+        final_knn: points.last().map(|p| p.1),
+        points,
+        relations: relations_of(store, &artifact)?,
+    })
+}
+
+/// The relations artifact built from `rm` with default options (no `--centre`), if any.
+fn relations_of(store: &Store, rm: &Artifact) -> anyhow::Result<Option<RelationsDiagnostics>> {
+    let found = store
+        .list()?
+        .into_iter()
+        .filter(|a| a.stage() == rmd_nn::relations::RELATIONS_STAGE)
+        .filter(|a| a.manifest.inputs.get("encoder").map(String::as_str) == Some(rm.key()))
+        .filter(|a| a.manifest.params.get("centre").is_none())
+        .max_by_key(|a| a.manifest.started_at.clone());
+    Ok(found.and_then(|a| {
+        let m = &a.manifest.metrics;
+        Some(RelationsDiagnostics {
+            key: a.key().to_string(),
+            knn_acc: m["knn_acc"].as_f64()?,
+            neighbour_agreement: m["neighbour_label_agreement"].as_f64()?,
+            k: m["k"].as_u64()?,
+        })
+    }))
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "–".into())
+}
+
+/// The comparison as a Markdown table.
+pub fn markdown(curves: &[RmCurve]) -> String {
+    let mut s = String::from(
+        "| RM | method | recipe | train min | wall min | img/s | monitor kNN | relations kNN | top-K agreement | key |\n\
+         |---|---|---|---:|---:|---:|---:|---:|---:|---|\n",
+    );
+    for c in curves {
+        let rel = c.relations.as_ref();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.1} | {:.1} | {:.0} | {} | {} | {} | `{}` |",
+            c.label,
+            c.method,
+            c.recipe,
+            c.train_minutes,
+            c.wall_minutes,
+            c.images_per_s,
+            opt(c.final_knn),
+            opt(rel.map(|r| r.knn_acc)),
+            rel.map(|r| format!("{:.4} (K {})", r.neighbour_agreement, r.k)).unwrap_or_else(|| "–".into()),
+            &c.key[..12],
+        );
+    }
+    s.push_str(
+        "\nmonitor kNN: the RM stage's per-epoch monitor (its bank and test subsets, k from its \
+         parameters); relations kNN and agreement: the relations stage's diagnostics on all \
+         training images and the whole test set. Both read the clean labels; training never does. \
+         Minutes exclude the monitor unless marked wall.\n",
+    );
+    s
+}
+
+/// Every point of every curve as CSV: label, key, epoch index of the monitored point,
+/// training minutes, kNN accuracy.
+pub fn csv_text(curves: &[RmCurve]) -> anyhow::Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["label", "key", "method", "point", "train_minutes", "knn_acc"])?;
+    for c in curves {
+        for (i, (min, acc)) in c.points.iter().enumerate() {
+            w.write_record([
+                c.label.as_str(),
+                c.key.as_str(),
+                c.method.as_str(),
+                &(i + 1).to_string(),
+                &format!("{min:.3}"),
+                &format!("{acc}"),
+            ])?;
+        }
+    }
+    Ok(String::from_utf8(w.into_inner()?)?)
+}
+
+/// Writes `rm-curves.md`, `rm-curves.csv`, `rm-curves.png` and `rm-curves.svg` into `out`;
+/// returns the file names.
+pub fn write(out: &Path, curves: &[RmCurve]) -> anyhow::Result<Vec<String>> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let md = out.join("rm-curves.md");
+    std::fs::write(&md, markdown(curves)).with_context(|| format!("writing {}", md.display()))?;
+    let csv_path = out.join("rm-curves.csv");
+    std::fs::write(&csv_path, csv_text(curves)?)
+        .with_context(|| format!("writing {}", csv_path.display()))?;
+    let series: Vec<(String, Vec<(f64, f64)>)> =
+        curves.iter().map(|c| (c.label.clone(), c.points.clone())).collect();
+    let mut files = vec!["rm-curves.md".to_string(), "rm-curves.csv".to_string()];
+    files.extend(crate::reproduce::plots::draw_rm_curves(out, &series)?);
+    Ok(files)
+}
