@@ -229,3 +229,62 @@ fn teacher_sweep_runs_every_teacher_and_reports_the_gain_against_purity() {
     assert_eq!(&std::fs::read(out.join("sweep.png")).unwrap()[..4], b"\x89PNG");
     assert!(std::fs::read_to_string(out.join("sweep.svg")).unwrap().contains("<svg"));
 }
+
+#[test]
+fn an_interrupted_reproduce_resumes_the_rm_stage_from_its_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_small_cifar10(tmp.path(), 60);
+    let store = tmp.path().join("store");
+    let out = tmp.path().join("report");
+    let pipeline = tmp.path().join("resume.toml");
+    std::fs::write(
+        &pipeline,
+        "description = 'resume check'\ndataset = 'cifar10'\n\
+         [[noise]]\nid = 'sym'\nargs = ['--noise', 'sym', '--rate', '0.5', '--seed', '1']\n\
+         [[runs]]\nname = 'ce+rgrl'\nloss = 'ce'\nrgrl = true\n\
+         [profiles.smoke]\nstage_profile = 'smoke'\nargs = { pretrain = ['--epochs', '12'] }\n",
+    )
+    .unwrap();
+    let path = pipeline.to_str().unwrap();
+    let mut child = reproduce(&store, tmp.path(), &out, &[path, "--profile", "smoke"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the RM stage's second checkpoint, then kill the whole process group's work:
+    // the orchestrator and the stage it runs.
+    let deadline = Instant::now() + std::time::Duration::from_secs(120);
+    let state = loop {
+        let found = std::fs::read_dir(store.join("pretrain")).ok().and_then(|rd| {
+            rd.filter_map(|e| e.ok()).map(|e| e.path().join("checkpoint").join("state.json")).find(|p| {
+                std::fs::read_to_string(p)
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                    .and_then(|v| v["epochs_done"].as_u64())
+                    .is_some_and(|n| n >= 2)
+            })
+        });
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(Instant::now() < deadline, "no RM checkpoint appeared");
+        assert!(child.try_wait().unwrap().is_none(), "the pipeline ended before it could be interrupted");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    // Kill the stage it runs and the orchestrator, as a terminal's Ctrl-C would stop both.
+    let pid = child.id();
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    for c in children.split_whitespace() {
+        let _ = Command::new("kill").args(["-KILL", c]).status();
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let partial = state.parent().unwrap().parent().unwrap().to_path_buf();
+    assert!(partial.join("checkpoint").is_dir(), "the checkpoint survives the interruption");
+
+    let log = ok(&run(&mut reproduce(&store, tmp.path(), &out, &[path, "--profile", "smoke"])));
+    assert!(log.contains("resuming after epoch"), "{log}");
+    assert_eq!(count(&store, "pretrain"), 1, "{log}");
+    assert_eq!(count(&store, "distill"), 1, "{log}");
+}

@@ -305,6 +305,10 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
         let mut args = ctx.args(*t, &keys).expect("inputs ran before");
         if forced(*t) {
             args.push("--force".into());
+        } else if matches!(t, Target::Pretrain | Target::Distill { .. }) {
+            // A training stage interrupted in an earlier invocation continues from its last
+            // checkpoint (a resumed run ends byte-identical to an uninterrupted one).
+            args.push("--resume".into());
         }
         say(v, format!("[{step}/{to_run}] {} {} (~{} min)", t.bin(), ctx.label(*t), ctx.minutes(*t)));
         let (key, secs) = runner.run(t.bin(), &args)?;
