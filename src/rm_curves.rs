@@ -8,7 +8,7 @@ use serde::Deserialize;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// One row of an RM artifact's `epochs.csv`.
+/// The columns of an RM artifact's `epochs.csv` that the curves use.
 #[derive(Debug, Clone, Deserialize)]
 struct EpochRow {
     epoch: usize,
@@ -44,6 +44,8 @@ pub struct RmCurve {
     pub recipe: String,
     /// (cumulative training minutes, kNN accuracy) after each monitored epoch.
     pub points: Vec<(f64, f64)>,
+    /// The 1-based epoch of each point.
+    pub point_epochs: Vec<usize>,
     /// Training minutes of the whole run (the monitor excluded).
     pub train_minutes: f64,
     /// Wall minutes of the whole run (the monitor included).
@@ -79,13 +81,13 @@ pub fn load(store: &Store, prefix: &str, label: Option<&str>) -> anyhow::Result<
         bail!("{}: no epochs", path.display());
     }
     let mut minutes = 0.0;
-    let mut points = Vec::new();
+    let (mut points, mut point_epochs) = (Vec::new(), Vec::new());
     for r in &rows {
         minutes += per_epoch / r.images_per_s / 60.0;
         if let Some(acc) = r.knn_acc {
             points.push((minutes, acc));
+            point_epochs.push(r.epoch);
         }
-        debug_assert!(r.epoch >= 1);
     }
     let enc = &p["model"]["encoder"];
     let temperature = p["method"]["simclr"]["temperature"].as_f64();
@@ -109,6 +111,7 @@ pub fn load(store: &Store, prefix: &str, label: Option<&str>) -> anyhow::Result<
         images_per_s: rows.iter().map(|r| r.images_per_s).sum::<f64>() / rows.len() as f64,
         final_knn: points.last().map(|p| p.1),
         points,
+        point_epochs,
         relations: relations_of(store, &artifact)?,
     })
 }
@@ -169,18 +172,18 @@ pub fn markdown(curves: &[RmCurve]) -> String {
     s
 }
 
-/// Every point of every curve as CSV: label, key, epoch index of the monitored point,
-/// training minutes, kNN accuracy.
+/// Every point of every curve as CSV: label, key, method, epoch, cumulative training
+/// minutes, kNN accuracy.
 pub fn csv_text(curves: &[RmCurve]) -> anyhow::Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["label", "key", "method", "point", "train_minutes", "knn_acc"])?;
+    w.write_record(["label", "key", "method", "epoch", "train_minutes", "knn_acc"])?;
     for c in curves {
-        for (i, (min, acc)) in c.points.iter().enumerate() {
+        for ((min, acc), epoch) in c.points.iter().zip(&c.point_epochs) {
             w.write_record([
                 c.label.as_str(),
                 c.key.as_str(),
                 c.method.as_str(),
-                &(i + 1).to_string(),
+                &epoch.to_string(),
                 &format!("{min:.3}"),
                 &format!("{acc}"),
             ])?;
