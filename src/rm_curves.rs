@@ -3,19 +3,10 @@
 //! artifact built from each encoder. This is how RM methods and recipes are compared.
 
 use anyhow::{Context, bail};
+use rmd_nn::pretrain::{EpochLog, PretrainParams, RmMethod};
 use rmd_store::{Artifact, Store};
-use serde::Deserialize;
 use std::fmt::Write as _;
 use std::path::Path;
-
-/// The columns of an RM artifact's `epochs.csv` that the curves use.
-#[derive(Debug, Clone, Deserialize)]
-struct EpochRow {
-    epoch: usize,
-    knn_acc: Option<f64>,
-    seconds: f64,
-    images_per_s: f64,
-}
 
 /// Diagnostics of a relations artifact built from an RM encoder (clean labels, all training
 /// images as the bank, the whole test set).
@@ -58,22 +49,38 @@ pub struct RmCurve {
     pub relations: Option<RelationsDiagnostics>,
 }
 
-/// Reads the curve of the RM artifact whose key starts with `prefix`; `label` names it in
-/// the legend (default: its method and short key).
-pub fn load(store: &Store, prefix: &str, label: Option<&str>) -> anyhow::Result<RmCurve> {
+/// Reads the curves of the RM artifacts named by `specs` (`KEY` or `KEY=LABEL`, a unique key
+/// prefix is enough; the label names the curve in the legend, default: its method and short
+/// key). The store's relations artifacts are listed once for all of them.
+pub fn load_all(store: &Store, specs: &[String]) -> anyhow::Result<Vec<RmCurve>> {
+    let relations: Vec<Artifact> =
+        store.list()?.into_iter().filter(|a| a.stage() == rmd_nn::relations::RELATIONS_STAGE).collect();
+    specs
+        .iter()
+        .map(|spec| {
+            let (prefix, label) = match spec.split_once('=') {
+                Some((k, l)) => (k, Some(l)),
+                None => (spec.as_str(), None),
+            };
+            load(store, prefix, label, &relations).with_context(|| spec.clone())
+        })
+        .collect()
+}
+
+/// Reads the curve of the RM artifact whose key starts with `prefix`, and the diagnostics of
+/// its relations artifact among `relations`.
+fn load(store: &Store, prefix: &str, label: Option<&str>, relations: &[Artifact]) -> anyhow::Result<RmCurve> {
     let artifact = store.find(Some(rmd_nn::pretrain::PRETRAIN_STAGE), prefix)?;
-    let p = &artifact.manifest.params;
-    let m = &artifact.manifest.metrics;
-    let method = m["method"]
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| if p.get("method").is_some() { "simclr" } else { "simsiam" }.to_string());
-    let images = m["images"].as_u64().with_context(|| format!("{}: no images metric", artifact.key()))?;
-    let batch = p["batch_size"].as_u64().with_context(|| format!("{}: no batch_size", artifact.key()))?;
-    let per_epoch = (images / batch * batch) as f64;
+    let p: PretrainParams = serde_json::from_value(artifact.manifest.params.clone())
+        .with_context(|| format!("{}: unreadable RM parameters", artifact.key()))?;
+    let method = p.method.name();
+    let images = artifact.manifest.metrics["images"]
+        .as_u64()
+        .with_context(|| format!("{}: no images metric", artifact.key()))? as usize;
+    let per_epoch = (images / p.batch_size * p.batch_size) as f64;
     let path = artifact.path("epochs.csv");
     let mut reader = csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
-    let rows: Vec<EpochRow> = reader
+    let rows: Vec<EpochLog> = reader
         .deserialize()
         .collect::<Result<_, _>>()
         .with_context(|| format!("reading {}", path.display()))?;
@@ -89,22 +96,26 @@ pub fn load(store: &Store, prefix: &str, label: Option<&str>) -> anyhow::Result<
             point_epochs.push(r.epoch);
         }
     }
-    let enc = &p["model"]["encoder"];
-    let temperature = p["method"]["simclr"]["temperature"].as_f64();
+    let list = |v: &[usize]| format!("[{}]", v.iter().map(usize::to_string).collect::<Vec<_>>().join(","));
+    let enc = &p.model.encoder;
     let recipe = format!(
-        "widths {} blocks {} stem/{}, batch {batch}, base lr {}{}, {} epochs × {images} images",
-        enc["widths"],
-        enc["blocks"],
-        enc["stem_stride"],
-        p["base_lr"],
-        temperature.map(|t| format!(", τ {t}")).unwrap_or_default(),
+        "widths {} blocks {} stem/{}, batch {}, base lr {}{}, {} epochs × {images} images",
+        list(&enc.widths),
+        list(&enc.blocks),
+        enc.stem_stride,
+        p.batch_size,
+        p.base_lr,
+        match p.method {
+            RmMethod::SimClr { temperature } => format!(", τ {temperature}"),
+            RmMethod::SimSiam => String::new(),
+        },
         rows.len(),
     );
     let short = &artifact.key()[..12];
     Ok(RmCurve {
         label: label.map(str::to_string).unwrap_or_else(|| format!("{method} {short}")),
         key: artifact.key().to_string(),
-        method,
+        method: method.to_string(),
         recipe,
         train_minutes: minutes,
         wall_minutes: rows.iter().map(|r| r.seconds).sum::<f64>() / 60.0,
@@ -112,28 +123,24 @@ pub fn load(store: &Store, prefix: &str, label: Option<&str>) -> anyhow::Result<
         final_knn: points.last().map(|p| p.1),
         points,
         point_epochs,
-        relations: relations_of(store, &artifact)?,
+        relations: relations_of(&artifact, relations),
     })
 }
 
-/// The relations artifact built from `rm` with default options (no `--centre`), if any.
-fn relations_of(store: &Store, rm: &Artifact) -> anyhow::Result<Option<RelationsDiagnostics>> {
-    let found = store
-        .list()?
-        .into_iter()
-        .filter(|a| a.stage() == rmd_nn::relations::RELATIONS_STAGE)
+/// Among `relations`, the newest one built from `rm` with default options (no `--centre`).
+fn relations_of(rm: &Artifact, relations: &[Artifact]) -> Option<RelationsDiagnostics> {
+    let a = relations
+        .iter()
         .filter(|a| a.manifest.inputs.get("encoder").map(String::as_str) == Some(rm.key()))
         .filter(|a| a.manifest.params.get("centre").is_none())
-        .max_by_key(|a| a.manifest.started_at.clone());
-    Ok(found.and_then(|a| {
-        let m = &a.manifest.metrics;
-        Some(RelationsDiagnostics {
-            key: a.key().to_string(),
-            knn_acc: m["knn_acc"].as_f64()?,
-            neighbour_agreement: m["neighbour_label_agreement"].as_f64()?,
-            k: m["k"].as_u64()?,
-        })
-    }))
+        .max_by_key(|a| &a.manifest.started_at)?;
+    let m = &a.manifest.metrics;
+    Some(RelationsDiagnostics {
+        key: a.key().to_string(),
+        knn_acc: m["knn_acc"].as_f64()?,
+        neighbour_agreement: m["neighbour_label_agreement"].as_f64()?,
+        k: m["k"].as_u64()?,
+    })
 }
 
 fn opt(v: Option<f64>) -> String {

@@ -6,7 +6,6 @@ mod common;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 struct Setup {
     store: PathBuf,
@@ -207,20 +206,7 @@ fn killed_run_resumes_to_the_same_classifier() {
         .spawn()
         .unwrap();
     let state = s.store.join("distill").join(format!(".partial-{key}")).join("checkpoint").join("state.json");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let done = std::fs::read_to_string(&state)
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v["epochs_done"].as_u64())
-            .unwrap_or(0);
-        if done >= 2 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no checkpoint appeared");
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be interrupted");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_checkpoint(&mut child, 2, || vec![state.clone()]);
     child.kill().unwrap();
     child.wait().unwrap();
     let resumed = run(&mut distill(&s, &[&args[..], &["--resume", "--force"]].concat()));

@@ -5,7 +5,6 @@ mod common;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 fn pretrain(store: &Path, data: &Path, extra: &[&str]) -> std::process::Command {
     let mut c = bin("rmd-pretrain");
@@ -70,20 +69,7 @@ fn killed_run_resumes_to_the_same_encoder_as_an_uninterrupted_one() {
     let mut child =
         pretrain(&b, tmp.path(), &args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let state = b.join("pretrain").join(format!(".partial-{key}")).join("checkpoint").join("state.json");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let done = std::fs::read_to_string(&state)
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v["epochs_done"].as_u64())
-            .unwrap_or(0);
-        if done >= 2 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no checkpoint appeared");
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be interrupted");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_checkpoint(&mut child, 2, || vec![state.clone()]);
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(!artifact_dir(&b, &key).exists(), "a killed run must not leave a complete artifact");

@@ -251,26 +251,14 @@ fn an_interrupted_reproduce_resumes_the_rm_stage_from_its_checkpoint() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Wait for the RM stage's second checkpoint, then kill the whole process group's work:
-    // the orchestrator and the stage it runs.
-    let deadline = Instant::now() + std::time::Duration::from_secs(120);
-    let state = loop {
-        let found = std::fs::read_dir(store.join("pretrain")).ok().and_then(|rd| {
-            rd.filter_map(|e| e.ok()).map(|e| e.path().join("checkpoint").join("state.json")).find(|p| {
-                std::fs::read_to_string(p)
-                    .ok()
-                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                    .and_then(|v| v["epochs_done"].as_u64())
-                    .is_some_and(|n| n >= 2)
+    // Wait for the RM stage's second checkpoint.
+    let state = wait_for_checkpoint(&mut child, 2, || {
+        std::fs::read_dir(store.join("pretrain"))
+            .map(|rd| {
+                rd.filter_map(|e| e.ok()).map(|e| e.path().join("checkpoint").join("state.json")).collect()
             })
-        });
-        if let Some(p) = found {
-            break p;
-        }
-        assert!(Instant::now() < deadline, "no RM checkpoint appeared");
-        assert!(child.try_wait().unwrap().is_none(), "the pipeline ended before it could be interrupted");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    };
+            .unwrap_or_default()
+    });
     // Kill the stage it runs and the orchestrator, as a terminal's Ctrl-C would stop both.
     let pid = child.id();
     let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();

@@ -14,11 +14,10 @@ use std::time::Instant;
 /// are never read, so one RM artifact serves every noise setting of the dataset).
 ///
 /// Writes an RM artifact (encoder.bpk, simsiam.bpk or simclr.bpk, model.json, epochs.csv)
-/// and prints its
-/// key as the last line of stdout; the same command again is a cache hit. A weighted kNN
-/// monitor (k neighbours, clean labels, a diagnostic only) reports representation quality.
-/// Checkpoints are written after every epoch; after an interruption, the same command with
-/// --resume continues from the last one.
+/// and prints its key as the last line of stdout; the same command again is a cache hit. A
+/// weighted kNN monitor (k neighbours, clean labels, a diagnostic only) reports
+/// representation quality. Checkpoints are written after every epoch; after an
+/// interruption, the same command with --resume continues from the last one.
 ///
 /// Examples:
 ///   rmd-pretrain --dataset cifar10 --profile smoke

@@ -78,16 +78,7 @@ fn run_rm_curves(
     store: &StoreArgs,
 ) -> anyhow::Result<()> {
     let store = store.open()?;
-    let curves = rm
-        .iter()
-        .map(|spec| {
-            let (key, label) = match spec.split_once('=') {
-                Some((k, l)) => (k, Some(l)),
-                None => (spec.as_str(), None),
-            };
-            rmdnet::rm_curves::load(&store, key, label).map_err(|e| UsageError(format!("{spec}: {e:#}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let curves = rmdnet::rm_curves::load_all(&store, rm).map_err(|e| UsageError(format!("{e:#}")))?;
     let files = rmdnet::rm_curves::write(out, &curves)?;
     println!("{}", rmdnet::rm_curves::markdown(&curves));
     output.say(format!("wrote {} into {}", files.join(", "), out.display()));

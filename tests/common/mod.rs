@@ -133,3 +133,31 @@ pub fn write_idx_files(dir: &Path, n_train: usize, n_test: usize, gz: bool) {
     put("t10k-images-idx3-ubyte", &[n_test as u32, 28, 28], &img(n_test));
     put("t10k-labels-idx1-ubyte", &[n_test as u32], &lab(n_test));
 }
+
+/// Epochs that a training stage's checkpoint state file (`checkpoint/state.json` inside a
+/// partial directory) records as done; 0 while it is missing or being replaced.
+pub fn checkpoint_epochs_done(state: &Path) -> u64 {
+    std::fs::read_to_string(state)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["epochs_done"].as_u64())
+        .unwrap_or(0)
+}
+
+/// Waits (at most 120 s) until one of the state files `candidates` lists records at least
+/// `epochs` completed epochs, and returns it; fails if `child` ends first or time runs out.
+pub fn wait_for_checkpoint(
+    child: &mut std::process::Child,
+    epochs: u64,
+    candidates: impl Fn() -> Vec<PathBuf>,
+) -> PathBuf {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        if let Some(state) = candidates().into_iter().find(|s| checkpoint_epochs_done(s) >= epochs) {
+            return state;
+        }
+        assert!(std::time::Instant::now() < deadline, "no checkpoint appeared");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be interrupted");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}

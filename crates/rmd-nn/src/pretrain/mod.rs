@@ -3,14 +3,16 @@
 //! partial directory and `--resume`.
 //!
 //! Artifact files: `encoder.bpk` (the encoder record, burnpack), `simsiam.bpk` or
-//! `simclr.bpk` (encoder, projector and predictor; SimCLR leaves the predictor untrained), `model.json` ([`RmModelInfo`]: architecture, input
-//! normalisation, dataset key) and `epochs.csv` (per-epoch loss, lr, kNN accuracy, seconds,
-//! images/s, augmentation share of the step time).
+//! `simclr.bpk` (encoder, projector and predictor; SimCLR leaves the predictor untrained),
+//! `model.json` ([`RmModelInfo`]: architecture, input normalisation, dataset key) and
+//! `epochs.csv` ([`EpochLog`] rows: per-epoch loss, lr, kNN accuracy, seconds, images/s,
+//! augmentation share of the step time).
 
 mod checkpoint;
 mod params;
 
 pub use crate::profile::Profile;
+pub use checkpoint::EpochLog;
 pub use params::{AugmentParams, KnnParams, PretrainParams, RmMethod};
 
 use crate::backend::ComputeDevice;
@@ -23,7 +25,7 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Tensor, TensorData};
-use checkpoint::{Checkpoint, CheckpointState, EpochLog};
+use checkpoint::{Checkpoint, CheckpointState};
 use rmd_data::augment::{ImageShape, Normalizer, Stream, simsiam_batch};
 use rmd_data::dataset::{DATASET_STAGE, Dataset};
 use rmd_data::loader::epoch_permutation;
