@@ -5,6 +5,8 @@
 //! lives in the library crates under `crates/`.
 
 pub mod cli;
+pub mod label_issues;
+pub mod predict;
 pub mod reproduce;
 pub mod rm_curves;
 pub mod store_cmd;

@@ -1,7 +1,10 @@
 //! `rmd`: dataset import and artifact-store tooling.
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
-use rmdnet::cli::{self, DataArgs, OutputArgs, StoreArgs, UsageError};
+use rmdnet::cli::{self, BackendArgs, DataArgs, OutputArgs, StoreArgs, UsageError};
+use rmdnet::label_issues::{LabelIssueInputs, LabelIssueParams, LabelIssueSummary, run_label_issues};
+use rmdnet::predict::{SplitChoice, predict_to_parquet};
 use rmdnet::reproduce::{Pipeline, ReproduceOptions, STAGES, StageRunner, reproduce};
 use rmdnet::store_cmd::{self, StoreCommand};
 use std::path::PathBuf;
@@ -69,6 +72,171 @@ enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Find the training labels that are probably wrong, without clean labels (a cached
+    /// stage; prints its key last).
+    ///
+    /// Each sample's evidence is the similarity-weighted vote of its K teacher neighbours'
+    /// given labels, mixed with a trained classifier's probabilities when --classifier is
+    /// given. score = 1 − p(given label); a sample is flagged when another class is more
+    /// likely, and that class is suggested. The artifact holds label_issues.parquet (one row
+    /// per training sample: index, given_label, suggested_label, score, rank, flagged, ...),
+    /// contact_sheet.png and contact_sheet.html (the top suspects). When the noise artifact
+    /// changed labels (synthetic noise, CIFAR-10N), precision, recall and ROC-AUC against the
+    /// clean labels are added. Example:
+    ///
+    ///   rmd label-issues --noise 695d3437 --relations 1a0123b1
+    #[command(name = "label-issues", verbatim_doc_comment)]
+    LabelIssues(LabelIssuesArgs),
+    /// Predict a dataset split with a trained classifier and write the predictions as
+    /// Parquet (index, predicted_label, predicted_class, confidence, label, correct,
+    /// probabilities); prints the accuracy against the split's labels.
+    ///
+    ///   rmd predict --classifier 67bbb763 --dataset cifar10 --split test --out predictions.parquet
+    #[command(verbatim_doc_comment)]
+    Predict(PredictArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct LabelIssuesArgs {
+    /// The noise artifact whose labels are checked (key or unique prefix).
+    #[arg(long, value_name = "KEY")]
+    noise: String,
+    /// The relations artifact (the teacher's neighbour graph) over the same dataset.
+    #[arg(long, value_name = "KEY")]
+    relations: String,
+    /// A classifier (rmd-distill artifact) trained on the dataset, whose probabilities are
+    /// mixed into the evidence.
+    #[arg(long, value_name = "KEY")]
+    classifier: Option<String>,
+    /// Temperature of the neighbours' similarity weights (smaller: nearer neighbours count
+    /// more; large: every neighbour counts the same).
+    #[arg(long, default_value_t = 0.1, value_name = "TAU")]
+    neighbour_tau: f64,
+    /// Weight of the classifier's probabilities in the evidence, in [0, 1] (with --classifier).
+    #[arg(long, default_value_t = 0.5, value_name = "W")]
+    classifier_weight: f64,
+    /// Suspects on the contact sheet.
+    #[arg(long, default_value_t = 48, value_name = "N")]
+    sheet: usize,
+    /// Recompute even when cached.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    backend: BackendArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+fn run_label_issues_cmd(args: LabelIssuesArgs, store: &StoreArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    if !(args.neighbour_tau > 0.0 && args.neighbour_tau.is_finite()) {
+        return Err(UsageError(format!("--neighbour-tau must be > 0, got {}", args.neighbour_tau)).into());
+    }
+    if !(0.0..=1.0).contains(&args.classifier_weight) {
+        return Err(UsageError(format!(
+            "--classifier-weight must be in [0, 1], got {}",
+            args.classifier_weight
+        ))
+        .into());
+    }
+    if args.sheet == 0 || args.sheet > 1000 {
+        return Err(UsageError(format!("--sheet must be in 1..=1000, got {}", args.sheet)).into());
+    }
+    let st = store.open()?;
+    let noise = st.find(Some("noise"), &args.noise).context("resolving --noise")?;
+    let relations = st.find(Some("relations"), &args.relations).context("resolving --relations")?;
+    let classifier = args
+        .classifier
+        .as_deref()
+        .map(|c| st.find(Some("distill"), c).context("resolving --classifier"))
+        .transpose()?;
+    let params = LabelIssueParams {
+        neighbour_tau: args.neighbour_tau,
+        classifier_weight: classifier.is_some().then_some(args.classifier_weight),
+        sheet: args.sheet,
+    };
+    let compute = args.backend.select()?;
+    let inputs = LabelIssueInputs { noise: &noise, relations: &relations, classifier: classifier.as_ref() };
+    let (artifact, cached) =
+        run_label_issues(&st, inputs, &params, args.force, &compute, &cli::code_identity(true))?;
+    let s = LabelIssueSummary::from_artifact(&artifact);
+    args.output.say(format!(
+        "{} of {} labels flagged ({:.1}%)",
+        s.flagged,
+        s.n,
+        100.0 * s.flagged as f64 / s.n.max(1) as f64
+    ));
+    if let Some(q) = s.quality {
+        args.output.say(format!(
+            "against the clean labels ({} wrong): precision {:.4}, recall {:.4}, F1 {:.4}, precision in the top {} {:.4}, ROC-AUC {}",
+            q.true_issues,
+            q.precision,
+            q.recall,
+            q.f1,
+            q.true_issues,
+            q.precision_at_true_count,
+            q.roc_auc.map_or("n/a".into(), |a| format!("{a:.4}"))
+        ));
+    }
+    args.output.say(format!("contact sheet: {}", artifact.path("contact_sheet.html").display()));
+    args.output.say_outcome(&artifact, cached, started, "");
+    args.output.print_result(&artifact);
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+struct PredictArgs {
+    /// The classifier: an rmd-distill artifact (key or unique prefix).
+    #[arg(long, value_name = "KEY")]
+    classifier: String,
+    /// Dataset to predict: a known name (cifar10, ...) or a dataset artifact key. Default:
+    /// the dataset the classifier was trained on.
+    #[arg(long, value_name = "NAME|KEY")]
+    dataset: Option<String>,
+    /// Which split to predict.
+    #[arg(long, value_enum, default_value_t = SplitChoice::Test)]
+    split: SplitChoice,
+    /// Output Parquet file (replaced if it exists).
+    #[arg(long, value_name = "FILE", default_value = "predictions.parquet")]
+    out: PathBuf,
+    #[command(flatten)]
+    backend: BackendArgs,
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+fn run_predict(args: PredictArgs, store: &StoreArgs) -> anyhow::Result<()> {
+    let st = store.open()?;
+    let classifier = st.find(Some("distill"), &args.classifier).context("resolving --classifier")?;
+    let dataset = match &args.dataset {
+        Some(what) => rmd_data::resolve_dataset(
+            &st,
+            what,
+            &args.data.sources(args.output.progress()),
+            &cli::code_identity(false),
+        )
+        .with_context(|| format!("resolving --dataset {what}"))?,
+        None => {
+            let key = classifier.manifest.inputs.get("dataset").cloned().unwrap_or_default();
+            st.find(Some("dataset"), &key).context("finding the classifier's dataset")?
+        }
+    };
+    let compute = args.backend.select()?;
+    let s = predict_to_parquet(&classifier, &dataset, args.split, &args.out, &compute)?;
+    println!(
+        "{} {} images: accuracy {:.4} against the stored labels",
+        s.n,
+        format!("{:?}", args.split).to_lowercase(),
+        s.accuracy
+    );
+    if let Some(m) = s.manifest_test_acc {
+        let same = if m == s.accuracy { "identical" } else { "DIFFERENT" };
+        println!("the classifier's manifest says last_test_acc {m:.4}: {same}");
+    }
+    println!("{}", args.out.display());
+    Ok(())
 }
 
 fn run_rm_curves(
@@ -180,6 +348,8 @@ fn main() -> ExitCode {
             }
             Command::Reproduce(r) => run_reproduce(r, &args.store),
             Command::RmCurves { rm, out, output } => run_rm_curves(&rm, &out, &output, &args.store),
+            Command::LabelIssues(a) => run_label_issues_cmd(a, &args.store),
+            Command::Predict(a) => run_predict(a, &args.store),
         }
     })
 }

@@ -18,13 +18,40 @@ pub fn predict(
     device: &Device,
     batch: usize,
 ) -> Vec<u16> {
+    let (v, c) = logits(model, split, indices, shape, norm, device, batch);
+    v.chunks(c.max(1)).map(|row| argmax(row) as u16).collect()
+}
+
+/// The logits of the images at `indices` (evaluation mode, no augmentation), row-major
+/// `[indices.len(), classes]`, and the number of classes.
+pub fn logits(
+    model: &Classifier,
+    split: &Split,
+    indices: &[u32],
+    shape: ImageShape,
+    norm: &Normalizer,
+    device: &Device,
+    batch: usize,
+) -> (Vec<f32>, usize) {
     let model = model.valid();
-    let mut out = Vec::with_capacity(indices.len());
-    for chunk in indices.chunks(batch) {
+    let mut out = Vec::new();
+    let mut classes = 0;
+    for chunk in indices.chunks(batch.max(1)) {
         let logits = model.logits(eval_batch(split, chunk, shape, norm, device));
-        let [b, c] = logits.dims();
-        let v = logits.into_data().try_to_vec::<f32>().expect("f32 logits");
-        out.extend((0..b).map(|r| argmax(&v[r * c..(r + 1) * c]) as u16));
+        classes = logits.dims()[1];
+        out.extend(logits.into_data().try_to_vec::<f32>().expect("f32 logits"));
+    }
+    (out, classes)
+}
+
+/// Softmax of each row of `[rows, classes]` logits (computed in f64, max-subtracted).
+pub fn softmax_rows(logits: &[f32], classes: usize) -> Vec<f64> {
+    let mut out = Vec::with_capacity(logits.len());
+    for row in logits.chunks(classes.max(1)) {
+        let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+        let e: Vec<f64> = row.iter().map(|&x| (x as f64 - m).exp()).collect();
+        let z: f64 = e.iter().sum();
+        out.extend(e.iter().map(|v| v / z));
     }
     out
 }
@@ -103,5 +130,8 @@ mod tests {
         let memo = memorisation(&[1, 1, 0, 2], &[0, 0, 0, 0], &[1, 2, 1, 2]);
         assert_eq!(memo, Memorisation { noisy: 0.5, clean: 0.25 });
         assert_eq!(argmax(&[0.1, 0.5, 0.5]), 1);
+        let p = softmax_rows(&[0.0, 0.0, 1000.0, 0.0], 2);
+        assert_eq!(&p[..2], &[0.5, 0.5]);
+        assert_eq!(&p[2..], &[1.0, 0.0]);
     }
 }

@@ -15,7 +15,10 @@ pub mod rgrl;
 mod split;
 
 pub use crate::profile::Profile;
-pub use eval::{Memorisation, accuracy, confusion, memorisation, per_class_accuracy, predict};
+pub use eval::{
+    Memorisation, accuracy, argmax, confusion, logits, memorisation, per_class_accuracy, predict,
+    softmax_rows,
+};
 pub use log::EpochLog;
 pub use losses::{BaseLoss, ElrMemory};
 pub use params::{DistillParams, EvalParams, LrSchedule};
