@@ -2,7 +2,8 @@
 //!
 //! Columns: `index` (u32), `predicted_label` (u16), `predicted_class` (string), `confidence`
 //! (f32, the top probability), `label` and `correct` (the split's stored label and whether the
-//! prediction equals it), `probabilities` (fixed-size list of f32, one per class). The file is
+//! prediction equals it), `probabilities` and `logits` (fixed-size lists of f32, one per
+//! class). The file is
 //! written beside its destination and renamed into place, so it is complete or absent.
 
 use anyhow::{Context, bail};
@@ -92,8 +93,11 @@ pub fn predict_to_parquet(
 
     let names = |l: u16| info.classes[l as usize].as_str();
     let item = Arc::new(arrow_schema::Field::new("item", arrow_schema::DataType::Float32, false));
-    let prob_list =
-        FixedSizeListArray::try_new(item, classes as i32, Arc::new(Float32Array::from(probs.clone())), None)?;
+    let list = |values: Vec<f32>| {
+        FixedSizeListArray::try_new(item.clone(), classes as i32, Arc::new(Float32Array::from(values)), None)
+    };
+    let prob_list = list(probs.clone())?;
+    let logit_list = list(raw.clone())?;
     let cols: Vec<(&str, ArrayRef, bool)> = vec![
         ("index", Arc::new(UInt32Array::from(indices)), false),
         ("predicted_label", Arc::new(UInt16Array::from(predicted.clone())), false),
@@ -116,6 +120,7 @@ pub fn predict_to_parquet(
             false,
         ),
         ("probabilities", Arc::new(prob_list), false),
+        ("logits", Arc::new(logit_list), false),
     ];
     let batch = RecordBatch::try_from_iter_with_nullable(cols)?;
     let mut meta = BTreeMap::new();

@@ -228,3 +228,43 @@ fn a_classifier_adds_evidence_and_predict_reproduces_its_test_accuracy() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("does not exist"));
 }
+
+/// The tensor names and shapes in a SafeTensors file's header.
+fn safetensors_header(path: &Path) -> serde_json::Map<String, serde_json::Value> {
+    let bytes = std::fs::read(path).unwrap();
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    serde_json::from_slice(&bytes[8..8 + len]).unwrap()
+}
+
+#[test]
+fn export_writes_pytorch_named_weights_and_a_description() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = setup(tmp.path());
+    let mut d = cmd("rmd-distill", &s);
+    d.args(["--noise", &s.noise, "--profile", "smoke", "--relations", &s.relations]);
+    let clf = ok_key(&run(&mut d));
+    let out_dir = tmp.path().join("exported");
+    let out = run(cmd("rmd", &s).args(["export", &clf[..10], "--out", out_dir.to_str().unwrap()]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let header = safetensors_header(&out_dir.join("classifier.safetensors"));
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("export.json")).unwrap()).unwrap();
+    assert_eq!(info["kind"], "classifier");
+    assert_eq!(info["artifact"], clf.as_str());
+    assert_eq!(info["classes"].as_array().unwrap().len(), 10);
+    let width = info["backbone"]["widths"].as_array().unwrap().last().unwrap().as_u64().unwrap();
+    // PyTorch conventions: linear weight [out, in], batch norm weight/bias/running stats.
+    assert_eq!(header["head.weight"]["shape"], serde_json::json!([10, width]));
+    for name in
+        ["backbone.stem.weight", "backbone.stem_bn.weight", "backbone.stem_bn.running_var", "head.bias"]
+    {
+        assert!(header.contains_key(name), "{name} missing: {:?}", header.keys().collect::<Vec<_>>());
+    }
+    assert!(!header.keys().any(|k| k.starts_with("projection")), "the RGRL projection is not exported");
+    assert_eq!(header["__metadata__"]["rmdnet.artifact_key"], clf.as_str());
+
+    // A noise artifact cannot be exported.
+    let bad = cmd("rmd", &s).args(["export", &s.noise, "--out", out_dir.to_str().unwrap()]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("only classifiers"), "{}", stderr(&bad));
+}

@@ -94,6 +94,24 @@ enum Command {
     ///   rmd predict --classifier 67bbb763 --dataset cifar10 --split test --out predictions.parquet
     #[command(verbatim_doc_comment)]
     Predict(PredictArgs),
+    /// Export a classifier's (rmd-distill artifact) or an RM encoder's (rmd-pretrain
+    /// artifact) weights as SafeTensors in PyTorch's conventions, with export.json (the
+    /// architecture, input normalisation and class names). python/rmdnet_torch.py rebuilds
+    /// the PyTorch module from the directory:
+    ///
+    ///   rmd export 67bbb763 --out exported/
+    ///   python3 -c "import rmdnet_torch; m, info = rmdnet_torch.load('exported')"
+    #[command(verbatim_doc_comment)]
+    Export {
+        /// The artifact (key or unique prefix): a classifier or an RM encoder.
+        #[arg(value_name = "KEY")]
+        artifact: String,
+        /// Directory for the weights and export.json (created if missing; files replaced).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -350,6 +368,15 @@ fn main() -> ExitCode {
             Command::RmCurves { rm, out, output } => run_rm_curves(&rm, &out, &output, &args.store),
             Command::LabelIssues(a) => run_label_issues_cmd(a, &args.store),
             Command::Predict(a) => run_predict(a, &args.store),
+            Command::Export { artifact, out, output } => {
+                let st = args.store.open()?;
+                let a = st.find(None, &artifact).with_context(|| format!("resolving {artifact}"))?;
+                for path in rmdnet::export::export(&a, &out)? {
+                    output.say(format!("wrote {}", path.display()));
+                }
+                println!("{}", out.display());
+                Ok(())
+            }
         }
     })
 }

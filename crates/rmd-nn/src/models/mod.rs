@@ -3,6 +3,7 @@
 
 mod classifier;
 mod contrastive;
+pub mod export;
 mod ids;
 mod resnet;
 mod simsiam;
