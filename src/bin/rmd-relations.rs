@@ -2,9 +2,11 @@
 
 use anyhow::Context;
 use clap::Parser;
+use rmd_nn::relations::external::ExternalEmbeddings;
 use rmd_nn::relations::synthetic::SyntheticTeacher;
 use rmd_nn::relations::{
-    RelationGraph, RelationsRequest, run_graph_eval, run_relations, run_synthetic_relations, write_npy,
+    RelationGraph, RelationsRequest, run_external_relations, run_graph_eval, run_relations,
+    run_synthetic_relations, write_npy,
 };
 use rmd_store::Artifact;
 use rmdnet::cli::{self, BackendArgs, DataArgs, OutputArgs, StoreArgs, short};
@@ -27,8 +29,15 @@ use std::time::Instant;
 /// time). Such an artifact says so in its params, metadata and manifest: it diagnoses how
 /// RGRL responds to teacher quality, and is never a result.
 ///
+/// With --embeddings FILE (and --dataset) the teacher is yours: embeddings computed
+/// elsewhere (CLIP, DINOv2, ...), one row per training image in dataset order, optionally
+/// followed by one per test image, as .npy ([rows, d] float32/float64) or Parquet (an
+/// `embedding` list column, optionally an `index` column 0, 1, 2, ...). The artifact is keyed
+/// by the embeddings' values, so the same numbers in either format give the same artifact.
+///
 /// Examples:
 ///   rmd-relations --encoder 3fa9c1 --k 10
+///   rmd-relations --dataset cifar10 --embeddings clip.npy --k 10
 ///   rmd-relations --encoder 3fa9c1 --k 10 --noise 9212 --noise 695d --npy out/
 ///   rmd-relations --dataset cifar10 --synthetic-purity 0.9 --k 10 --seed 1
 #[derive(Debug, Parser)]
@@ -44,15 +53,24 @@ struct Args {
     data: DataArgs,
 
     /// Key (or unique prefix) of the RM (rmd-pretrain) artifact whose encoder is the teacher.
-    #[arg(long, required_unless_present = "synthetic_purity", conflicts_with = "synthetic_purity")]
+    #[arg(
+        long,
+        required_unless_present_any = ["synthetic_purity", "embeddings"],
+        conflicts_with_all = ["synthetic_purity", "embeddings"]
+    )]
     encoder: Option<String>,
+
+    /// Use these embeddings as the teacher (.npy or .parquet; see above) for --dataset.
+    #[arg(long, value_name = "FILE", requires = "dataset", conflicts_with = "synthetic_purity")]
+    embeddings: Option<PathBuf>,
 
     /// Build a synthetic diagnostic teacher of this top-K neighbour purity (clean-label
     /// agreement, above chance and at most 1) from the clean labels of --dataset.
     #[arg(long, value_name = "P", requires = "dataset")]
     synthetic_purity: Option<f64>,
 
-    /// Dataset of the synthetic teacher: a name (cifar10, ...) or a dataset artifact key.
+    /// Dataset of the synthetic or external teacher: a name (cifar10, ...) or a dataset
+    /// artifact key.
     #[arg(long)]
     dataset: Option<String>,
 
@@ -97,6 +115,8 @@ enum Teacher {
     Rm(Artifact),
     /// A synthetic teacher on a dataset artifact.
     Synthetic(Artifact, SyntheticTeacher),
+    /// Embeddings from a file, for a dataset artifact.
+    External(Artifact, ExternalEmbeddings),
 }
 
 fn main() -> ExitCode {
@@ -107,20 +127,27 @@ fn main() -> ExitCode {
         let code = cli::code_identity(true);
         let compute = args.backend.select()?;
         // The teacher: an RM artifact, or the synthetic one (resolved before any long work).
-        let teacher = match (&args.encoder, args.synthetic_purity) {
-            (Some(e), _) => Teacher::Rm(store.find(Some("pretrain"), e).context("resolving --encoder")?),
-            (None, Some(p)) => {
-                let what = args.dataset.as_deref().expect("clap requires --dataset");
-                let ds = rmd_data::resolve_dataset(
-                    &store,
-                    what,
-                    &args.data.sources(args.output.progress()),
-                    &code,
-                )
-                .with_context(|| format!("resolving --dataset {what}"))?;
-                Teacher::Synthetic(ds, SyntheticTeacher::new(p, args.synthetic_dim, args.seed))
+        let dataset = || -> anyhow::Result<Artifact> {
+            let what = args.dataset.as_deref().expect("clap requires --dataset");
+            rmd_data::resolve_dataset(&store, what, &args.data.sources(args.output.progress()), &code)
+                .with_context(|| format!("resolving --dataset {what}"))
+        };
+        let teacher = match (&args.encoder, args.synthetic_purity, &args.embeddings) {
+            (Some(e), _, _) => Teacher::Rm(store.find(Some("pretrain"), e).context("resolving --encoder")?),
+            (None, Some(p), _) => {
+                Teacher::Synthetic(dataset()?, SyntheticTeacher::new(p, args.synthetic_dim, args.seed))
             }
-            (None, None) => unreachable!("clap requires --encoder or --synthetic-purity"),
+            (None, None, Some(file)) => {
+                let emb = ExternalEmbeddings::read(file)?;
+                args.output.say(format!(
+                    "read {} embeddings of dimension {} from {}",
+                    emb.rows,
+                    emb.dim,
+                    file.display()
+                ));
+                Teacher::External(dataset()?, emb)
+            }
+            (None, None, None) => unreachable!("clap requires --encoder, --synthetic-purity or --embeddings"),
         };
         // Resolve every --noise key before the (long) graph computation, so a typo fails fast.
         let noises = args
@@ -146,6 +173,7 @@ fn main() -> ExitCode {
                 ));
                 run_synthetic_relations(&store, ds, t, &req, &compute, &code)?
             }
+            Teacher::External(ds, emb) => run_external_relations(&store, ds, emb, &req, &compute, &code)?,
         };
         let m = &artifact.manifest.metrics;
         args.output.say(format!(

@@ -7,6 +7,7 @@
 
 mod centre;
 mod diagnostics;
+pub mod external;
 pub mod io;
 mod search;
 pub mod synthetic;
@@ -48,6 +49,9 @@ struct RelationParams {
     /// keys of uncentred teachers are unchanged).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     centre: bool,
+    /// Present only for embeddings given from outside ([`external`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external: Option<external::ExternalSource>,
 }
 
 /// How to run the relations stage.
@@ -88,8 +92,14 @@ pub fn run_relations(
     let ds = Dataset::open(&dataset)?;
     let n = ds.info.n_train;
     check_k(req.k, n)?;
-    let params =
-        RelationParams { k: req.k, knn_k: 200, knn_temperature: 0.1, synthetic: None, centre: req.centre };
+    let params = RelationParams {
+        k: req.k,
+        knn_k: 200,
+        knn_temperature: 0.1,
+        synthetic: None,
+        centre: req.centre,
+        external: None,
+    };
     let spec = ArtifactSpec::new(RELATIONS_STAGE, RELATIONS_SCHEMA_VERSION, &params)
         .with_input("encoder", encoder_artifact.key())
         .with_input("dataset", &ds.key);
@@ -119,33 +129,15 @@ pub fn run_relations(
     }
     let embed_secs = started.elapsed().as_secs_f64();
 
-    let t_search = std::time::Instant::now();
-    let bar = rmd_data::progress::count_bar(n as u64, req.progress, &format!("exact top-{} search", req.k));
-    let top =
-        exact_top_k(&train_emb, n, dim, req.k, req.block, &device, |done| bar.set_position(done as u64));
-    bar.finish_and_clear();
-    let search_secs = t_search.elapsed().as_secs_f64();
-
-    let knn = knn_accuracy(
-        &train_emb,
-        ds.train.labels(),
-        &test_emb,
-        ds.test.labels(),
-        dim,
-        ds.info.num_classes(),
-        params.knn_k,
-        params.knn_temperature as f32,
-        &device,
-    );
-    let agreement = label_agreement(&top.dst, req.k, ds.train.labels());
+    let searched = search_and_diagnose(&train_emb, &test_emb, dim, &ds, &params, req, &device);
     let mut meta = BTreeMap::new();
     meta.insert("rmdnet.encoder_key".to_string(), encoder_artifact.key().to_string());
     let extra = serde_json::json!({
         "embed_seconds": embed_secs,
-        "search_seconds": search_secs,
+        "search_seconds": searched.seconds,
         "diagnostics_note": "label agreement and kNN accuracy use the clean labels: diagnostics only",
     });
-    let outputs = RelationOutputs { embeddings: &train_emb, dim, top: &top, agreement, knn_acc: knn };
+    let outputs = searched.outputs(&train_emb, dim);
     let artifact = commit_relations(pending, &ds, outputs, meta, extra, compute, code)?;
     Ok((artifact, false))
 }
@@ -156,6 +148,68 @@ fn check_k(k: usize, n: usize) -> Result<()> {
         return Err(NnError::Invalid(format!("--k {k} must be between 1 and {} (samples − 1)", n - 1)));
     }
     Ok(())
+}
+
+/// Opens the dataset artifact a synthetic or external teacher is built for.
+fn open_dataset(dataset: &Artifact) -> Result<Dataset> {
+    if dataset.stage() != DATASET_STAGE {
+        return Err(NnError::Invalid(format!(
+            "--dataset {} is a {} artifact",
+            &dataset.key()[..12],
+            dataset.stage()
+        )));
+    }
+    Ok(Dataset::open(dataset)?)
+}
+
+/// The graph of L2-normalised training embeddings and its diagnostics.
+struct Searched {
+    top: TopK,
+    knn_acc: f64,
+    agreement: f64,
+    seconds: f64,
+}
+
+impl Searched {
+    fn outputs<'a>(&'a self, embeddings: &'a [f32], dim: usize) -> RelationOutputs<'a> {
+        RelationOutputs { embeddings, dim, top: &self.top, agreement: self.agreement, knn_acc: self.knn_acc }
+    }
+}
+
+/// Exact top-K search over `train` (with a progress bar), the clean-label agreement of the
+/// graph and the weighted kNN accuracy of `test` (NaN when there are no test embeddings).
+fn search_and_diagnose(
+    train: &[f32],
+    test: &[f32],
+    dim: usize,
+    ds: &Dataset,
+    params: &RelationParams,
+    req: &RelationsRequest,
+    device: &burn::tensor::Device,
+) -> Searched {
+    let n = ds.info.n_train;
+    let started = std::time::Instant::now();
+    let bar = rmd_data::progress::count_bar(n as u64, req.progress, &format!("exact top-{} search", req.k));
+    let top = exact_top_k(train, n, dim, req.k, req.block, device, |done| bar.set_position(done as u64));
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    let knn_acc = if test.is_empty() {
+        f64::NAN
+    } else {
+        knn_accuracy(
+            train,
+            ds.train.labels(),
+            test,
+            ds.test.labels(),
+            dim,
+            ds.info.num_classes(),
+            params.knn_k,
+            params.knn_temperature as f32,
+            device,
+        )
+    };
+    let agreement = label_agreement(&top.dst, req.k, ds.train.labels());
+    Searched { top, knn_acc, agreement, seconds }
 }
 
 /// What a relations artifact holds, however its embeddings were made.
@@ -221,14 +275,7 @@ pub fn run_synthetic_relations(
     compute: &ComputeDevice,
     code: &CodeIdentity,
 ) -> Result<(Artifact, bool)> {
-    if dataset.stage() != DATASET_STAGE {
-        return Err(NnError::Invalid(format!(
-            "--dataset {} is a {} artifact",
-            &dataset.key()[..12],
-            dataset.stage()
-        )));
-    }
-    let ds = Dataset::open(dataset)?;
+    let ds = open_dataset(dataset)?;
     let n = ds.info.n_train;
     check_k(req.k, n)?;
     teacher.validate(ds.info.num_classes()).map_err(NnError::Invalid)?;
@@ -238,6 +285,7 @@ pub fn run_synthetic_relations(
         knn_temperature: 0.1,
         synthetic: Some(teacher.clone()),
         centre: false,
+        external: None,
     };
     let spec =
         ArtifactSpec::new(RELATIONS_STAGE, RELATIONS_SCHEMA_VERSION, &params).with_input("dataset", &ds.key);
@@ -297,6 +345,67 @@ pub fn run_synthetic_relations(
         agreement: made.agreement,
         knn_acc: knn,
     };
+    let artifact = commit_relations(pending, &ds, outputs, meta, extra, compute, code)?;
+    Ok((artifact, false))
+}
+
+/// Runs (or finds cached) the relations stage from embeddings computed outside rmdnet
+/// ([`external`]): `n_train` rows (training images in dataset order), or `n_train + n_test`
+/// rows (then the test rows give the kNN accuracy diagnostic).
+pub fn run_external_relations(
+    store: &Store,
+    dataset: &Artifact,
+    emb: &external::ExternalEmbeddings,
+    req: &RelationsRequest,
+    compute: &ComputeDevice,
+    code: &CodeIdentity,
+) -> Result<(Artifact, bool)> {
+    let ds = open_dataset(dataset)?;
+    let (n, n_test) = (ds.info.n_train, ds.info.n_test);
+    if emb.rows != n && emb.rows != n + n_test {
+        return Err(NnError::Invalid(format!(
+            "the embeddings have {} rows but dataset {} has {n} training images (or {} with its {n_test} test images after them)",
+            emb.rows,
+            &ds.key[..12],
+            n + n_test
+        )));
+    }
+    check_k(req.k, n)?;
+    let source = emb.source();
+    let params = RelationParams {
+        k: req.k,
+        knn_k: 200,
+        knn_temperature: 0.1,
+        synthetic: None,
+        centre: req.centre,
+        external: Some(source.clone()),
+    };
+    let spec =
+        ArtifactSpec::new(RELATIONS_STAGE, RELATIONS_SCHEMA_VERSION, &params).with_input("dataset", &ds.key);
+    let pending = match store.begin(&spec, BeginOptions { force: req.force, resume: false })? {
+        Begin::Cached(a) => return Ok((a, true)),
+        Begin::Run(p) => p,
+    };
+    let dim = emb.dim;
+    let mut train_emb = emb.values[..n * dim].to_vec();
+    let mut test_emb = emb.values[n * dim..].to_vec();
+    if req.centre {
+        centre::centre_and_normalise(&mut train_emb, &mut test_emb, dim);
+    } else {
+        for row in train_emb.chunks_mut(dim).chain(test_emb.chunks_mut(dim)) {
+            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+            row.iter_mut().for_each(|v| *v /= norm);
+        }
+    }
+    let searched = search_and_diagnose(&train_emb, &test_emb, dim, &ds, &params, req, &compute.device);
+    let mut meta = BTreeMap::new();
+    meta.insert("rmdnet.external_embeddings_blake3".to_string(), source.values_blake3.clone());
+    let extra = serde_json::json!({
+        "search_seconds": searched.seconds,
+        "teacher": "external embeddings",
+        "diagnostics_note": "label agreement and kNN accuracy use the clean labels: diagnostics only; kNN accuracy is null when the file has no test rows",
+    });
+    let outputs = searched.outputs(&train_emb, dim);
     let artifact = commit_relations(pending, &ds, outputs, meta, extra, compute, code)?;
     Ok((artifact, false))
 }

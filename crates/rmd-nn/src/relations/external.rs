@@ -1,0 +1,252 @@
+//! Teacher embeddings computed outside rmdnet (CLIP, DINOv2, ... in Python): read from a
+//! `.npy` file (`[rows, d]`, float32 or float64, C order) or a Parquet file (an `embedding`
+//! column of lists or fixed-size lists of float32/float64, and optionally an `index` column
+//! that must count 0, 1, 2, ... in row order).
+//!
+//! Rows are the training images in dataset order, optionally followed by the test images
+//! (then the relations stage also reports the kNN accuracy diagnostic). The embeddings are
+//! identified by a blake3 hash of their values (as little-endian f32) and shape, so the same
+//! embeddings in either format give the same artifact.
+
+use crate::error::{NnError, Result};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, Float64Type};
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::DataType;
+use serde::Serialize;
+use std::path::Path;
+
+/// Embeddings read from a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExternalEmbeddings {
+    /// Rows.
+    pub rows: usize,
+    /// Dimension.
+    pub dim: usize,
+    /// Row-major values, `[rows, dim]`.
+    pub values: Vec<f32>,
+}
+
+/// What identifies external embeddings in a relations artifact's parameters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExternalSource {
+    /// blake3 of the values as little-endian f32, after the shape as two u64.
+    pub values_blake3: String,
+    /// Rows in the file.
+    pub rows: usize,
+    /// Dimension.
+    pub dim: usize,
+}
+
+fn bad(path: &Path, reason: impl Into<String>) -> NnError {
+    NnError::BadRecord {
+        path: path.to_path_buf(),
+        what: "embeddings file (.npy or .parquet)",
+        reason: reason.into(),
+    }
+}
+
+impl ExternalEmbeddings {
+    /// Reads `.npy` or `.parquet` by extension; every value must be finite and every row
+    /// non-zero.
+    pub fn read(path: &Path) -> Result<ExternalEmbeddings> {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let e = match ext.as_str() {
+            "npy" => read_npy(path)?,
+            "parquet" => read_parquet_embeddings(path)?,
+            _ => return Err(bad(path, "unknown extension: expected .npy or .parquet")),
+        };
+        if e.rows == 0 || e.dim == 0 {
+            return Err(bad(path, format!("empty: {} rows of dimension {}", e.rows, e.dim)));
+        }
+        for (r, row) in e.values.chunks(e.dim).enumerate() {
+            if let Some(c) = row.iter().position(|v| !v.is_finite()) {
+                return Err(bad(path, format!("row {r}, column {c} is not finite ({})", row[c])));
+            }
+            if row.iter().all(|&v| v == 0.0) {
+                return Err(bad(path, format!("row {r} is all zeros: it has no direction to compare")));
+            }
+        }
+        Ok(e)
+    }
+
+    /// The identity recorded in the artifact's parameters.
+    pub fn source(&self) -> ExternalSource {
+        let mut h = blake3::Hasher::new();
+        h.update(&(self.rows as u64).to_le_bytes());
+        h.update(&(self.dim as u64).to_le_bytes());
+        for v in &self.values {
+            h.update(&v.to_le_bytes());
+        }
+        ExternalSource { values_blake3: h.finalize().to_hex().to_string(), rows: self.rows, dim: self.dim }
+    }
+}
+
+fn read_npy(path: &Path) -> Result<ExternalEmbeddings> {
+    let file = std::fs::File::open(path).map_err(|cause| NnError::Io {
+        action: "opening",
+        path: path.to_path_buf(),
+        cause,
+    })?;
+    let npy = npyz::NpyFile::new(std::io::BufReader::new(file))
+        .map_err(|e| bad(path, format!("not a .npy file: {e}")))?;
+    let shape: Vec<u64> = npy.shape().to_vec();
+    let [rows, dim] = shape[..] else {
+        return Err(bad(path, format!("shape {shape:?}: expected two dimensions [rows, d]")));
+    };
+    if npy.order() != npyz::Order::C {
+        return Err(bad(path, "Fortran order: save with np.ascontiguousarray(x)"));
+    }
+    // descr() is numpy's repr of the dtype, quoted for a plain type: '<f4'.
+    let descr = npy.dtype().descr();
+    let values: Vec<f32> = match descr.trim_matches('\'') {
+        "<f4" => npy.into_vec::<f32>().map_err(|e| bad(path, format!("reading the values: {e}")))?,
+        "<f8" => npy
+            .into_vec::<f64>()
+            .map_err(|e| bad(path, format!("reading the values: {e}")))?
+            .into_iter()
+            .map(|v| v as f32)
+            .collect(),
+        other => return Err(bad(path, format!("dtype {other}: expected float32 (<f4) or float64 (<f8)"))),
+    };
+    let (rows, dim) = (rows as usize, dim as usize);
+    if values.len() != rows * dim {
+        return Err(bad(path, format!("{} values for shape [{rows}, {dim}]: truncated", values.len())));
+    }
+    Ok(ExternalEmbeddings { rows, dim, values })
+}
+
+/// Values of one list element (float32 or float64).
+fn floats(path: &Path, a: &ArrayRef) -> Result<Vec<f32>> {
+    match a.data_type() {
+        DataType::Float32 => Ok(a.as_primitive::<Float32Type>().values().to_vec()),
+        DataType::Float64 => Ok(a.as_primitive::<Float64Type>().values().iter().map(|&v| v as f32).collect()),
+        other => Err(bad(path, format!("embedding values are {other}, expected float32 or float64"))),
+    }
+}
+
+fn read_parquet_embeddings(path: &Path) -> Result<ExternalEmbeddings> {
+    let table = rmd_data::parquet_io::read_parquet(path)?;
+    let mut values = Vec::new();
+    let mut dim: Option<usize> = None;
+    let mut row = 0usize;
+    for b in &table.batches {
+        let col = b.column_by_name("embedding").ok_or_else(|| {
+            bad(path, format!("no 'embedding' column (columns: {:?})", table.column_names()))
+        })?;
+        if col.null_count() > 0 {
+            return Err(bad(path, "the embedding column has nulls"));
+        }
+        if let Some(idx) = b.column_by_name("index") {
+            let idx = arrow_cast_u64(path, idx)?;
+            if let Some(p) = idx.iter().enumerate().position(|(i, &x)| x != (row + i) as u64) {
+                return Err(bad(
+                    path,
+                    format!(
+                        "row {}: index {} where {} was expected (rows must be in index order 0, 1, 2, ...)",
+                        row + p,
+                        idx[p],
+                        row + p
+                    ),
+                ));
+            }
+        }
+        let rows: Vec<ArrayRef> = match col.data_type() {
+            DataType::FixedSizeList(..) => {
+                let l = col.as_fixed_size_list();
+                (0..l.len()).map(|i| l.value(i)).collect()
+            }
+            DataType::List(_) => {
+                let l = col.as_list::<i32>();
+                (0..l.len()).map(|i| l.value(i)).collect()
+            }
+            DataType::LargeList(_) => {
+                let l = col.as_list::<i64>();
+                (0..l.len()).map(|i| l.value(i)).collect()
+            }
+            other => {
+                return Err(bad(path, format!("the embedding column is {other}, expected a list of floats")));
+            }
+        };
+        for (i, r) in rows.iter().enumerate() {
+            let v = floats(path, r)?;
+            match dim {
+                None => dim = Some(v.len()),
+                Some(d) if d != v.len() => {
+                    return Err(bad(
+                        path,
+                        format!("row {} has {} values but row 0 has {d}", row + i, v.len()),
+                    ));
+                }
+                _ => {}
+            }
+            values.extend(v);
+        }
+        row += b.num_rows();
+    }
+    Ok(ExternalEmbeddings { rows: row, dim: dim.unwrap_or(0), values })
+}
+
+fn arrow_cast_u64(path: &Path, a: &ArrayRef) -> Result<Vec<u64>> {
+    use arrow_array::types::{Int32Type, Int64Type, UInt32Type, UInt64Type};
+    Ok(match a.data_type() {
+        DataType::UInt32 => a.as_primitive::<UInt32Type>().values().iter().map(|&v| v as u64).collect(),
+        DataType::UInt64 => a.as_primitive::<UInt64Type>().values().to_vec(),
+        DataType::Int32 => {
+            a.as_primitive::<Int32Type>().values().iter().map(|&v| v.max(-1) as i64 as u64).collect()
+        }
+        DataType::Int64 => a.as_primitive::<Int64Type>().values().iter().map(|&v| v as u64).collect(),
+        other => return Err(bad(path, format!("the index column is {other}, expected an integer type"))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npy_float32_and_float64_read_to_the_same_values_and_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let vals = [1.0f32, 0.0, 0.5, -2.0, 3.0, 0.25];
+        let p32 = dir.path().join("a.npy");
+        crate::relations::write_npy(&p32, &vals, &[3, 2]).unwrap();
+        let a = ExternalEmbeddings::read(&p32).unwrap();
+        assert_eq!((a.rows, a.dim), (3, 2));
+        assert_eq!(a.values, vals);
+        // float64 of the same values, written by hand (numpy's v1.0 header).
+        let header = "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }";
+        let mut h = header.to_string();
+        while (10 + h.len() + 1) % 64 != 0 {
+            h.push(' ');
+        }
+        h.push('\n');
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend((h.len() as u16).to_le_bytes());
+        bytes.extend(h.as_bytes());
+        vals.iter().for_each(|v| bytes.extend((*v as f64).to_le_bytes()));
+        let p64 = dir.path().join("b.npy");
+        std::fs::write(&p64, &bytes).unwrap();
+        let b = ExternalEmbeddings::read(&p64).unwrap();
+        assert_eq!(b.values, vals);
+        assert_eq!(a.source(), b.source());
+        // Truncated: the header promises more than the file has.
+        std::fs::write(&p64, &bytes[..bytes.len() - 8]).unwrap();
+        assert!(ExternalEmbeddings::read(&p64).is_err());
+    }
+
+    #[test]
+    fn bad_values_and_extensions_are_refused_with_the_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("z.npy");
+        crate::relations::write_npy(&p, &[1.0f32, 2.0, 0.0, 0.0], &[2, 2]).unwrap();
+        let e = ExternalEmbeddings::read(&p).unwrap_err().to_string();
+        assert!(e.contains("row 1") && e.contains("zeros"), "{e}");
+        crate::relations::write_npy(&p, &[1.0f32, f32::NAN], &[1, 2]).unwrap();
+        assert!(ExternalEmbeddings::read(&p).unwrap_err().to_string().contains("not finite"));
+        crate::relations::write_npy(&p, &[1.0f32, 2.0], &[2]).unwrap();
+        assert!(ExternalEmbeddings::read(&p).unwrap_err().to_string().contains("two dimensions"));
+        let t = dir.path().join("e.txt");
+        std::fs::write(&t, "1 2").unwrap();
+        assert!(ExternalEmbeddings::read(&t).unwrap_err().to_string().contains("extension"));
+    }
+}
