@@ -262,6 +262,14 @@ fn export_writes_pytorch_named_weights_and_a_description() {
     }
     assert!(!header.keys().any(|k| k.starts_with("projection")), "the RGRL projection is not exported");
     assert_eq!(header["__metadata__"]["rmdnet.artifact_key"], clf.as_str());
+    // The same classifier exports to the same bytes (the header's metadata map is sorted).
+    let again_dir = tmp.path().join("exported-again");
+    let out = run(cmd("rmd", &s).args(["export", &clf, "--out", again_dir.to_str().unwrap()]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(out_dir.join("classifier.safetensors")).unwrap(),
+        std::fs::read(again_dir.join("classifier.safetensors")).unwrap()
+    );
 
     // A noise artifact cannot be exported.
     let bad = cmd("rmd", &s).args(["export", &s.noise, "--out", out_dir.to_str().unwrap()]).output().unwrap();
