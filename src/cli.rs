@@ -181,6 +181,19 @@ pub fn run(body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
     }
 }
 
+/// A usage error (exit 2) unless `a` is an artifact of `stage`; `flag` names the argument
+/// that gave it.
+pub fn expect_stage(a: &rmd_store::Artifact, stage: &str, flag: &str) -> Result<(), UsageError> {
+    if a.stage() != stage {
+        return Err(UsageError(format!(
+            "{flag} {} is a {} artifact, not a {stage} artifact",
+            short(a.key()),
+            a.stage()
+        )));
+    }
+    Ok(())
+}
+
 /// First 12 characters of a key, for human output.
 pub fn short(key: &str) -> &str {
     &key[..key.len().min(12)]

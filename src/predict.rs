@@ -11,7 +11,6 @@ use arrow_array::{
     ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, RecordBatch, StringArray, UInt16Array,
     UInt32Array,
 };
-use rmd_data::augment::{ImageShape, Normalizer};
 use rmd_data::dataset::Dataset;
 use rmd_nn::ComputeDevice;
 use rmd_nn::distill::{DISTILL_STAGE, accuracy, argmax, load_classifier, logits, softmax_rows};
@@ -20,7 +19,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::cli::{UsageError, short};
+use crate::cli::{UsageError, expect_stage, short};
 
 /// Which split of the dataset to predict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -51,13 +50,7 @@ pub fn predict_to_parquet(
     out: &Path,
     compute: &ComputeDevice,
 ) -> anyhow::Result<PredictSummary> {
-    if classifier.stage() != DISTILL_STAGE {
-        bail!(UsageError(format!(
-            "--classifier {} is a {} artifact, not a classifier (distill) artifact",
-            short(classifier.key()),
-            classifier.stage()
-        )));
-    }
+    expect_stage(classifier, DISTILL_STAGE, "--classifier")?;
     let (model, info) = load_classifier(classifier, &compute.device)?;
     let ds = Dataset::open(dataset)?;
     let shape = [ds.info.channels, ds.info.height, ds.info.width];
@@ -81,8 +74,7 @@ pub fn predict_to_parquet(
         SplitChoice::Test => &ds.test,
         SplitChoice::Train => &ds.train,
     };
-    let img = ImageShape { channels: shape[0], height: shape[1], width: shape[2] };
-    let norm = Normalizer { mean: info.normalizer_mean.clone(), std: info.normalizer_std.clone() };
+    let (img, norm) = (info.shape(), info.normalizer());
     let indices: Vec<u32> = (0..data.len() as u32).collect();
     // Batches of 500, as the training stage evaluates, so the logits are the same numbers.
     let (raw, classes) = logits(&model, data, &indices, img, &norm, &compute.device, 500);

@@ -21,13 +21,14 @@
 pub mod score;
 pub mod sheet;
 
+use crate::cli::expect_stage;
 use anyhow::{Context, bail};
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt16Array, UInt32Array};
 use rmd_data::dataset::{DATASET_STAGE, Dataset};
 use rmd_data::noise::{NOISE_STAGE, NoiseLabels};
 use rmd_nn::ComputeDevice;
 use rmd_nn::distill::{DISTILL_STAGE, DistillParams, TrainValSplit, load_classifier, logits, softmax_rows};
-use rmd_nn::relations::{RELATIONS_STAGE, RelationGraph};
+use rmd_nn::relations::{RELATIONS_STAGE, RelationGraph, neighbour_agreement};
 use rmd_store::{Artifact, ArtifactSpec, Begin, BeginOptions, CodeIdentity, CommitInfo, Store};
 use score::{DetectionQuality, Verdict, detection_quality, judge, mix, neighbour_votes, ranks};
 use serde::Serialize;
@@ -86,17 +87,6 @@ impl LabelIssueSummary {
     }
 }
 
-fn expect_stage(a: &Artifact, stage: &str, flag: &str) -> anyhow::Result<()> {
-    if a.stage() != stage {
-        bail!(crate::cli::UsageError(format!(
-            "{flag} {} is a {} artifact, not a {stage} artifact",
-            crate::cli::short(a.key()),
-            a.stage()
-        )));
-    }
-    Ok(())
-}
-
 /// The classifier's evidence: probabilities `[n, classes]` on every training image and
 /// which images it was trained on.
 struct ClassifierEvidence {
@@ -119,15 +109,7 @@ fn classifier_evidence(
             crate::cli::short(&ds.key)
         )));
     }
-    let shape = rmd_data::augment::ImageShape {
-        channels: info.image_shape[0],
-        height: info.image_shape[1],
-        width: info.image_shape[2],
-    };
-    let norm = rmd_data::augment::Normalizer {
-        mean: info.normalizer_mean.clone(),
-        std: info.normalizer_std.clone(),
-    };
+    let (shape, norm) = (info.shape(), info.normalizer());
     let n = ds.info.n_train;
     let all: Vec<u32> = (0..n as u32).collect();
     let (raw, classes) = logits(&model, &ds.train, &all, shape, &norm, &compute.device, 500);
@@ -291,14 +273,6 @@ fn summary_lines(n: usize, flagged: usize, q: Option<&DetectionQuality>, classif
         ));
     }
     lines
-}
-
-/// Share of each sample's K neighbours whose given label equals its own.
-fn neighbour_agreement(dst: &[u32], k: usize, given: &[u16]) -> Vec<f64> {
-    dst.chunks(k)
-        .enumerate()
-        .map(|(i, row)| row.iter().filter(|&&j| given[j as usize] == given[i]).count() as f64 / k as f64)
-        .collect()
 }
 
 /// The rows of `label_issues.parquet`.

@@ -2,15 +2,11 @@
 //! index, given and suggested class and score) and one self-contained HTML page (images
 //! inlined as PNG data, so it opens offline from anywhere).
 
+use crate::reproduce::plots::register_font;
 use anyhow::{Context, anyhow};
 use base64::Engine;
 use plotters::prelude::*;
-use plotters::style::FontStyle;
 use std::path::Path;
-use std::sync::Once;
-
-static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
-static REGISTER: Once = Once::new();
 
 /// Columns of the PNG grid.
 const COLUMNS: usize = 8;
@@ -66,13 +62,6 @@ impl Geometry {
     fn scale(&self) -> usize {
         (96 / self.height.max(1)).max(1)
     }
-}
-
-fn register_font() {
-    REGISTER.call_once(|| {
-        // The bundled font is valid; a failure would only leave PNG text unrendered.
-        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
-    });
 }
 
 /// Encodes interleaved RGB bytes as a PNG.

@@ -20,7 +20,8 @@ static REGISTER: Once = Once::new();
 /// Points drawn in the embedding map.
 const MAP_POINTS: usize = 4000;
 
-fn register_font() {
+/// Registers the bundled font as "sans-serif" for PNG text (once per process).
+pub(crate) fn register_font() {
     REGISTER.call_once(|| {
         // The bundled font is valid; a failure would only leave PNG text unrendered.
         let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);

@@ -73,6 +73,18 @@ pub struct DistillModelInfo {
     pub dataset_key: String,
 }
 
+impl DistillModelInfo {
+    /// The input normaliser (the training set's statistics).
+    pub fn normalizer(&self) -> Normalizer {
+        Normalizer { mean: self.normalizer_mean.clone(), std: self.normalizer_std.clone() }
+    }
+
+    /// The image shape.
+    pub fn shape(&self) -> ImageShape {
+        ImageShape { channels: self.image_shape[0], height: self.image_shape[1], width: self.image_shape[2] }
+    }
+}
+
 /// The upstream artifacts of a run.
 #[derive(Debug, Clone, Copy)]
 pub struct DistillInputs<'a> {

@@ -16,10 +16,18 @@ pub fn centre_and_normalise(train: &mut [f32], test: &mut [f32], d: usize) -> Ve
     let mean: Vec<f32> = mean.iter().map(|m| (m / n.max(1) as f64) as f32).collect();
     for row in train.chunks_mut(d).chain(test.chunks_mut(d)) {
         row.iter_mut().zip(&mean).for_each(|(v, m)| *v -= m);
+    }
+    normalise_rows(train, d);
+    normalise_rows(test, d);
+    mean
+}
+
+/// L2-normalises every row of `rows` (`[n, d]`); a zero row stays zero.
+pub fn normalise_rows(rows: &mut [f32], d: usize) {
+    for row in rows.chunks_mut(d) {
         let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
         row.iter_mut().for_each(|v| *v /= norm);
     }
-    mean
 }
 
 /// Mean and standard deviation of a set of similarities (the top-K ones of a graph).

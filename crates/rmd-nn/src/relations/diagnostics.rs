@@ -7,12 +7,21 @@ pub fn label_agreement(dst: &[u32], k: usize, labels: &[u16]) -> f64 {
     agree as f64 / dst.len().max(1) as f64
 }
 
-/// Per sample: the fraction of its K neighbours whose (noisy) label differs from its own.
-pub fn disagreement_scores(dst: &[u32], k: usize, noisy: &[u16]) -> Vec<f64> {
+/// Per sample: how many of its K neighbours carry the same label as itself.
+fn same_label_counts(dst: &[u32], k: usize, labels: &[u16]) -> impl Iterator<Item = usize> {
     dst.chunks(k)
         .enumerate()
-        .map(|(i, row)| row.iter().filter(|&&j| noisy[j as usize] != noisy[i]).count() as f64 / k as f64)
-        .collect()
+        .map(move |(i, row)| row.iter().filter(|&&j| labels[j as usize] == labels[i]).count())
+}
+
+/// Per sample: the fraction of its K neighbours whose (noisy) label differs from its own.
+pub fn disagreement_scores(dst: &[u32], k: usize, noisy: &[u16]) -> Vec<f64> {
+    same_label_counts(dst, k, noisy).map(|same| (k - same) as f64 / k as f64).collect()
+}
+
+/// Per sample: the fraction of its K neighbours whose label equals its own.
+pub fn neighbour_agreement(dst: &[u32], k: usize, labels: &[u16]) -> Vec<f64> {
+    same_label_counts(dst, k, labels).map(|same| same as f64 / k as f64).collect()
 }
 
 /// ROC-AUC of `scores` as a detector of `positive` (Mann–Whitney, ties counted half).

@@ -127,6 +127,18 @@ fn floats(path: &Path, a: &ArrayRef) -> Result<Vec<f32>> {
 
 fn read_parquet_embeddings(path: &Path) -> Result<ExternalEmbeddings> {
     let table = rmd_data::parquet_io::read_parquet(path)?;
+    if table.column("index").is_some() {
+        let index = rmd_data::parquet_io::int_column(&table, path, "index")?;
+        if let Some(r) = index.iter().enumerate().position(|(i, &x)| x != i as i64) {
+            return Err(bad(
+                path,
+                format!(
+                    "row {r}: index {} where {r} was expected (rows must be in index order 0, 1, 2, ...)",
+                    index[r]
+                ),
+            ));
+        }
+    }
     let mut values = Vec::new();
     let mut dim: Option<usize> = None;
     let mut row = 0usize;
@@ -136,20 +148,6 @@ fn read_parquet_embeddings(path: &Path) -> Result<ExternalEmbeddings> {
         })?;
         if col.null_count() > 0 {
             return Err(bad(path, "the embedding column has nulls"));
-        }
-        if let Some(idx) = b.column_by_name("index") {
-            let idx = arrow_cast_u64(path, idx)?;
-            if let Some(p) = idx.iter().enumerate().position(|(i, &x)| x != (row + i) as u64) {
-                return Err(bad(
-                    path,
-                    format!(
-                        "row {}: index {} where {} was expected (rows must be in index order 0, 1, 2, ...)",
-                        row + p,
-                        idx[p],
-                        row + p
-                    ),
-                ));
-            }
         }
         let rows: Vec<ArrayRef> = match col.data_type() {
             DataType::FixedSizeList(..) => {
@@ -185,19 +183,6 @@ fn read_parquet_embeddings(path: &Path) -> Result<ExternalEmbeddings> {
         row += b.num_rows();
     }
     Ok(ExternalEmbeddings { rows: row, dim: dim.unwrap_or(0), values })
-}
-
-fn arrow_cast_u64(path: &Path, a: &ArrayRef) -> Result<Vec<u64>> {
-    use arrow_array::types::{Int32Type, Int64Type, UInt32Type, UInt64Type};
-    Ok(match a.data_type() {
-        DataType::UInt32 => a.as_primitive::<UInt32Type>().values().iter().map(|&v| v as u64).collect(),
-        DataType::UInt64 => a.as_primitive::<UInt64Type>().values().to_vec(),
-        DataType::Int32 => {
-            a.as_primitive::<Int32Type>().values().iter().map(|&v| v.max(-1) as i64 as u64).collect()
-        }
-        DataType::Int64 => a.as_primitive::<Int64Type>().values().iter().map(|&v| v as u64).collect(),
-        other => return Err(bad(path, format!("the index column is {other}, expected an integer type"))),
-    })
 }
 
 #[cfg(test)]

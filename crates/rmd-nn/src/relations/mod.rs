@@ -12,7 +12,7 @@ pub mod io;
 mod search;
 pub mod synthetic;
 
-pub use diagnostics::{disagreement_scores, label_agreement, roc_auc};
+pub use diagnostics::{disagreement_scores, label_agreement, neighbour_agreement, roc_auc};
 pub use io::{RelationGraph, write_npy};
 pub use search::{TopK, exact_top_k};
 
@@ -54,6 +54,14 @@ struct RelationParams {
     external: Option<external::ExternalSource>,
 }
 
+impl RelationParams {
+    /// An RM teacher's parameters with `k` neighbours and the kNN diagnostic's settings
+    /// (k 200, temperature 0.1), uncentred.
+    fn new(k: usize) -> Self {
+        RelationParams { k, knn_k: 200, knn_temperature: 0.1, synthetic: None, centre: false, external: None }
+    }
+}
+
 /// How to run the relations stage.
 #[derive(Debug, Clone)]
 pub struct RelationsRequest {
@@ -92,14 +100,7 @@ pub fn run_relations(
     let ds = Dataset::open(&dataset)?;
     let n = ds.info.n_train;
     check_k(req.k, n)?;
-    let params = RelationParams {
-        k: req.k,
-        knn_k: 200,
-        knn_temperature: 0.1,
-        synthetic: None,
-        centre: req.centre,
-        external: None,
-    };
+    let params = RelationParams { centre: req.centre, ..RelationParams::new(req.k) };
     let spec = ArtifactSpec::new(RELATIONS_STAGE, RELATIONS_SCHEMA_VERSION, &params)
         .with_input("encoder", encoder_artifact.key())
         .with_input("dataset", &ds.key);
@@ -279,14 +280,7 @@ pub fn run_synthetic_relations(
     let n = ds.info.n_train;
     check_k(req.k, n)?;
     teacher.validate(ds.info.num_classes()).map_err(NnError::Invalid)?;
-    let params = RelationParams {
-        k: req.k,
-        knn_k: 200,
-        knn_temperature: 0.1,
-        synthetic: Some(teacher.clone()),
-        centre: false,
-        external: None,
-    };
+    let params = RelationParams { synthetic: Some(teacher.clone()), ..RelationParams::new(req.k) };
     let spec =
         ArtifactSpec::new(RELATIONS_STAGE, RELATIONS_SCHEMA_VERSION, &params).with_input("dataset", &ds.key);
     let pending = match store.begin(&spec, BeginOptions { force: req.force, resume: false })? {
@@ -372,14 +366,8 @@ pub fn run_external_relations(
     }
     check_k(req.k, n)?;
     let source = emb.source();
-    let params = RelationParams {
-        k: req.k,
-        knn_k: 200,
-        knn_temperature: 0.1,
-        synthetic: None,
-        centre: req.centre,
-        external: Some(source.clone()),
-    };
+    let params =
+        RelationParams { centre: req.centre, external: Some(source.clone()), ..RelationParams::new(req.k) };
     let spec =
         ArtifactSpec::new(RELATIONS_STAGE, RELATIONS_SCHEMA_VERSION, &params).with_input("dataset", &ds.key);
     let pending = match store.begin(&spec, BeginOptions { force: req.force, resume: false })? {
@@ -392,10 +380,8 @@ pub fn run_external_relations(
     if req.centre {
         centre::centre_and_normalise(&mut train_emb, &mut test_emb, dim);
     } else {
-        for row in train_emb.chunks_mut(dim).chain(test_emb.chunks_mut(dim)) {
-            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-            row.iter_mut().for_each(|v| *v /= norm);
-        }
+        centre::normalise_rows(&mut train_emb, dim);
+        centre::normalise_rows(&mut test_emb, dim);
     }
     let searched = search_and_diagnose(&train_emb, &test_emb, dim, &ds, &params, req, &compute.device);
     let mut meta = BTreeMap::new();
