@@ -12,44 +12,15 @@ Usage: python3 bench/simsiam_step.py [small|resnet18|all] [--steps N]
 import sys
 import time
 
+import os
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-class Block(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.b1 = nn.BatchNorm2d(cout)
-        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.b2 = nn.BatchNorm2d(cout)
-        self.short = None
-        if stride != 1 or cin != cout:
-            self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        out = F.relu(self.b1(self.c1(x)))
-        out = self.b2(self.c2(out))
-        return F.relu(out + (x if self.short is None else self.short(x)))
-
-
-class ResNet(nn.Module):
-    def __init__(self, stem_width, stem_stride, widths, blocks):
-        super().__init__()
-        self.stem = nn.Conv2d(3, stem_width, 3, stem_stride, 1, bias=False)
-        self.bn = nn.BatchNorm2d(stem_width)
-        layers, c = [], stem_width
-        for s, (w, n) in enumerate(zip(widths, blocks)):
-            for b in range(n):
-                layers.append(Block(c, w, 2 if s > 0 and b == 0 else 1))
-                c = w
-        self.blocks = nn.Sequential(*layers)
-        self.out_dim = c
-
-    def forward(self, x):
-        x = self.blocks(F.relu(self.bn(self.stem(x))))
-        return x.mean(dim=(2, 3))
+# The same residual encoder users load exported weights into.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from rmdnet_torch import ResNet  # noqa: E402
 
 
 def mlp(dims, norm_last):
@@ -103,10 +74,10 @@ def main():
     steps = int(args[args.index("--steps") + 1]) if "--steps" in args else 5
     torch.set_num_threads(int(__import__("os").environ.get("RMD_BENCH_THREADS", torch.get_num_threads())))
     if which in ("small", "all"):
-        enc = ResNet(32, 2, [32, 64, 128], [1, 1, 1])
+        enc = ResNet(3, 32, 2, [32, 64, 128], [1, 1, 1])
         bench("small (cpu profile)", SimSiam(enc, 512, 2, 128), 128, steps)
     if which in ("resnet18", "all"):
-        enc = ResNet(64, 1, [64, 128, 256, 512], [2, 2, 2, 2])
+        enc = ResNet(3, 64, 1, [64, 128, 256, 512], [2, 2, 2, 2])
         bench("resnet18 (paper profile)", SimSiam(enc, 2048, 3, 512), 128, min(steps, 3))
 
 

@@ -18,7 +18,6 @@ import os
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from safetensors.torch import load_file
 
 
 class Shortcut(nn.Module):
@@ -87,6 +86,8 @@ def load(directory):
     b = info["backbone"]
     backbone = ResNet(b["in_channels"], b["stem_width"], b.get("stem_stride", 1), b["widths"], b["blocks"])
     model = Classifier(backbone, len(info["classes"])) if info["kind"] == "classifier" else backbone
+    from safetensors.torch import load_file  # only loading needs safetensors
+
     state = load_file(os.path.join(directory, info["weights"]))
     # BatchNorm's num_batches_tracked is not part of rmdnet's modules.
     missing, unexpected = model.load_state_dict(state, strict=False)
