@@ -201,7 +201,7 @@ mod tests {
         // float64 of the same values, written by hand (numpy's v1.0 header).
         let header = "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }";
         let mut h = header.to_string();
-        while (10 + h.len() + 1) % 64 != 0 {
+        while !(10 + h.len() + 1).is_multiple_of(64) {
             h.push(' ');
         }
         h.push('\n');
