@@ -117,16 +117,17 @@ pub fn begin_training<S: DeserializeOwned>(
     epochs_done: impl Fn(&S) -> usize,
 ) -> Result<rmd_store::Begin> {
     let partial = store.partial_dir(&spec.stage, &spec.key()).join("checkpoint");
-    if !opts.resume
-        && !opts.force
-        && let Some(state) = peek::<S>(&partial)
-    {
+    let left = if opts.resume || opts.force { None } else { peek::<S>(&partial) };
+    let begun = store.begin(spec, opts)?;
+    // Said only once the store has started afresh: not in plan mode (nothing is discarded)
+    // nor when another process is still running it (begin fails).
+    if let (Some(state), rmd_store::Begin::Run(_)) = (&left, &begun) {
         eprintln!(
-            "note: discarding the checkpoint of an interrupted run ({} of {epochs} epochs done); use --resume to continue it",
-            epochs_done(&state)
+            "note: discarded the checkpoint of an interrupted run ({} of {epochs} epochs done); use --resume to continue such a run",
+            epochs_done(state)
         );
     }
-    Ok(store.begin(spec, opts)?)
+    Ok(begun)
 }
 
 /// Saves a model record to `path` after folding every batch-norm running statistic's
