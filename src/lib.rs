@@ -5,6 +5,7 @@
 //! lives in the library crates under `crates/`.
 
 pub mod cli;
+pub mod dataset_cmd;
 pub mod export;
 pub mod label_issues;
 pub mod predict;

@@ -31,15 +31,16 @@ enum Command {
         #[command(subcommand)]
         verb: StoreCommand,
     },
-    /// Import a dataset into the store (downloading it when missing and allowed); prints its key.
-    Dataset {
-        /// cifar10, cifar100, mnist or fashion-mnist.
-        name: String,
-        #[command(flatten)]
-        data: DataArgs,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
+    /// Import a dataset into the store and print its key: a known dataset from the data
+    /// directory (downloading it when missing and allowed), or with --from torchvision's CIFAR
+    /// files, an image folder or an image list under a name. Examples:
+    ///
+    ///   rmd dataset cifar10
+    ///   rmd dataset --from cifar-python ~/data/cifar-10-python.tar.gz
+    ///   rmd dataset --from image-folder ~/data/animals --name animals --size 32
+    ///   rmd dataset --from image-list labels.csv --name shop --size 64 --test-fraction 0.2
+    #[command(verbatim_doc_comment)]
+    Dataset(rmdnet::dataset_cmd::DatasetArgs),
     /// Run a pipeline (pipelines/NAME.toml) from raw data to a results table and plots,
     /// reusing every cached artifact.
     ///
@@ -346,24 +347,7 @@ fn main() -> ExitCode {
         let args = Cli::parse();
         match args.command {
             Command::Store { verb } => store_cmd::run(verb, &args.store),
-            Command::Dataset { name, data, output } => {
-                let store = args.store.open()?;
-                let a = rmd_data::resolve_dataset(
-                    &store,
-                    &name,
-                    &data.sources(output.progress()),
-                    &cli::code_identity(false),
-                )?;
-                output.say(format!(
-                    "dataset {} ({} train / {} test images, {} classes)",
-                    a.manifest.metrics["name"].as_str().unwrap_or("?"),
-                    a.manifest.metrics["n_train"],
-                    a.manifest.metrics["n_test"],
-                    a.manifest.metrics["num_classes"],
-                ));
-                output.print_result(&a);
-                Ok(())
-            }
+            Command::Dataset(d) => rmdnet::dataset_cmd::run(d, &args.store),
             Command::Reproduce(r) => run_reproduce(r, &args.store),
             Command::RmCurves { rm, out, output } => run_rm_curves(&rm, &out, &output, &args.store),
             Command::LabelIssues(a) => run_label_issues_cmd(a, &args.store),

@@ -129,6 +129,9 @@ impl Ctx<'_> {
                 };
                 for teacher in teachers {
                     for &seed in &self.prof.seeds {
+                        if run.seeds.as_ref().is_some_and(|s| !s.contains(&seed)) {
+                            continue;
+                        }
                         t.push(Target::Distill { noise: n, run: r, teacher, seed });
                     }
                 }
@@ -176,14 +179,22 @@ impl Ctx<'_> {
             }
             Target::Relations(t) => {
                 let teacher = self.teachers[t];
-                match teacher.synthetic_purity {
-                    Some(purity) => a.extend([
+                match (teacher.synthetic_purity, &teacher.embeddings) {
+                    (Some(purity), _) => a.extend([
                         "--dataset".into(),
                         keys.dataset.clone(),
                         "--synthetic-purity".into(),
                         purity.to_string(),
                     ]),
-                    None => a.extend(["--encoder".into(), keys.found.get(&Target::Pretrain)?.clone()]),
+                    (None, Some(file)) => a.extend([
+                        "--dataset".into(),
+                        keys.dataset.clone(),
+                        "--embeddings".into(),
+                        self.p.resolve_path(file).display().to_string(),
+                    ]),
+                    (None, None) => {
+                        a.extend(["--encoder".into(), keys.found.get(&Target::Pretrain)?.clone()])
+                    }
                 }
                 a.extend(teacher.args.iter().cloned());
                 a.extend(self.p.relations.args.iter().cloned());
@@ -254,7 +265,18 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
 
     // The dataset first: without it nothing else can be planned, and a missing dataset
     // must stop the pipeline before any training.
-    let (dataset, _) = runner.run("rmd", &["dataset".to_string(), p.dataset.clone(), "-q".to_string()])?;
+    let dataset_args: Vec<String> = match &p.import {
+        None => vec!["dataset".into(), p.dataset.clone(), "-q".into()],
+        Some(i) => {
+            let mut a = vec!["dataset".into(), "--from".into(), i.from.clone()];
+            a.push(p.resolve_path(&i.path).display().to_string());
+            a.extend(["--name".into(), p.dataset.clone()]);
+            a.extend(i.args.iter().cloned());
+            a.push("-q".into());
+            a
+        }
+    };
+    let (dataset, _) = runner.run("rmd", &dataset_args)?;
     let mut keys = Keys { dataset: dataset.clone(), ..Keys::default() };
 
     // Plan.

@@ -19,6 +19,19 @@ pub struct NoiseSpec {
     pub data_file: Option<String>,
 }
 
+/// A dataset imported by `rmd dataset --from KIND PATH --name DATASET ARGS`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportSpec {
+    /// Source kind: cifar-python, image-folder or image-list.
+    pub from: String,
+    /// The archive, folder or list, relative to the pipeline file unless absolute.
+    pub path: PathBuf,
+    /// Extra `rmd dataset` arguments (e.g. `--size 32`, `--test-fraction 0.2`).
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
 /// Extra arguments of a stage.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +52,10 @@ pub struct TeacherSpec {
     /// instead of embedding with the RM encoder.
     #[serde(default)]
     pub synthetic_purity: Option<f64>,
+    /// Build the teacher from embeddings computed elsewhere (`rmd-relations --embeddings`):
+    /// an `.npy` or Parquet file, relative to the pipeline file unless absolute.
+    #[serde(default)]
+    pub embeddings: Option<PathBuf>,
     /// Extra `rmd-relations` arguments of this teacher (e.g. `--seed`).
     #[serde(default)]
     pub args: Vec<String>,
@@ -47,12 +64,12 @@ pub struct TeacherSpec {
 impl TeacherSpec {
     /// The RM-encoder teacher every pipeline has unless it lists its own.
     pub fn rm() -> TeacherSpec {
-        TeacherSpec { id: "rm".into(), synthetic_purity: None, args: vec![] }
+        TeacherSpec { id: "rm".into(), synthetic_purity: None, embeddings: None, args: vec![] }
     }
 
     /// Whether the teacher needs the RM stage.
     pub fn needs_rm(&self) -> bool {
-        self.synthetic_purity.is_none()
+        self.synthetic_purity.is_none() && self.embeddings.is_none()
     }
 }
 
@@ -71,7 +88,8 @@ pub struct RunSpec {
     /// With the relations artifact (RGRL on).
     #[serde(default)]
     pub rgrl: bool,
-    /// Extra `rmd-distill` arguments (ablation switches, loss parameters).
+    /// Extra `rmd-distill` arguments (ablation switches, loss parameters). They come after
+    /// the profile's arguments, so a flag given in both takes the run's value.
     #[serde(default)]
     pub args: Vec<String>,
     /// The run this one is compared with (default: the run with the same loss, RGRL off,
@@ -87,6 +105,10 @@ pub struct RunSpec {
     /// Teacher ids an RGRL run is limited to (default: every teacher of the profile).
     #[serde(default)]
     pub teachers: Option<Vec<String>>,
+    /// Seeds this run is limited to (default: every seed of the profile), e.g. one seed of
+    /// a long diagnostic schedule.
+    #[serde(default)]
+    pub seeds: Option<Vec<u64>>,
 }
 
 /// A profile: which stage profile, which noise settings, runs and seeds, and time estimates.
@@ -125,8 +147,12 @@ fn one_seed() -> Vec<u64> {
 pub struct Pipeline {
     /// One line shown in plans and reports.
     pub description: String,
-    /// Dataset name (cifar10, cifar100, ...).
+    /// Dataset name: a known one (cifar10, cifar100, ...) or, with `[import]`, the name the
+    /// imported dataset gets.
     pub dataset: String,
+    /// Where a dataset that is not a known one comes from (`rmd dataset --from`).
+    #[serde(default)]
+    pub import: Option<ImportSpec>,
     /// Noise settings.
     pub noise: Vec<NoiseSpec>,
     /// RM stage arguments.
@@ -177,6 +203,11 @@ impl Pipeline {
             dir.display(),
             if known.is_empty() { "none".to_string() } else { known.join(", ") }
         )
+    }
+
+    /// A path given in the pipeline file: relative to the file's directory unless absolute.
+    pub fn resolve_path(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() { p.to_path_buf() } else { self.path.parent().unwrap_or(Path::new(".")).join(p) }
     }
 
     /// Reads and checks a pipeline file.
@@ -235,7 +266,15 @@ impl Pipeline {
                 }
             }
         }
+        if let Some(i) = &self.import
+            && !["cifar-python", "image-folder", "image-list"].contains(&i.from.as_str())
+        {
+            bail!("import: unknown source kind '{}' (cifar-python, image-folder or image-list)", i.from);
+        }
         for t in &self.teachers {
+            if t.synthetic_purity.is_some() && t.embeddings.is_some() {
+                bail!("teacher '{}': synthetic_purity and embeddings exclude each other", t.id);
+            }
             if let Some(p) = t.synthetic_purity
                 && !(p.is_finite() && p > 0.0 && p <= 1.0)
             {
@@ -321,6 +360,7 @@ mod tests {
             "cifar100-sym",
             "cifar10n-worse",
             "cifar10-teacher-sweep",
+            "my-images",
         ] {
             let p = Pipeline::load(&Pipeline::locate(name, &dir).unwrap()).unwrap();
             for prof in ["paper", "cpu", "smoke"] {
@@ -363,6 +403,14 @@ mod tests {
                 "teacher 'x' is not defined",
             ),
             ("[[runs]]\nname='r'\nloss='ce'\nteachers=['rm']\n[profiles]\n", "teachers are for RGRL runs"),
+            (
+                "[[teachers]]\nid='t'\nsynthetic_purity=0.5\nembeddings='e.npy'\n[[runs]]\nname='r'\nloss='ce'\n[profiles]\n",
+                "synthetic_purity and embeddings exclude each other",
+            ),
+            (
+                "[import]\nfrom='zip'\npath='x'\n[[runs]]\nname='r'\nloss='ce'\n[profiles]\n",
+                "unknown source kind 'zip'",
+            ),
         ];
         for (tail, want) in cases {
             std::fs::write(&path, format!("{head}{tail}")).unwrap();

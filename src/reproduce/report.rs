@@ -315,9 +315,10 @@ pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
             writeln!(md, "| teacher | kind | relations | top-K neighbour label agreement | kNN accuracy |");
         let _ = writeln!(md, "|---|---|---|---|---|");
         for t in &teachers {
-            let kind = match t.spec.synthetic_purity {
-                Some(pur) => format!("synthetic, purity {pur}, built from clean labels (diagnostic)"),
-                None => "RM encoder".into(),
+            let kind = match (t.spec.synthetic_purity, &t.spec.embeddings) {
+                (Some(pur), _) => format!("synthetic, purity {pur}, built from clean labels (diagnostic)"),
+                (None, Some(file)) => format!("external embeddings `{}`", file.display()),
+                (None, None) => "RM encoder".into(),
             };
             let _ = writeln!(
                 md,
@@ -527,6 +528,7 @@ mod tests {
             init_from_rm: false,
             noise: None,
             teachers: None,
+            seeds: None,
         }
     }
 

@@ -44,12 +44,24 @@ pub fn read_cifar10(dir: &Path) -> Result<RawDataset> {
     let mut test = RawSplit::default();
     read_records(&dir.join(CIFAR10_TEST_FILE), 1, &mut test, 10, 0)?;
     counts.push((CIFAR10_TEST_FILE, test.len()));
+    assemble_cifar10(classes, train, test, &counts, |f| dir.join(f))
+}
+
+/// CIFAR-10 from its splits, after checking that every batch file (`counts`: file and
+/// images, the test file last) holds the same number of images; `path_of` names a file.
+pub(crate) fn assemble_cifar10(
+    classes: Vec<String>,
+    train: RawSplit,
+    test: RawSplit,
+    counts: &[(&str, usize)],
+    path_of: impl Fn(&str) -> std::path::PathBuf,
+) -> Result<RawDataset> {
     let (first, expected) = counts[0];
     if let Some((f, n)) = counts.iter().find(|(_, n)| *n != expected) {
         return Err(DataError::bad(
-            dir.join(f),
+            path_of(f),
             format!(
-                "{n} records, but {first} has {expected}: every CIFAR-10 batch file holds the same number (10,000 in the official files); a record is missing or extra"
+                "{n} images, but {first} has {expected}: every CIFAR-10 batch file holds the same number (10,000 in the official files); an image is missing or extra"
             ),
         ));
     }
@@ -64,11 +76,23 @@ pub fn read_cifar100(dir: &Path) -> Result<RawDataset> {
     read_records(&dir.join("train.bin"), 2, &mut train, 100, 20)?;
     let mut test = RawSplit { coarse_labels: Some(Vec::new()), ..Default::default() };
     read_records(&dir.join("test.bin"), 2, &mut test, 100, 20)?;
+    assemble_cifar100(classes, coarse, train, test, &dir.join("train.bin"))
+}
+
+/// CIFAR-100 from its splits, after checking the official proportion (the training split
+/// five times the test split); `train_file` is named when it does not hold.
+pub(crate) fn assemble_cifar100(
+    classes: Vec<String>,
+    coarse: Vec<String>,
+    train: RawSplit,
+    test: RawSplit,
+    train_file: &Path,
+) -> Result<RawDataset> {
     if train.len() != 5 * test.len() {
         return Err(DataError::bad(
-            dir.join("train.bin"),
+            train_file,
             format!(
-                "{} records for {} in test.bin: CIFAR-100's train.bin holds five times as many as test.bin (50,000 and 10,000 in the official files); a record is missing or extra",
+                "{} images for {} in the test file: CIFAR-100's training file holds five times as many as its test file (50,000 and 10,000 in the official files); an image is missing or extra",
                 train.len(),
                 test.len()
             ),
@@ -197,13 +221,13 @@ mod tests {
         write_records(&p, &[vec![1], vec![2], vec![3]], &pixels(3, 0)).unwrap();
         let err = read_cifar10(d).unwrap_err().to_string();
         assert!(
-            err.contains("data_batch_5.bin") && err.contains("3 records, but data_batch_1.bin has 2"),
+            err.contains("data_batch_5.bin") && err.contains("3 images, but data_batch_1.bin has 2"),
             "{err}"
         );
         write_records(&d.join(CIFAR10_TEST_FILE), &[vec![1]], &pixels(1, 0)).unwrap();
         write_records(&p, &[vec![1], vec![2]], &pixels(2, 0)).unwrap();
         let err = read_cifar10(d).unwrap_err().to_string();
-        assert!(err.contains("test_batch.bin") && err.contains("1 records"), "{err}");
+        assert!(err.contains("test_batch.bin") && err.contains("1 images"), "{err}");
         write_records(&d.join(CIFAR10_TEST_FILE), &[vec![1], vec![2]], &pixels(2, 0)).unwrap();
         let p = d.join("data_batch_3.bin");
         let bytes = std::fs::read(&p).unwrap();

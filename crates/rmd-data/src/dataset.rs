@@ -218,16 +218,39 @@ pub fn resolve_dataset(
     sources: &SourceOptions,
     code: &CodeIdentity,
 ) -> Result<Artifact> {
+    let pointed = || -> Result<Option<Artifact>> {
+        let Some(ptr) = crate::import::read_name_pointer(store, what)? else { return Ok(None) };
+        match store.lookup_key(DATASET_STAGE, &ptr.key)? {
+            Some(a) => Ok(Some(a)),
+            None => Err(DataError::invalid(format!(
+                "dataset '{what}' was imported from {} as {}, which is no longer in the store {}: import it again (rmd dataset --from ...)",
+                ptr.source,
+                &ptr.key[..12.min(ptr.key.len())],
+                store.root().display()
+            ))),
+        }
+    };
     let Some(known) = KnownDataset::parse(what) else {
+        if let Some(a) = pointed()? {
+            return Ok(a);
+        }
         return store.find(Some(DATASET_STAGE), what).map_err(|e| match e {
             rmd_store::StoreError::NotFound { .. } => DataError::invalid(format!(
-                "unknown dataset '{what}': not one of {} and no dataset artifact with that key prefix in {}",
+                "unknown dataset '{what}': not one of {}, not a name given to `rmd dataset --from`, and no dataset artifact with that key prefix in {}",
                 KnownDataset::ALL.map(|k| k.name()).join(", "),
                 store.root().display()
             )),
             other => other.into(),
         });
     };
+    // Imported from another source under this name (e.g. torchvision's CIFAR files) and
+    // the official files are not here: the imported artifact.
+    let expected_dir = sources.data_dir.join(known.dir_name());
+    if known.present_files(&expected_dir).len() != known.required_files().len()
+        && let Some(a) = pointed()?
+    {
+        return Ok(a);
+    }
     let dir = known.locate(sources)?;
     let canonical = std::fs::canonicalize(&dir).unwrap_or(dir.clone());
     let files = known.present_files(&dir);

@@ -2,6 +2,7 @@
 //!
 //! * [`cifar`], [`idx`]: readers of the official file layouts.
 //! * [`download`], [`sources`]: where named datasets live and how they are fetched.
+//! * [`import`]: torchvision's CIFAR pickles and users' image folders and lists.
 //! * [`dataset`]: dataset artifacts (content-keyed import, memory-mapped access).
 //! * [`loader`]: seeded mini-batch iteration.
 //! * [`noise`]: the noise models and the noise stage.
@@ -15,12 +16,14 @@ pub mod dataset;
 pub mod download;
 mod error;
 pub mod idx;
+pub mod import;
 pub mod loader;
 pub mod noise;
 pub mod parquet_io;
 pub mod progress;
 pub mod raw;
 pub mod sources;
+mod table;
 
 pub use dataset::{Dataset, DatasetInfo, Split, resolve_dataset};
 pub use error::{DataError, Result};

@@ -1,7 +1,7 @@
 //! Noisy labels imported from a CSV or Parquet file (e.g. the CIFAR-10N release).
 
 use crate::error::{DataError, IoContext, Result};
-use crate::parquet_io::{column_type, int_column, read_parquet, string_column};
+use crate::table::{Cells, open_table};
 use std::path::{Path, PathBuf};
 
 /// Which file and columns to import.
@@ -26,75 +26,6 @@ pub struct ImportedLabels {
     pub index_column: Option<String>,
     /// Samples where the file's `clean_label` column disagrees with the dataset, if it has one.
     pub clean_mismatches: Option<usize>,
-}
-
-/// A column's cells as text or integers, whatever the file format.
-enum Cells {
-    Ints(Vec<i64>),
-    Text(Vec<String>),
-}
-
-/// Reads one column of a table by name.
-type ColumnReader = Box<dyn Fn(&str) -> Result<Cells>>;
-
-struct Table {
-    columns: Vec<String>,
-    get: ColumnReader,
-    rows: usize,
-}
-
-fn open_table(path: &Path) -> Result<Table> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    match ext.as_str() {
-        "parquet" | "pq" => {
-            let table = read_parquet(path)?;
-            let columns = table.column_names();
-            let rows = table.num_rows();
-            let path = path.to_path_buf();
-            Ok(Table {
-                columns,
-                rows,
-                get: Box::new(move |name| match column_type(&table, name) {
-                    Some(arrow_schema::DataType::Utf8 | arrow_schema::DataType::LargeUtf8) => {
-                        Ok(Cells::Text(string_column(&table, &path, name)?))
-                    }
-                    _ => Ok(Cells::Ints(int_column(&table, &path, name)?)),
-                }),
-            })
-        }
-        "csv" | "tsv" | "txt" => {
-            let delim = if ext == "tsv" { b'\t' } else { b',' };
-            let mut rdr = csv::ReaderBuilder::new()
-                .delimiter(delim)
-                .trim(csv::Trim::All)
-                .from_path(path)
-                .map_err(|e| DataError::bad(path, format!("cannot read as CSV: {e}")))?;
-            let columns: Vec<String> = rdr
-                .headers()
-                .map_err(|e| DataError::bad(path, format!("cannot read the CSV header: {e}")))?
-                .iter()
-                .map(String::from)
-                .collect();
-            let mut data: Vec<Vec<String>> = vec![Vec::new(); columns.len()];
-            for (i, rec) in rdr.records().enumerate() {
-                let rec = rec.map_err(|e| DataError::bad(path, format!("row {}: {e}", i + 2)))?;
-                for (c, cell) in rec.iter().enumerate() {
-                    data[c].push(cell.to_string());
-                }
-            }
-            let rows = data.first().map(Vec::len).unwrap_or(0);
-            let cols = columns.clone();
-            Ok(Table {
-                columns,
-                rows,
-                get: Box::new(move |name| {
-                    let i = cols.iter().position(|c| c == name).expect("caller checked the column");
-                    Ok(Cells::Text(data[i].clone()))
-                }),
-            })
-        }
-        _ => Err(DataError::bad(path, "unknown label-file type: expected .csv, .tsv or .parquet")),
-    }
 }
 
 fn to_classes(cells: Cells, path: &Path, column: &str, classes: &[String]) -> Result<Vec<u16>> {

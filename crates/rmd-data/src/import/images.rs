@@ -1,0 +1,574 @@
+//! Users' own images: a folder of class folders or a list of (path, label[, split]), decoded
+//! (PNG, JPEG), brought to one size and imported as a dataset.
+//!
+//! Folder layouts: `ROOT/train/<class>/*` and `ROOT/test/<class>/*`, or `ROOT/<class>/*`
+//! with a test share drawn per class (`test_fraction`). Lists: a CSV, TSV or Parquet file
+//! with columns `path` (relative to the list's directory, or absolute), `label` (a class
+//! name; integers are names too, ordered numerically) and optionally `split` (`train` or
+//! `test`). Classes are ordered by name, images by path within a split, so the same files
+//! give the same dataset. Every problem is collected and reported together, each naming its
+//! file: unreadable or corrupt images, images of another size (without a size to bring them
+//! to), files that are not images, empty class folders.
+
+use crate::error::{DataError, IoContext, Result};
+use crate::raw::{RawDataset, RawSplit};
+use image::imageops::FilterType;
+use image::{DynamicImage, GenericImageView};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rayon::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Extensions of the image files read (case-insensitive).
+pub const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
+
+/// How images of another size are brought to the requested one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fit {
+    /// Scale so the shorter side fits, then cut the centre (keeps the aspect ratio).
+    #[default]
+    Crop,
+    /// Scale both sides independently (distorts non-matching aspect ratios).
+    Stretch,
+}
+
+/// How to turn the files into a dataset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageImportOptions {
+    /// Dataset name.
+    pub name: String,
+    /// Target size (width, height); `None`: keep the size, which all images must share.
+    pub size: Option<(u32, u32)>,
+    /// How other sizes are fitted to `size`.
+    pub fit: Fit,
+    /// 1 (grey) or 3 (RGB); `None`: 1 when every image is grey, else 3.
+    pub channels: Option<usize>,
+    /// Share of each class drawn as the test split when the source has no split.
+    pub test_fraction: Option<f64>,
+    /// Seed of that draw.
+    pub seed: u64,
+    /// Show a progress bar while decoding.
+    pub progress: bool,
+}
+
+/// Which split an image belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SplitName {
+    /// Training split.
+    Train,
+    /// Test split.
+    Test,
+}
+
+/// One image file and its given class.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ImageEntry {
+    /// Split, when the source says.
+    pub split: Option<SplitName>,
+    /// Class name.
+    pub class: String,
+    /// The file.
+    pub path: PathBuf,
+}
+
+/// What a scan of a folder or list found, before any image is decoded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scan {
+    /// Where the files came from (shown in summaries and recorded in the manifest).
+    pub source: PathBuf,
+    /// Image files with their classes.
+    pub entries: Vec<ImageEntry>,
+    /// Files skipped because their extension is not an image's.
+    pub skipped: Vec<PathBuf>,
+    /// Class folders without any image.
+    pub empty_class_dirs: Vec<PathBuf>,
+}
+
+impl Scan {
+    /// Class names in dataset order: by name, or numerically when every name is an integer.
+    pub fn classes(&self) -> Vec<String> {
+        let set: BTreeSet<&str> = self.entries.iter().map(|e| e.class.as_str()).collect();
+        let mut v: Vec<String> = set.into_iter().map(String::from).collect();
+        if v.iter().all(|c| c.parse::<i64>().is_ok()) {
+            v.sort_by_key(|c| c.parse::<i64>().unwrap_or(0));
+        }
+        v
+    }
+
+    /// A few lines on what was found: images per split and class, skipped files, empty
+    /// class folders.
+    pub fn summary(&self) -> String {
+        let mut counts: BTreeMap<(&str, Option<SplitName>), usize> = BTreeMap::new();
+        for e in &self.entries {
+            *counts.entry((e.class.as_str(), e.split)).or_default() += 1;
+        }
+        let classes = self.classes();
+        let per_split = |s: Option<SplitName>| self.entries.iter().filter(|e| e.split == s).count();
+        let mut out =
+            format!("{}: {} images in {} classes", self.source.display(), self.entries.len(), classes.len());
+        let (tr, te, un) =
+            (per_split(Some(SplitName::Train)), per_split(Some(SplitName::Test)), per_split(None));
+        if un == 0 {
+            out += &format!(" ({tr} train, {te} test)");
+        }
+        out.push('\n');
+        for c in &classes {
+            let n = |s| counts.get(&(c.as_str(), s)).copied().unwrap_or(0);
+            if un == 0 {
+                out += &format!(
+                    "  {c}: {} train, {} test\n",
+                    n(Some(SplitName::Train)),
+                    n(Some(SplitName::Test))
+                );
+            } else {
+                out += &format!("  {c}: {}\n", n(None));
+            }
+        }
+        if !self.skipped.is_empty() {
+            out += &format!(
+                "  skipped {} files that are not {}: {}\n",
+                self.skipped.len(),
+                IMAGE_EXTENSIONS.join("/"),
+                list_paths(&self.skipped)
+            );
+        }
+        for d in &self.empty_class_dirs {
+            out += &format!("  warning: {} holds no image\n", d.display());
+        }
+        out
+    }
+}
+
+fn list_paths(paths: &[PathBuf]) -> String {
+    const SHOWN: usize = 10;
+    let mut s: Vec<String> = paths.iter().take(SHOWN).map(|p| p.display().to_string()).collect();
+    if paths.len() > SHOWN {
+        s.push(format!("and {} more", paths.len() - SHOWN));
+    }
+    s.join(", ")
+}
+
+fn is_image(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+fn sorted_dir(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ctx("listing", dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()
+        .ctx("listing", dir)?;
+    v.sort();
+    Ok(v)
+}
+
+/// Every file under `dir`, recursively, sorted by path; hidden entries are ignored.
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for p in sorted_dir(dir)? {
+        if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+            continue;
+        }
+        if p.is_dir() {
+            files_under(&p, out)?;
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn scan_class_dirs(root: &Path, split: Option<SplitName>, scan: &mut Scan) -> Result<()> {
+    for class_dir in sorted_dir(root)? {
+        let Some(class) = class_dir.file_name().and_then(|n| n.to_str()).map(String::from) else { continue };
+        if class.starts_with('.') {
+            continue;
+        }
+        if !class_dir.is_dir() {
+            scan.skipped.push(class_dir);
+            continue;
+        }
+        let mut files = Vec::new();
+        files_under(&class_dir, &mut files)?;
+        let before = scan.entries.len();
+        for f in files {
+            if is_image(&f) {
+                scan.entries.push(ImageEntry { split, class: class.clone(), path: f });
+            } else {
+                scan.skipped.push(f);
+            }
+        }
+        if scan.entries.len() == before {
+            scan.empty_class_dirs.push(class_dir);
+        }
+    }
+    Ok(())
+}
+
+/// Scans an image folder: `ROOT/train/<class>/…` (with `ROOT/test/<class>/…` unless a test
+/// share will be drawn) or `ROOT/<class>/…`.
+pub fn scan_folder(root: &Path) -> Result<Scan> {
+    if !root.is_dir() {
+        return Err(DataError::Missing(format!("{}: no such directory", root.display())));
+    }
+    let mut scan = Scan { source: root.to_path_buf(), ..Default::default() };
+    let train = root.join("train");
+    if train.is_dir() {
+        scan_class_dirs(&train, Some(SplitName::Train), &mut scan)?;
+        let test = root.join("test");
+        if test.is_dir() {
+            scan_class_dirs(&test, Some(SplitName::Test), &mut scan)?;
+        } else {
+            // No test folder: the test share is drawn from train (needs test_fraction).
+            for e in &mut scan.entries {
+                e.split = None;
+            }
+        }
+    } else {
+        scan_class_dirs(root, None, &mut scan)?;
+    }
+    if scan.entries.is_empty() {
+        return Err(DataError::bad(
+            root,
+            format!(
+                "no image found: expected train/<class>/*.png|jpg (and test/<class>/...) or <class>/*.png|jpg under it{}",
+                if scan.skipped.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (skipped: {})", list_paths(&scan.skipped))
+                }
+            ),
+        ));
+    }
+    Ok(scan)
+}
+
+/// Reads an image list: columns `path`, `label` and optionally `split` (CSV, TSV, Parquet).
+pub fn scan_list(list: &Path) -> Result<Scan> {
+    let table = crate::table::open_table(list)?;
+    for needed in ["path", "label"] {
+        if !table.columns.iter().any(|c| c == needed) {
+            return Err(DataError::bad(
+                list,
+                format!(
+                    "no column '{needed}' (columns: {}); an image list needs path and label, and may have split",
+                    table.columns.join(", ")
+                ),
+            ));
+        }
+    }
+    let paths = table.text("path")?;
+    let labels = table.text("label")?;
+    let splits = if table.columns.iter().any(|c| c == "split") { Some(table.text("split")?) } else { None };
+    let base = list.parent().unwrap_or(Path::new("."));
+    let mut scan = Scan { source: list.to_path_buf(), ..Default::default() };
+    let mut problems = Vec::new();
+    for r in 0..table.rows {
+        let row = r + 2; // 1-based, after the header line
+        let split = match splits.as_ref().map(|s| s[r].to_ascii_lowercase()) {
+            None => None,
+            Some(s) if s == "train" => Some(SplitName::Train),
+            Some(s) if s == "test" => Some(SplitName::Test),
+            Some(s) => {
+                problems.push(format!("row {row}: split '{s}' is neither train nor test"));
+                continue;
+            }
+        };
+        if labels[r].trim().is_empty() {
+            problems.push(format!("row {row}: empty label"));
+            continue;
+        }
+        let p = PathBuf::from(&paths[r]);
+        let path = if p.is_absolute() { p } else { base.join(p) };
+        if !path.is_file() {
+            problems.push(format!("row {row}: {} does not exist", path.display()));
+            continue;
+        }
+        scan.entries.push(ImageEntry { split, class: labels[r].trim().to_string(), path });
+    }
+    if !problems.is_empty() {
+        return Err(DataError::bad(
+            list,
+            format!("{} problems:\n  {}", problems.len(), problems.join("\n  ")),
+        ));
+    }
+    if scan.entries.is_empty() {
+        return Err(DataError::bad(list, "lists no image"));
+    }
+    let with_split = scan.entries.iter().filter(|e| e.split.is_some()).count();
+    if with_split != 0 && with_split != scan.entries.len() {
+        return Err(DataError::bad(list, "some rows have a split and others do not; give every row one"));
+    }
+    scan.entries.sort();
+    Ok(scan)
+}
+
+/// Assigns a split to every entry: as given, or a seeded per-class draw of `fraction` as
+/// test (at least one test image per class with two or more images).
+fn assign_splits(scan: &Scan, opts: &ImageImportOptions) -> Result<Vec<(SplitName, ImageEntry)>> {
+    let has_split = scan.entries.iter().all(|e| e.split.is_some());
+    if has_split {
+        if opts.test_fraction.is_some() {
+            return Err(DataError::invalid(format!(
+                "{} already has train and test splits; drop --test-fraction",
+                scan.source.display()
+            )));
+        }
+        return Ok(scan.entries.iter().map(|e| (e.split.expect("checked"), e.clone())).collect());
+    }
+    let Some(fraction) = opts.test_fraction else {
+        return Err(DataError::invalid(format!(
+            "{} has no test split (no test/ folder or split column): give --test-fraction F to hold out a share F of each class as the test split",
+            scan.source.display()
+        )));
+    };
+    if !(fraction > 0.0 && fraction < 1.0) {
+        return Err(DataError::invalid(format!("--test-fraction {fraction} must be in (0, 1)")));
+    }
+    let mut by_class: BTreeMap<&str, Vec<&ImageEntry>> = BTreeMap::new();
+    for e in &scan.entries {
+        by_class.entry(e.class.as_str()).or_default().push(e);
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.seed);
+    let mut out = Vec::new();
+    for (_, mut entries) in by_class {
+        entries.sort();
+        entries.shuffle(&mut rng);
+        let n = entries.len();
+        let n_test = if n >= 2 { ((n as f64 * fraction).round() as usize).clamp(1, n - 1) } else { 0 };
+        for (i, e) in entries.into_iter().enumerate() {
+            out.push((if i < n_test { SplitName::Test } else { SplitName::Train }, e.clone()));
+        }
+    }
+    out.sort_by(|a, b| (a.0, &a.1.path).cmp(&(b.0, &b.1.path)));
+    Ok(out)
+}
+
+fn decode(path: &Path) -> std::result::Result<DynamicImage, String> {
+    image::ImageReader::open(path)
+        .map_err(|e| e.to_string())?
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?
+        .decode()
+        .map_err(|e| e.to_string())
+}
+
+fn fit_to(img: DynamicImage, (w, h): (u32, u32), fit: Fit) -> DynamicImage {
+    if img.dimensions() == (w, h) {
+        return img;
+    }
+    match fit {
+        Fit::Stretch => img.resize_exact(w, h, FilterType::Triangle),
+        Fit::Crop => img.resize_to_fill(w, h, FilterType::Triangle),
+    }
+}
+
+/// Channel-major bytes of an image with `channels` channels.
+fn to_chw(img: &DynamicImage, channels: usize) -> Vec<u8> {
+    let (w, h) = img.dimensions();
+    let plane = (w * h) as usize;
+    if channels == 1 {
+        return img.to_luma8().into_raw();
+    }
+    let rgb = img.to_rgb8();
+    let mut out = vec![0u8; 3 * plane];
+    for (i, px) in rgb.pixels().enumerate() {
+        for c in 0..3 {
+            out[c * plane + i] = px.0[c];
+        }
+    }
+    out
+}
+
+fn is_grey(img: &DynamicImage) -> bool {
+    matches!(
+        img,
+        DynamicImage::ImageLuma8(_)
+            | DynamicImage::ImageLumaA8(_)
+            | DynamicImage::ImageLuma16(_)
+            | DynamicImage::ImageLumaA16(_)
+    )
+}
+
+/// Decodes every image of a scan into a dataset. All problems are reported at once, each
+/// with its file.
+pub fn load_images(scan: &Scan, opts: &ImageImportOptions) -> Result<RawDataset> {
+    if let Some(c) = opts.channels
+        && c != 1
+        && c != 3
+    {
+        return Err(DataError::invalid(format!("--channels {c}: must be 1 or 3")));
+    }
+    let entries = assign_splits(scan, opts)?;
+    let classes = scan.classes();
+    let class_index: BTreeMap<&str, u16> =
+        classes.iter().enumerate().map(|(i, c)| (c.as_str(), i as u16)).collect();
+    if classes.len() > u16::MAX as usize {
+        return Err(DataError::invalid(format!("{} classes: at most {}", classes.len(), u16::MAX)));
+    }
+    let bar = crate::progress::count_bar(entries.len() as u64, opts.progress, "decoding images");
+    let decoded: Vec<std::result::Result<DynamicImage, String>> = entries
+        .par_iter()
+        .map(|(_, e)| {
+            let r = decode(&e.path).map(|img| match opts.size {
+                Some(size) => fit_to(img, size, opts.fit),
+                None => img,
+            });
+            bar.inc(1);
+            r
+        })
+        .collect();
+    bar.finish_and_clear();
+    let mut problems: Vec<String> = entries
+        .iter()
+        .zip(&decoded)
+        .filter_map(|((_, e), r)| {
+            r.as_ref().err().map(|why| format!("{}: cannot decode: {why}", e.path.display()))
+        })
+        .collect();
+    let ok: Vec<(&ImageEntry, &DynamicImage)> =
+        entries.iter().zip(&decoded).filter_map(|((_, e), r)| r.as_ref().ok().map(|i| (e, i))).collect();
+    // Without a target size, every image must have the most common size.
+    let mut sizes: BTreeMap<(u32, u32), usize> = BTreeMap::new();
+    for (_, img) in &ok {
+        *sizes.entry(img.dimensions()).or_default() += 1;
+    }
+    let (w, h) = match opts.size {
+        Some(s) => s,
+        None => {
+            sizes.iter().max_by_key(|(s, n)| (**n, std::cmp::Reverse(**s))).map(|(s, _)| *s).unwrap_or((0, 0))
+        }
+    };
+    if opts.size.is_none() && sizes.len() > 1 {
+        for (e, img) in &ok {
+            let (iw, ih) = img.dimensions();
+            if (iw, ih) != (w, h) {
+                problems.push(format!(
+                    "{}: {iw}x{ih} pixels, but most images are {w}x{h}; give --size WxH (and --fit crop|stretch) to bring every image to one size",
+                    e.path.display()
+                ));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        const SHOWN: usize = 50;
+        let n = problems.len();
+        problems.truncate(SHOWN);
+        if n > SHOWN {
+            problems.push(format!("and {} more", n - SHOWN));
+        }
+        return Err(DataError::bad(
+            &scan.source,
+            format!("{n} of {} images cannot be imported:\n  {}", entries.len(), problems.join("\n  ")),
+        ));
+    }
+    let channels = opts.channels.unwrap_or(if ok.iter().all(|(_, i)| is_grey(i)) { 1 } else { 3 });
+    let mut train = RawSplit::default();
+    let mut test = RawSplit::default();
+    for ((split, e), img) in entries.iter().zip(&decoded) {
+        let s = if *split == SplitName::Train { &mut train } else { &mut test };
+        s.images.extend(to_chw(img.as_ref().expect("no problems left"), channels));
+        s.labels.push(class_index[e.class.as_str()]);
+    }
+    for (what, s) in [("train", &train), ("test", &test)] {
+        if s.is_empty() {
+            return Err(DataError::bad(&scan.source, format!("the {what} split has no image")));
+        }
+    }
+    Ok(RawDataset {
+        name: opts.name.clone(),
+        classes,
+        coarse_classes: None,
+        shape: [channels, h as usize, w as usize],
+        train,
+        test,
+    })
+}
+
+/// Parses `--size`: `N` (N×N) or `WxH`.
+pub fn parse_size(s: &str) -> std::result::Result<(u32, u32), String> {
+    let bad = || format!("'{s}': expected N or WIDTHxHEIGHT, e.g. 32 or 64x48");
+    let (w, h) = match s.split_once(['x', 'X']) {
+        Some((w, h)) => (w.trim().parse().map_err(|_| bad())?, h.trim().parse().map_err(|_| bad())?),
+        None => {
+            let n = s.trim().parse().map_err(|_| bad())?;
+            (n, n)
+        }
+    };
+    if w == 0 || h == 0 || w > 4096 || h > 4096 {
+        return Err(format!("'{s}': each side must be 1..4096 pixels"));
+    }
+    Ok((w, h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> ImageImportOptions {
+        ImageImportOptions {
+            name: "t".into(),
+            size: None,
+            fit: Fit::Crop,
+            channels: None,
+            test_fraction: None,
+            seed: 1,
+            progress: false,
+        }
+    }
+
+    fn png(path: &Path, w: u32, h: u32, shade: u8) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        image::RgbImage::from_fn(w, h, |x, y| image::Rgb([shade, (x * 10) as u8, (y * 10) as u8]))
+            .save(path)
+            .unwrap();
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("32").unwrap(), (32, 32));
+        assert_eq!(parse_size("64x48").unwrap(), (64, 48));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("a").is_err());
+        assert!(parse_size("32x").is_err());
+    }
+
+    #[test]
+    fn folder_pixels_are_stored_channel_major_and_splits_are_drawn_per_class() {
+        let tmp = tempfile::tempdir().unwrap();
+        for (c, shade) in [("cat", 10u8), ("dog", 200)] {
+            for i in 0..5 {
+                png(&tmp.path().join(format!("{c}/{i}.png")), 4, 3, shade + i);
+            }
+        }
+        let scan = scan_folder(tmp.path()).unwrap();
+        assert_eq!(scan.classes(), ["cat", "dog"]);
+        let err = load_images(&scan, &opts()).unwrap_err().to_string();
+        assert!(err.contains("--test-fraction"), "{err}");
+        let raw = load_images(&scan, &ImageImportOptions { test_fraction: Some(0.4), ..opts() }).unwrap();
+        assert_eq!(raw.shape, [3, 3, 4]);
+        assert_eq!((raw.train.len(), raw.test.len()), (6, 4));
+        assert_eq!(raw.test.labels, [0, 0, 1, 1]);
+        // Channel-major: the red plane of a cat image is its shade, then green = x * 10.
+        let img0 = &raw.train.images[..36];
+        assert!(img0[..12].iter().all(|&v| (10..15).contains(&v)), "{img0:?}");
+        assert_eq!(&img0[12..16], &[0, 10, 20, 30]);
+        // The same seed gives the same split; the draw depends on it.
+        let again = load_images(&scan, &ImageImportOptions { test_fraction: Some(0.4), ..opts() }).unwrap();
+        assert_eq!(again, raw);
+    }
+
+    #[test]
+    fn integer_class_names_sort_numerically() {
+        let scan = Scan {
+            entries: ["10", "2", "1"]
+                .iter()
+                .map(|c| ImageEntry { split: None, class: c.to_string(), path: PathBuf::from(c) })
+                .collect(),
+            ..Default::default()
+        };
+        assert_eq!(scan.classes(), ["1", "2", "10"]);
+    }
+}

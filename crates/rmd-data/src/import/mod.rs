@@ -1,0 +1,144 @@
+//! Datasets from other sources than the official binary files: torchvision's CIFAR
+//! pickles ([`cifar_python`]) and users' images in folders or lists ([`images`]). Each is
+//! read into a [`RawDataset`] and imported like the official ones, so every later stage
+//! treats them alike; `rmd dataset --from KIND PATH --name NAME` runs it, and the name is
+//! recorded so that `--dataset NAME` finds the artifact afterwards ([`name_pointer`]).
+
+pub mod cifar_python;
+pub mod images;
+
+use crate::dataset::{DATASET_STAGE, import_raw};
+use crate::error::{DataError, IoContext, Result};
+use crate::raw::RawDataset;
+use images::ImageImportOptions;
+use rmd_store::{Artifact, CodeIdentity, Store};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The kinds of source `rmd dataset --from` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// torchvision's CIFAR-10/100 Python archive or extracted directory.
+    CifarPython,
+    /// A folder of class folders.
+    ImageFolder,
+    /// A CSV/TSV/Parquet list of (path, label[, split]).
+    ImageList,
+}
+
+impl SourceKind {
+    /// The name used on the command line and in pipeline files.
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceKind::CifarPython => "cifar-python",
+            SourceKind::ImageFolder => "image-folder",
+            SourceKind::ImageList => "image-list",
+        }
+    }
+}
+
+/// Reads a source into a raw dataset; image sources print a summary of what was found on
+/// stderr first (unless `quiet`).
+pub fn read_source(
+    kind: SourceKind,
+    path: &Path,
+    opts: &ImageImportOptions,
+    quiet: bool,
+) -> Result<RawDataset> {
+    match kind {
+        SourceKind::CifarPython => {
+            let mut raw = cifar_python::read_cifar_python(path)?;
+            if !opts.name.is_empty() {
+                raw.name = opts.name.clone();
+            }
+            Ok(raw)
+        }
+        SourceKind::ImageFolder | SourceKind::ImageList => {
+            let scan = if kind == SourceKind::ImageFolder {
+                images::scan_folder(path)?
+            } else {
+                images::scan_list(path)?
+            };
+            if !quiet {
+                eprint!("{}", scan.summary());
+            }
+            images::load_images(&scan, opts)
+        }
+    }
+}
+
+/// Checks a user-given dataset name: letters, digits, `-`, `_`, `.`; at most 64 characters.
+pub fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && !name.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(DataError::invalid(format!(
+            "dataset name '{name}': use 1-64 letters, digits, '-', '_' or '.' (not first)"
+        )))
+    }
+}
+
+/// What `--dataset NAME` points at after `rmd dataset --from … --name NAME`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NamePointer {
+    /// The dataset name.
+    pub name: String,
+    /// Key of the dataset artifact.
+    pub key: String,
+    /// Where it was imported from.
+    pub source: String,
+}
+
+/// Path of the pointer file of a dataset name in a store.
+pub fn name_pointer(store: &Store, name: &str) -> PathBuf {
+    store.stage_dir(DATASET_STAGE).join(".names").join(format!("{name}.json"))
+}
+
+/// The pointer of `name`, when one was written.
+pub fn read_name_pointer(store: &Store, name: &str) -> Result<Option<NamePointer>> {
+    if check_name(name).is_err() {
+        return Ok(None);
+    }
+    let p = name_pointer(store, name);
+    match std::fs::read_to_string(&p) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| DataError::bad(&p, format!("unreadable dataset name pointer: {e}"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).ctx("reading", p),
+    }
+}
+
+/// Imports a source under a name: the dataset artifact (a cache hit when the same content
+/// is there) and the name pointer (written atomically; a later import of the same name
+/// moves it).
+pub fn import_source(
+    store: &Store,
+    kind: SourceKind,
+    path: &Path,
+    opts: &ImageImportOptions,
+    code: &CodeIdentity,
+    quiet: bool,
+) -> Result<Artifact> {
+    if kind != SourceKind::CifarPython || !opts.name.is_empty() {
+        check_name(&opts.name)?;
+    }
+    let raw = read_source(kind, path, opts, quiet)?;
+    let canonical = std::fs::canonicalize(path).unwrap_or(path.to_path_buf());
+    let source = format!("{} {}", kind.name(), canonical.display());
+    let artifact = import_raw(store, &raw, code, &source)?;
+    if !store.is_planning() {
+        let pointer = NamePointer { name: raw.name.clone(), key: artifact.key().to_string(), source };
+        let p = name_pointer(store, &raw.name);
+        let dir = p.parent().expect("pointer has a parent");
+        std::fs::create_dir_all(dir).ctx("creating", dir)?;
+        let tmp = p.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&pointer).expect("json")).ctx("writing", &tmp)?;
+        std::fs::rename(&tmp, &p).ctx("renaming", &tmp)?;
+    }
+    Ok(artifact)
+}
