@@ -26,7 +26,7 @@ use std::time::Instant;
 ///   rmd-distill --noise 9212 --relations 6ff8 --loss gce --profile cpu
 ///   rmd-distill --noise 9212 --relations 6ff8 --loss ce --edge-weight 0 --graph-weight 0
 #[derive(Debug, Parser)]
-#[command(name = "rmd-distill", version, about, long_about, verbatim_doc_comment)]
+#[command(name = "rmd-distill", version, about, long_about, verbatim_doc_comment, args_override_self = true)]
 struct Args {
     #[command(flatten)]
     store: StoreArgs,

@@ -18,7 +18,7 @@ use std::time::Instant;
 ///   rmd-noise --dataset cifar10 --noise asym --rate 0.4 --seed 1
 ///   rmd-noise --dataset cifar10 --noise file --labels-file cifar10n_labels.csv --label-column worse_label
 #[derive(Debug, Parser)]
-#[command(name = "rmd-noise", version, about, long_about, verbatim_doc_comment)]
+#[command(name = "rmd-noise", version, about, long_about, verbatim_doc_comment, args_override_self = true)]
 struct Args {
     #[command(flatten)]
     store: StoreArgs,

@@ -24,7 +24,7 @@ use std::time::Instant;
 ///   rmd-pretrain --dataset cifar10 --profile cpu --epochs 20 --resume
 ///   rmd-pretrain --dataset cifar10 --method simclr --temperature 0.5 --epochs 10
 #[derive(Debug, Parser)]
-#[command(name = "rmd-pretrain", version, about, long_about, verbatim_doc_comment)]
+#[command(name = "rmd-pretrain", version, about, long_about, verbatim_doc_comment, args_override_self = true)]
 struct Args {
     #[command(flatten)]
     store: StoreArgs,

@@ -41,7 +41,14 @@ use std::time::Instant;
 ///   rmd-relations --encoder 3fa9c1 --k 10 --noise 9212 --noise 695d --npy out/
 ///   rmd-relations --dataset cifar10 --synthetic-purity 0.9 --k 10 --seed 1
 #[derive(Debug, Parser)]
-#[command(name = "rmd-relations", version, about, long_about, verbatim_doc_comment)]
+#[command(
+    name = "rmd-relations",
+    version,
+    about,
+    long_about,
+    verbatim_doc_comment,
+    args_override_self = true
+)]
 struct Args {
     #[command(flatten)]
     store: StoreArgs,
