@@ -352,7 +352,7 @@ fn decode(path: &Path) -> std::result::Result<DynamicImage, String> {
         .with_guessed_format()
         .map_err(|e| e.to_string())?
         .decode()
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string().trim().to_string())
 }
 
 fn fit_to(img: DynamicImage, (w, h): (u32, u32), fit: Fit) -> DynamicImage {
