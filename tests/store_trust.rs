@@ -289,7 +289,7 @@ fn smaller_input_problems() {
     let record = bytes[..3073].to_vec();
     bytes.extend(record);
     std::fs::write(dir.join("data_batch_5.bin"), bytes).unwrap();
-    code2(&noise(&store, &bad, &["--noise", "sym", "--rate", "0.2"]), &["data_batch_5.bin", "5 records"]);
+    code2(&noise(&store, &bad, &["--noise", "sym", "--rate", "0.2"]), &["data_batch_5.bin", "5 images"]);
 
     // Non-UTF-8 class names.
     std::fs::write(dir.join("batches.meta.txt"), b"\xff\xfe\n").unwrap();
