@@ -93,7 +93,8 @@ pub struct RunSpec {
     #[serde(default)]
     pub args: Vec<String>,
     /// The run this one is compared with (default: the run with the same loss, RGRL off,
-    /// no RM initialisation and no extra arguments).
+    /// no RM initialisation and no extra arguments; the run's own name: none, e.g. for a
+    /// run under another budget).
     #[serde(default)]
     pub base: Option<String>,
     /// Initialise the backbone from the RM encoder (`--init-from-rm`, the C2D-style baseline).
@@ -337,6 +338,8 @@ impl Pipeline {
     pub fn base_of<'a>(&'a self, run: &RunSpec) -> Option<&'a RunSpec> {
         let plain = |r: &RunSpec| r.loss == run.loss && !r.rgrl && !r.init_from_rm && r.args.is_empty();
         match &run.base {
+            // Its own name: compared with nothing (a run under another budget).
+            Some(b) if *b == run.name => None,
             Some(b) => self.runs.iter().find(|r| &r.name == b),
             None if run.rgrl || run.init_from_rm || !run.args.is_empty() => {
                 self.runs.iter().find(|r| plain(r))
