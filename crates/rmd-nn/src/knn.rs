@@ -5,6 +5,7 @@
 use crate::models::ResNet;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
+use rayon::prelude::*;
 use rmd_data::Split;
 use rmd_data::augment::{ImageShape, Normalizer, normalize_batch};
 
@@ -70,20 +71,24 @@ pub fn knn_accuracy(
         let rows = chunk.len() / dim;
         let q = Tensor::<2>::from_data(TensorData::new(chunk.to_vec(), [rows, dim]), device);
         let sims = q.matmul(bank.clone()).into_data().try_to_vec::<f32>().expect("f32 sims");
-        for r in 0..rows {
-            let row = &sims[r * n_train..(r + 1) * n_train];
-            let mut idx: Vec<u32> = (0..n_train as u32).collect();
-            idx.select_nth_unstable_by(k - 1, |a, b| row[*b as usize].total_cmp(&row[*a as usize]));
-            let mut votes = vec![0f64; num_classes];
-            for &j in &idx[..k] {
-                votes[train_labels[j as usize] as usize] += ((row[j as usize] / temperature) as f64).exp();
-            }
-            let pred =
-                votes.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(c, _)| c).unwrap_or(0);
-            if pred == test_labels[b * block + r] as usize {
-                correct += 1;
-            }
-        }
+        // Rows in parallel: each row's vote is computed as before and the count of correct
+        // rows does not depend on the order they finish in.
+        correct += (0..rows)
+            .into_par_iter()
+            .map(|r| {
+                let row = &sims[r * n_train..(r + 1) * n_train];
+                let mut idx: Vec<u32> = (0..n_train as u32).collect();
+                idx.select_nth_unstable_by(k - 1, |a, b| row[*b as usize].total_cmp(&row[*a as usize]));
+                let mut votes = vec![0f64; num_classes];
+                for &j in &idx[..k] {
+                    votes[train_labels[j as usize] as usize] +=
+                        ((row[j as usize] / temperature) as f64).exp();
+                }
+                let pred =
+                    votes.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(c, _)| c).unwrap_or(0);
+                usize::from(pred == test_labels[b * block + r] as usize)
+            })
+            .sum::<usize>();
     }
     correct as f64 / test_labels.len().max(1) as f64
 }
