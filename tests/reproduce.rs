@@ -276,3 +276,39 @@ fn an_interrupted_reproduce_resumes_the_rm_stage_from_its_checkpoint() {
     assert_eq!(count(&store, "pretrain"), 1, "{log}");
     assert_eq!(count(&store, "distill"), 1, "{log}");
 }
+
+/// A run's `args` come after the profile's and win (the stages take the last of a repeated
+/// flag), `seeds` limits a run to some of the profile's seeds, and a run that names itself
+/// as its base is compared with nothing.
+#[test]
+fn run_args_override_the_profile_and_run_seeds_limit_the_seeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_small_cifar10(tmp.path(), 60);
+    let store = tmp.path().join("store");
+    let out = tmp.path().join("report");
+    let pipeline = tmp.path().join("limits.toml");
+    std::fs::write(
+        &pipeline,
+        "description = 'limits'\ndataset = 'cifar10'\n\
+         [[noise]]\nid = 'sym'\nargs = ['--noise', 'sym', '--rate', '0.5', '--seed', '1']\n\
+         [[runs]]\nname = 'ce'\nloss = 'ce'\n\
+         [[runs]]\nname = 'ce-long'\nloss = 'ce'\nbase = 'ce-long'\nargs = ['--epochs', '3']\nseeds = [2]\n\
+         [profiles.smoke]\nstage_profile = 'smoke'\nseeds = [1, 2]\nargs = { distill = ['--epochs', '1'] }\n",
+    )
+    .unwrap();
+    let path = pipeline.to_str().unwrap();
+    ok(&run(&mut reproduce(&store, tmp.path(), &out, &[path, "--profile", "smoke"])));
+    assert_eq!(count(&store, "distill"), 3, "ce for seeds 1 and 2, ce-long for seed 2 only");
+    let rows = csv_row::parse(&std::fs::read_to_string(out.join("results.csv")).unwrap());
+    let long = rows.iter().find(|r| r["run"] == "ce-long").unwrap();
+    assert_eq!(long["seeds"], "2");
+    assert_eq!(long["base_run"], "", "compared with nothing");
+    assert_eq!(long["delta_val_selected"], "");
+    let epochs = |key: &str| manifest_of(&store, key)["params"]["epochs"].as_u64().unwrap();
+    assert_eq!(epochs(long["keys"].trim()), 3, "the run's --epochs wins");
+    let ce = rows.iter().find(|r| r["run"] == "ce").unwrap();
+    assert_eq!(ce["seeds"], "1 2");
+    for key in ce["keys"].split_whitespace() {
+        assert_eq!(epochs(key), 1, "the profile's --epochs");
+    }
+}
