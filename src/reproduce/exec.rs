@@ -17,14 +17,6 @@ pub enum Planned {
 }
 
 impl Planned {
-    /// The key when known.
-    pub fn key(&self) -> Option<&str> {
-        match self {
-            Planned::Cached(k) | Planned::Run(k) => Some(k),
-            Planned::AfterInputs => None,
-        }
-    }
-
     /// Whether the artifact is already in the store.
     pub fn is_cached(&self) -> bool {
         matches!(self, Planned::Cached(_))

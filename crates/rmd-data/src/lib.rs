@@ -4,7 +4,7 @@
 //! * [`download`], [`sources`]: where named datasets live and how they are fetched.
 //! * [`import`]: torchvision's CIFAR pickles and users' image folders and lists.
 //! * [`dataset`]: dataset artifacts (content-keyed import, memory-mapped access).
-//! * [`loader`]: seeded mini-batch iteration.
+//! * [`loader`]: seeded per-epoch sample orders.
 //! * [`noise`]: the noise models and the noise stage.
 //! * [`parquet_io`]: Parquet helpers shared by the stages.
 //! * [`artifact_check`]: format-level checks that stored files belong to their manifest.
