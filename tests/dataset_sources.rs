@@ -246,6 +246,7 @@ fn the_user_dataset_pipeline_runs_on_an_image_folder() {
     let results = std::fs::read_to_string(out_dir.join("results.md")).unwrap();
     assert!(results.contains("my-images") && results.contains("ce+rgrl"), "{results}");
     assert!(results.contains("external embeddings"), "{results}");
+    assert!(results.contains("the test split (its labels as given)"), "not called clean: {results}");
 
     let only = |stage: &str| -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(store.join(stage))

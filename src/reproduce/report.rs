@@ -302,9 +302,12 @@ pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
         }
         None => String::new(),
     };
+    // An imported dataset's test labels are the user's, not known to be clean.
+    let test_set =
+        if p.import.is_some() { "the test split (its labels as given)" } else { "the clean test set" };
     let _ = writeln!(
         md,
-        "Profile `{}`; dataset `{}` [{}]{encoder}. Test accuracy on the clean test set, in %, mean ± sample std over the seeds (a seed sets the classifier's initialisation, sample order, augmentation and training subset; the noise and the teachers have their own seeds, fixed here). **val-selected**: at the epoch with the best accuracy on the held-out noisy validation split; **last**: last epoch; *best on test* picks the epoch on the test set and is shown only for reference. Δ: the run minus its base (same loss, no RGRL), paired by seed. `rmd reproduce` wall time: {:.1} min.\n",
+        "Profile `{}`; dataset `{}` [{}]{encoder}. Test accuracy on {test_set}, in %, mean ± sample std over the seeds (a seed sets the classifier's initialisation, sample order, augmentation and training subset; the noise and the teachers have their own seeds, fixed here). **val-selected**: at the epoch with the best accuracy on the held-out noisy validation split; **last**: last epoch; *best on test* picks the epoch on the test set and is shown only for reference. Δ: the run minus its base (same loss, no RGRL), paired by seed. `rmd reproduce` wall time: {:.1} min.\n",
         input.profile,
         p.dataset,
         &input.dataset[..12],
