@@ -41,6 +41,10 @@ ci: test check-cuda lint
 bench-pretrain which="all":
     bench/pretrain.sh {{which}}
 
+# Supervised (RGRL-stage) step throughput on the cpu-profile classifier vs PyTorch when installed (median, min/max).
+bench-distill:
+    bench/distill.sh
+
 # Crash-safety soak: SIGKILL random stages at random moments, verify the store after each kill and rerun.
 kill-loop runs="20":
     cargo build --release --quiet --bins
