@@ -5,7 +5,7 @@ Same networks (the cpu-profile small ResNet and the CIFAR ResNet-18 with the pap
 batch 128, two views, forward + backward + SGD (momentum 0.9, dampening 0, weight decay
 5e-4). Views are pre-made tensors: augmentation is timed separately on the Rust side, so
 the two figures compare the model step alone. Prints one line per network:
-`pytorch simsiam <net> batch 128: <img/s> img/s (<ms> ms/step)`.
+`pytorch simsiam <net> batch 128: model step median <img/s> img/s (min .., max .., N steps)`.
 
 Usage: python3 bench/simsiam_step.py [small|resnet18|all] [--steps N]
 """
@@ -55,7 +55,7 @@ def bench(name, model, batch, steps):
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, dampening=0, weight_decay=5e-4)
     x1 = torch.randn(batch, 3, 32, 32)
     x2 = torch.randn(batch, 3, 32, 32)
-    timed = 0.0
+    rates = []
     for step in range(steps + 2):
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
@@ -63,15 +63,18 @@ def bench(name, model, batch, steps):
         loss.backward()
         opt.step()
         if step >= 2:
-            timed += time.perf_counter() - t0
-    per = timed / steps
-    print(f"pytorch simsiam {name} batch {batch}: {batch / per:.1f} img/s ({per * 1000:.0f} ms/step)")
+            rates.append(batch / (time.perf_counter() - t0))
+    rates.sort()
+    print(
+        f"pytorch simsiam {name} batch {batch}: model step median {rates[len(rates) // 2]:.1f} img/s "
+        f"(min {rates[0]:.1f}, max {rates[-1]:.1f}, {steps} steps)"
+    )
 
 
 def main():
     args = sys.argv[1:]
     which = next((a for a in args if not a.startswith("--") and not a.isdigit()), "all")
-    steps = int(args[args.index("--steps") + 1]) if "--steps" in args else 5
+    steps = int(args[args.index("--steps") + 1]) if "--steps" in args else 12
     torch.set_num_threads(int(__import__("os").environ.get("RMD_BENCH_THREADS", torch.get_num_threads())))
     if which in ("small", "all"):
         enc = ResNet(3, 32, 2, [32, 64, 128], [1, 1, 1])

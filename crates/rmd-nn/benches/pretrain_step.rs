@@ -2,8 +2,9 @@
 //! step (two augmented views, forward, backward, SGD update) at batch 128.
 //!
 //! `cargo bench -p rmd-nn --bench pretrain_step [-- small|resnet18|all] [--steps N]`
-//! prints one line per network: `bench simsiam <net> batch 128: <img/s> img/s (<ms> ms/step,
-//! augmentation <x>%; model step alone <img/s> img/s)`. `just bench-pretrain` runs it next to
+//! (default 12 timed steps after 2 warm-up steps; ResNet-18 at most 3) prints one line per
+//! network: `bench simsiam <net> batch 128: <img/s> img/s with augmentation (<x>% of the
+//! step); model step alone median <img/s> img/s (min .., max .., N steps)`. `just bench-pretrain` runs it next to
 //! the PyTorch equivalent (`bench/simsiam_step.py`) and prints the ratio of the model steps.
 
 use burn::optim::decay::WeightDecayConfig;
@@ -27,8 +28,9 @@ fn bench(name: &str, cfg: SimSiamConfig, batch: usize, steps: usize) {
     let idx: Vec<u32> = (0..batch as u32).collect();
     let norm = Normalizer::from_images(&images, 3, 1024);
     let aug = SimSiamAugment::default();
-    let mut aug_secs = 0.0;
-    let mut timed = 0.0;
+    let mut model_rates = Vec::new();
+    let mut step_rates = Vec::new();
+    let mut aug_share = Vec::new();
     for step in 0..steps + 2 {
         let t0 = Instant::now();
         let v1 =
@@ -43,20 +45,25 @@ fn bench(name: &str, cfg: SimSiamConfig, batch: usize, steps: usize) {
         let _ = loss.clone().into_data();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(0.05, model, grads);
+        let total = t0.elapsed().as_secs_f64();
         // The first two steps warm up allocators and caches.
         if step >= 2 {
-            timed += t0.elapsed().as_secs_f64();
-            aug_secs += t_aug;
+            step_rates.push(batch as f64 / total);
+            model_rates.push(batch as f64 / (total - t_aug));
+            aug_share.push(t_aug / total);
         }
     }
-    let per_step = timed / steps as f64;
-    let model_step = (timed - aug_secs) / steps as f64;
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let step_median = median(&mut step_rates);
+    let model_median = median(&mut model_rates);
     println!(
-        "bench simsiam {name} batch {batch}: {:.1} img/s ({:.0} ms/step, augmentation {:.1}%; model step alone {:.1} img/s)",
-        batch as f64 / per_step,
-        per_step * 1000.0,
-        100.0 * aug_secs / timed,
-        batch as f64 / model_step
+        "bench simsiam {name} batch {batch}: {step_median:.1} img/s with augmentation ({:.1}% of the step); model step alone median {model_median:.1} img/s (min {:.1}, max {:.1}, {steps} steps)",
+        100.0 * aug_share.iter().sum::<f64>() / aug_share.len() as f64,
+        model_rates[0],
+        model_rates[model_rates.len() - 1],
     );
 }
 
@@ -72,7 +79,7 @@ fn main() {
         .position(|a| a == "--steps")
         .and_then(|i| args.get(i + 1))
         .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
+        .unwrap_or(12);
     let cpu_profile = rmd_nn::Profile::Cpu.pretrain_params(3, 1).model;
     // RMD_BENCH_ARCH=width:stages:blocks:stem_stride:proj_dim:pred_hidden:batch tries a variant.
     if let Ok(spec) = std::env::var("RMD_BENCH_ARCH") {
