@@ -63,18 +63,20 @@ pub fn exact_top_k(
 /// d = 16, N = 50k: 0.45 s GEMM + 0.17 s copy + 0.27 s selection per 1024-row block).
 pub const FUSED_MAX_DIM: usize = 32;
 
-/// Bank columns per tile of the fused search: a tile of the transposed bank (d × 1024
-/// floats, 128 KiB at d = 32) stays in cache while a tile of queries is scored against it.
+/// Bank columns per tile of the fused search: a tile of the bank's panels (d × 1024 floats,
+/// 128 KiB at d = 32) stays in cache while a tile of queries is scored against it.
 const BANK_TILE: usize = 1024;
+// A tile starts on a panel boundary.
+const _: () = assert!(BANK_TILE.is_multiple_of(COLUMNS));
 /// Queries scored against one bank tile before moving to the next.
 const QUERY_TILE: usize = 16;
 
-/// Exact top-K with the dot products fused into the selection (small `d`). The bank is
-/// transposed (`[d, n]`) so a query is scored against a tile of columns with vector
-/// multiply-adds along the columns, and no row of N similarities is ever materialised.
-/// The sums are added in the same order as [`dot`] (eight lanes, then the lanes in order,
-/// then the tail), so the similarities, and hence the graph, are bit-identical to scoring
-/// each pair with it.
+/// Exact top-K with the dot products fused into the selection (small `d`). The bank is laid
+/// out in [`panels`] of [`COLUMNS`] columns, so a query is scored against eight columns at
+/// once with every partial sum in registers, and no row of N similarities is ever
+/// materialised. The sums are added in the order of a plain eight-lane dot product (eight
+/// lanes, then the lanes in order, then the tail; see [`panel_scores`]), so the
+/// similarities, and hence the graph, are those of scoring each pair with it, bit for bit.
 fn fused_top_k(
     emb: &[f32],
     n: usize,
@@ -83,7 +85,7 @@ fn fused_top_k(
     block: usize,
     mut on_block: impl FnMut(usize),
 ) -> TopK {
-    let bank_t = panels(emb, n, d);
+    let bank = panels(emb, n, d);
     let mut dst = vec![0u32; n * k];
     let mut sim = vec![0f32; n * k];
     let mut start = 0;
@@ -103,7 +105,7 @@ fn fused_top_k(
                     for (qi, best) in best.iter_mut().enumerate() {
                         let i = first + qi;
                         let q = &emb[i * d..(i + 1) * d];
-                        tile_scores(q, &bank_t, c0, &mut scores[..w]);
+                        tile_scores(q, &bank, c0, &mut scores[..w]);
                         for (o, chunk) in scores[..w].chunks(COLUMNS).enumerate() {
                             // Most chunks hold nothing above the current K-th best: one
                             // branch-free test skips them (a value below it in `<` is below
@@ -133,17 +135,13 @@ fn fused_top_k(
     TopK { k, dst, sim }
 }
 
-/// Scores of query `q` against bank columns `c0..c0 + out.len()` of the transposed bank
-/// (`[d, n]`), summed exactly as [`dot`] sums: lane `l` accumulates dimensions `l, l + 8,
-/// …` below the last multiple of 8 (starting from +0.0), the lanes are added in order, then
-/// the remaining dimensions one by one. (A lane sum is never -0.0, so the start value of
-/// `dot`'s final `sum` cannot change a bit.) No fused multiply-add: each product is rounded
-/// before it is added, as in `dot`.
-fn tile_scores(q: &[f32], bank_p: &[f32], c0: usize, out: &mut [f32]) {
+/// Scores of query `q` against bank columns `c0..c0 + out.len()` (`c0` on a panel
+/// boundary), one panel at a time.
+fn tile_scores(q: &[f32], bank: &[f32], c0: usize, out: &mut [f32]) {
     let d = q.len();
     for (v, chunk) in out.chunks_mut(COLUMNS).enumerate() {
-        let panel = (c0 + v * COLUMNS) / COLUMNS;
-        let s = panel_scores(q, &bank_p[panel * d * COLUMNS..(panel + 1) * d * COLUMNS]);
+        let panel = c0 / COLUMNS + v;
+        let s = panel_scores(q, &bank[panel * d * COLUMNS..(panel + 1) * d * COLUMNS]);
         chunk.copy_from_slice(&s[..chunk.len()]);
     }
 }
@@ -165,7 +163,11 @@ fn panels(emb: &[f32], n: usize, d: usize) -> Vec<f32> {
     out
 }
 
-/// Scores of `q` against one panel's columns, in [`dot`]'s order.
+/// Scores of `q` against one panel's columns, summed as an eight-lane dot product sums:
+/// lane `l` accumulates dimensions `l, l + 8, …` below the last multiple of 8 (starting
+/// from +0.0), the lanes are added in order, then the remaining dimensions one by one. No
+/// fused multiply-add: each product is rounded before it is added. (A lane sum is never
+/// -0.0, so adding the lanes from any zero gives the same bits.)
 #[inline(always)]
 fn panel_scores(q: &[f32], panel: &[f32]) -> [f32; COLUMNS] {
     let d = q.len();
@@ -206,24 +208,6 @@ fn panel_scores(q: &[f32], panel: &[f32]) -> [f32; COLUMNS] {
     s
 }
 
-/// Dot product in eight independent lanes, so the compiler can use SIMD (a plain float sum
-/// must keep its order and stays scalar). The reference for [`tile_scores`]'s arithmetic.
-#[cfg_attr(not(test), allow(dead_code))]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let full = a.len() / 8 * 8;
-    for (ca, cb) in a[..full].chunks_exact(8).zip(b[..full].chunks_exact(8)) {
-        for l in 0..8 {
-            acc[l] += ca[l] * cb[l];
-        }
-    }
-    let mut s: f32 = acc.iter().sum();
-    for t in full..a.len() {
-        s += a[t] * b[t];
-    }
-    s
-}
-
 /// Offers candidate `j` with similarity `s` to a sorted buffer of at most `k` best (ties by
 /// index, as candidates arrive in increasing `j`), skipping `self_index`. Most candidates
 /// fail the comparison with the current K-th best and cost one compare.
@@ -255,6 +239,23 @@ fn select_row(row: &[f32], self_index: usize, k: usize, dst: &mut [u32], sim: &m
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The eight-lane dot product the fused path scored each pair with before it scored
+    /// panels: the reference its bits must equal.
+    fn dot(a: &[f32], b: &[f32]) -> f32 {
+        let mut acc = [0f32; 8];
+        let full = a.len() / 8 * 8;
+        for (ca, cb) in a[..full].chunks_exact(8).zip(b[..full].chunks_exact(8)) {
+            for l in 0..8 {
+                acc[l] += ca[l] * cb[l];
+            }
+        }
+        let mut s: f32 = acc.iter().sum();
+        for t in full..a.len() {
+            s += a[t] * b[t];
+        }
+        s
+    }
 
     fn brute(emb: &[f32], n: usize, d: usize, k: usize) -> Vec<Vec<u32>> {
         (0..n)
@@ -348,50 +349,5 @@ mod tests {
                 assert!((s - got.sim[i * k + slot]).abs() < 1e-5);
             }
         }
-    }
-}
-#[cfg(test)]
-mod timing {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn time_fused() {
-        let (n, d, k) = (20000, 16, 10);
-        let emb: Vec<f32> =
-            (0..n * d).map(|i| ((((i * 2654435761) >> 7) % 2001) as f32 / 1000.0) - 1.0).collect();
-        let bank_t = panels(&emb, n, d);
-        let mut scores = vec![0f32; BANK_TILE];
-        let t = std::time::Instant::now();
-        let mut acc = 0f32;
-        for i in 0..2000 {
-            for c0 in (0..n).step_by(BANK_TILE) {
-                let w = BANK_TILE.min(n - c0);
-                tile_scores(&emb[i * d..(i + 1) * d], &bank_t, c0, &mut scores[..w]);
-                acc += scores[0];
-            }
-        }
-        let el = t.elapsed().as_secs_f64();
-        eprintln!("tile_scores: {:.2} ns/pair ({acc})", el * 1e9 / (2000.0 * n as f64));
-        let t = std::time::Instant::now();
-        let mut best = Vec::new();
-        for i in 0..2000 {
-            best.clear();
-            for (j, e) in emb.chunks_exact(d).enumerate() {
-                offer(&mut best, k, e[0], j, i);
-            }
-        }
-        let el = t.elapsed().as_secs_f64();
-        eprintln!("offer: {:.2} ns/pair", el * 1e9 / (2000.0 * n as f64));
-        let t = std::time::Instant::now();
-        for i in 0..2000 {
-            let q = &emb[i * d..(i + 1) * d];
-            let row: Vec<f32> = emb.chunks_exact(d).map(|e| dot(q, e)).collect();
-            acc += row[0];
-        }
-        let el = t.elapsed().as_secs_f64();
-        eprintln!("old dot rows: {:.2} ns/pair ({acc})", el * 1e9 / (2000.0 * n as f64));
-        let t = std::time::Instant::now();
-        let got = fused_top_k(&emb, n, d, k, 4096, |_| {});
-        eprintln!("fused_top_k n={n}: {:.2} s ({})", t.elapsed().as_secs_f64(), got.dst[0]);
     }
 }
