@@ -10,7 +10,6 @@ the two figures compare the model step alone. Prints one line per network:
 Usage: python3 bench/simsiam_step.py [small|resnet18|all] [--steps N]
 """
 import sys
-import time
 
 import os
 
@@ -21,6 +20,7 @@ import torch.nn.functional as F
 # The same residual encoder users load exported weights into.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from rmdnet_torch import ResNet  # noqa: E402
+from step_timing import time_steps  # noqa: E402
 
 
 def mlp(dims, norm_last):
@@ -52,23 +52,9 @@ class SimSiam(nn.Module):
 
 def bench(name, model, batch, steps):
     torch.manual_seed(1)
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, dampening=0, weight_decay=5e-4)
     x1 = torch.randn(batch, 3, 32, 32)
     x2 = torch.randn(batch, 3, 32, 32)
-    rates = []
-    for step in range(steps + 2):
-        t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        loss = model.loss(x1, x2)
-        loss.backward()
-        opt.step()
-        if step >= 2:
-            rates.append(batch / (time.perf_counter() - t0))
-    rates.sort()
-    print(
-        f"pytorch simsiam {name} batch {batch}: model step median {rates[len(rates) // 2]:.1f} img/s "
-        f"(min {rates[0]:.1f}, max {rates[-1]:.1f}, {steps} steps)"
-    )
+    print(f"pytorch simsiam {name} batch {batch}: {time_steps(model, lambda: model.loss(x1, x2), batch, steps)}")
 
 
 def main():

@@ -12,7 +12,6 @@ Usage: python3 bench/supervised_step.py [--steps N]     (default 12; RMD_BENCH_T
 """
 import os
 import sys
-import time
 
 import torch
 import torch.nn as nn
@@ -20,6 +19,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from rmdnet_torch import ResNet  # noqa: E402
+from step_timing import time_steps  # noqa: E402
 
 
 def main():
@@ -29,24 +29,11 @@ def main():
     torch.manual_seed(1)
     backbone = ResNet(3, 32, 2, [32, 64, 128], [1, 1, 1])
     model = nn.Sequential(backbone, nn.Linear(backbone.out_dim, 10))
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, dampening=0, weight_decay=5e-4)
     batch = 128
     x = torch.randn(batch, 3, 32, 32)
     y = torch.arange(batch) % 10
-    rates = []
-    for step in range(steps + 2):
-        t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        if step >= 2:
-            rates.append(batch / (time.perf_counter() - t0))
-    rates.sort()
-    print(
-        f"pytorch supervised small batch {batch}: model step median {rates[len(rates) // 2]:.1f} img/s "
-        f"(min {rates[0]:.1f}, max {rates[-1]:.1f}, {steps} steps)"
-    )
+    spread = time_steps(model, lambda: F.cross_entropy(model(x), y), batch, steps)
+    print(f"pytorch supervised small batch {batch}: {spread}")
 
 
 if __name__ == "__main__":

@@ -8,9 +8,9 @@
 //! img/s (min <..>, max <..>, N steps; augmentation <x>% of the step)`. `just bench-distill`
 //! runs it next to the PyTorch equivalent (`bench/supervised_step.py`) and prints the ratio.
 
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, SgdConfig};
+mod common;
+
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use rmd_data::augment::{ImageShape, Normalizer, Stream, crop_flip_batch};
 use rmd_nn::distill::losses::{BaseLoss, one_hot};
@@ -18,13 +18,7 @@ use rmd_nn::models::{ClassifierConfig, ResNetConfig};
 use std::time::Instant;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    let steps: usize = args
-        .iter()
-        .position(|a| a == "--steps")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(12);
+    let (_, steps) = common::args(12);
     let (batch, classes) = (128, 10);
     let device = Device::flex().autodiff();
     device.seed(1);
@@ -34,10 +28,7 @@ fn main() {
         projection: vec![],
     };
     let mut model = cfg.init(&device);
-    let mut optim = SgdConfig::new()
-        .with_momentum(Some(MomentumConfig::new().with_momentum(0.9).with_dampening(0.0)))
-        .with_weight_decay(Some(WeightDecayConfig::new(5e-4)))
-        .init();
+    let mut optim = common::sgd();
     let shape = ImageShape { channels: 3, height: 32, width: 32 };
     let images: Vec<u8> = (0..batch * shape.len()).map(|i| ((i * 2654435761usize) >> 13) as u8).collect();
     let labels: Vec<u16> = (0..batch).map(|i| (i % classes) as u16).collect();
@@ -63,13 +54,13 @@ fn main() {
             aug_share.push(t_aug / total);
         }
     }
-    model_steps.sort_by(f64::total_cmp);
-    let median = model_steps[model_steps.len() / 2];
+    let spread = common::Spread::of(model_steps);
     let aug = aug_share.iter().sum::<f64>() / aug_share.len() as f64;
     println!(
-        "bench supervised small batch {batch}: model step median {median:.1} img/s (min {:.1}, max {:.1}, {steps} steps; augmentation {:.1}% of the step)",
-        model_steps[0],
-        model_steps[model_steps.len() - 1],
+        "bench supervised small batch {batch}: model step median {:.1} img/s (min {:.1}, max {:.1}, {steps} steps; augmentation {:.1}% of the step)",
+        spread.median,
+        spread.min,
+        spread.max,
         100.0 * aug
     );
 }

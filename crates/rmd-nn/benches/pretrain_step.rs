@@ -7,9 +7,9 @@
 //! step); model step alone median <img/s> img/s (min .., max .., N steps)`. `just bench-pretrain` runs it next to
 //! the PyTorch equivalent (`bench/simsiam_step.py`) and prints the ratio of the model steps.
 
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, SgdConfig};
+mod common;
+
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use rmd_data::augment::{ImageShape, Normalizer, SimSiamAugment, Stream, simsiam_batch};
 use rmd_nn::models::{ResNetConfig, SimSiamConfig};
@@ -19,10 +19,7 @@ fn bench(name: &str, cfg: SimSiamConfig, batch: usize, steps: usize) {
     let device = Device::flex().autodiff();
     device.seed(1);
     let mut model = cfg.init(&device);
-    let mut optim = SgdConfig::new()
-        .with_momentum(Some(MomentumConfig::new().with_momentum(0.9).with_dampening(0.0)))
-        .with_weight_decay(Some(WeightDecayConfig::new(5e-4)))
-        .init();
+    let mut optim = common::sgd();
     let shape = ImageShape { channels: 3, height: 32, width: 32 };
     let images: Vec<u8> = (0..batch * shape.len()).map(|i| ((i * 2654435761usize) >> 13) as u8).collect();
     let idx: Vec<u32> = (0..batch as u32).collect();
@@ -53,33 +50,25 @@ fn bench(name: &str, cfg: SimSiamConfig, batch: usize, steps: usize) {
             aug_share.push(t_aug / total);
         }
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let step_median = median(&mut step_rates);
-    let model_median = median(&mut model_rates);
+    let step = common::Spread::of(step_rates);
+    let model_step = common::Spread::of(model_rates);
     println!(
-        "bench simsiam {name} batch {batch}: {step_median:.1} img/s with augmentation ({:.1}% of the step); model step alone median {model_median:.1} img/s (min {:.1}, max {:.1}, {steps} steps)",
+        "bench simsiam {name} batch {batch}: {:.1} img/s with augmentation ({:.1}% of the step); model step alone median {:.1} img/s (min {:.1}, max {:.1}, {steps} steps)",
+        step.median,
         100.0 * aug_share.iter().sum::<f64>() / aug_share.len() as f64,
-        model_rates[0],
-        model_rates[model_rates.len() - 1],
+        model_step.median,
+        model_step.min,
+        model_step.max,
     );
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let (args, steps) = common::args(12);
     let which = args
         .iter()
         .find(|a| !a.starts_with("--") && a.parse::<usize>().is_err())
         .cloned()
         .unwrap_or("all".into());
-    let steps = args
-        .iter()
-        .position(|a| a == "--steps")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(12);
     let cpu_profile = rmd_nn::Profile::Cpu.pretrain_params(3, 1).model;
     // RMD_BENCH_ARCH=width:stages:blocks:stem_stride:proj_dim:pred_hidden:batch tries a variant.
     if let Ok(spec) = std::env::var("RMD_BENCH_ARCH") {

@@ -27,6 +27,18 @@ impl CosineSchedule {
     }
 }
 
+/// The SGD every training stage uses (and the step benchmarks measure): momentum with
+/// dampening 0, as in PyTorch, and L2 weight decay.
+pub fn sgd(momentum: f64, weight_decay: f64) -> burn::optim::ModuleOptimizer {
+    use burn::optim::SgdConfig;
+    use burn::optim::decay::WeightDecayConfig;
+    use burn::optim::momentum::MomentumConfig;
+    SgdConfig::new()
+        .with_momentum(Some(MomentumConfig::new().with_momentum(momentum).with_dampening(0.0)))
+        .with_weight_decay(Some(WeightDecayConfig::new(weight_decay as f32)))
+        .init()
+}
+
 /// Shared checks of SGD settings: lr > 0 and finite, momentum in [0, 1), weight decay ≥ 0.
 pub fn check_sgd(lr: f64, momentum: f64, weight_decay: f64) -> Result<(), String> {
     if !(lr.is_finite() && lr > 0.0) {

@@ -31,9 +31,7 @@ use crate::models::{Classifier, ClassifierConfig};
 use crate::pretrain::{PRETRAIN_STAGE, load_encoder};
 use crate::relations::{RELATIONS_STAGE, RelationGraph};
 use burn::module::Module;
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, SgdConfig};
+use burn::optim::GradientsParams;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use rmd_data::augment::{ImageShape, Normalizer, Stream, crop_flip_batch};
@@ -290,10 +288,7 @@ pub fn run_distill(
     let plain_device = compute.device.clone();
     let fresh = || -> Result<(Classifier, burn::optim::ModuleOptimizer)> {
         device.seed(p.seed);
-        let optim = SgdConfig::new()
-            .with_momentum(Some(MomentumConfig::new().with_momentum(p.momentum).with_dampening(0.0)))
-            .with_weight_decay(Some(WeightDecayConfig::new(p.weight_decay as f32)))
-            .init();
+        let optim = crate::schedule::sgd(p.momentum, p.weight_decay);
         let mut model = model_cfg.init(&device);
         if let Some(a) = init_backbone {
             let (encoder, info) = load_encoder(a, &device)?;

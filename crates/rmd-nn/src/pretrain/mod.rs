@@ -21,9 +21,7 @@ use crate::knn::{embed, knn_accuracy};
 use crate::models::{ResNet, SimSiam, SimSiamConfig};
 use crate::schedule::CosineSchedule;
 use burn::module::Module;
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, SgdConfig};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use checkpoint::{Checkpoint, CheckpointState};
 use rmd_data::augment::{ImageShape, Normalizer, Stream, simsiam_batch};
@@ -168,10 +166,7 @@ pub fn run_pretrain(
     // Seeding right before initialisation makes the initial weights a function of the seed.
     let fresh = || {
         device.seed(p.seed);
-        let optim = SgdConfig::new()
-            .with_momentum(Some(MomentumConfig::new().with_momentum(p.momentum).with_dampening(0.0)))
-            .with_weight_decay(Some(WeightDecayConfig::new(p.weight_decay as f32)))
-            .init();
+        let optim = crate::schedule::sgd(p.momentum, p.weight_decay);
         (p.model.init(&device), optim)
     };
     let (mut model, mut optim): (SimSiam, _) = fresh();
