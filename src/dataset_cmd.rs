@@ -62,18 +62,6 @@ pub struct DatasetArgs {
     pub output: OutputArgs,
 }
 
-fn parse_kind(kind: &str) -> anyhow::Result<SourceKind> {
-    [SourceKind::CifarPython, SourceKind::ImageFolder, SourceKind::ImageList]
-        .into_iter()
-        .find(|k| k.name() == kind)
-        .ok_or_else(|| {
-            UsageError(format!(
-                "--from {kind}: unknown source kind; use cifar-python, image-folder or image-list"
-            ))
-            .into()
-        })
-}
-
 /// Runs `rmd dataset`.
 pub fn run(a: DatasetArgs, store_args: &StoreArgs) -> anyhow::Result<()> {
     let store = store_args.open()?;
@@ -88,7 +76,7 @@ pub fn run(a: DatasetArgs, store_args: &StoreArgs) -> anyhow::Result<()> {
             )?
         }
         Some(from) => {
-            let kind = parse_kind(&from[0])?;
+            let kind = SourceKind::parse(&from[0]).map_err(|e| UsageError(format!("--from: {e}")))?;
             let path = PathBuf::from(&from[1]);
             let name = match (&a.dataset_name, kind) {
                 (Some(n), _) => n.clone(),

@@ -268,9 +268,9 @@ impl Pipeline {
             }
         }
         if let Some(i) = &self.import
-            && !["cifar-python", "image-folder", "image-list"].contains(&i.from.as_str())
+            && let Err(e) = rmd_data::import::SourceKind::parse(&i.from)
         {
-            bail!("import: unknown source kind '{}' (cifar-python, image-folder or image-list)", i.from);
+            bail!("import: {e}");
         }
         for t in &self.teachers {
             if t.synthetic_purity.is_some() && t.embeddings.is_some() {

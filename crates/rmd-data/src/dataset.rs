@@ -270,11 +270,20 @@ pub fn resolve_dataset(
     let artifact = import_raw(store, &raw, code, &format!("{} ({})", known.name(), canonical.display()))?;
     let idx =
         SourceIndex { dir: canonical.display().to_string(), files: stats, key: artifact.key().to_string() };
-    std::fs::create_dir_all(&index_dir).ctx("creating", &index_dir)?;
-    let tmp = index_path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&idx).expect("json")).ctx("writing", &tmp)?;
-    std::fs::rename(&tmp, &index_path).ctx("renaming", &tmp)?;
+    write_json_atomically(&index_path, &idx)?;
     Ok(artifact)
+}
+
+/// Writes a small JSON file beside the artifacts (a source index, a name pointer) through a
+/// temporary file and a rename, creating its directory: readers see the old or the new
+/// file, never a part of one.
+pub(crate) fn write_json_atomically(path: &Path, value: &impl Serialize) -> Result<()> {
+    let dir = path.parent().expect("a file in a directory");
+    std::fs::create_dir_all(dir).ctx("creating", dir)?;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, serde_json::to_vec_pretty(value).expect("json")).ctx("writing", &tmp)?;
+    std::fs::rename(&tmp, path).ctx("renaming", &tmp)?;
+    Ok(())
 }
 
 /// One split of an opened dataset artifact; images are memory-mapped, not copied.

@@ -61,8 +61,7 @@ impl Variant {
 /// (the variant is recognised from the files). The dataset is named `cifar10` or
 /// `cifar100`, like the binary version it equals.
 pub fn read_cifar_python(path: &Path) -> Result<RawDataset> {
-    let files = if path.is_dir() { read_dir_files(path)? } else { read_archive_files(path)? };
-    let (variant, files) = files;
+    let (variant, files) = if path.is_dir() { read_dir_files(path)? } else { read_archive_files(path)? };
     let origin = |name: &str| files.get(name).map(|(p, _)| p.clone()).unwrap_or_else(|| path.join(name));
     let load = |name: &str| -> Result<(PathBuf, Value)> {
         let (p, bytes) = &files[name];

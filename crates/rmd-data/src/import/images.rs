@@ -140,13 +140,18 @@ impl Scan {
     }
 }
 
-fn list_paths(paths: &[PathBuf]) -> String {
-    const SHOWN: usize = 10;
-    let mut s: Vec<String> = paths.iter().take(SHOWN).map(|p| p.display().to_string()).collect();
-    if paths.len() > SHOWN {
-        s.push(format!("and {} more", paths.len() - SHOWN));
+/// The first `shown` items, then "and N more" when there are others.
+fn first_of(mut items: Vec<String>, shown: usize) -> Vec<String> {
+    let n = items.len();
+    items.truncate(shown);
+    if n > shown {
+        items.push(format!("and {} more", n - shown));
     }
-    s.join(", ")
+    items
+}
+
+fn list_paths(paths: &[PathBuf]) -> String {
+    first_of(paths.iter().map(|p| p.display().to_string()).collect(), 10).join(", ")
 }
 
 fn is_image(p: &Path) -> bool {
@@ -453,15 +458,14 @@ pub fn load_images(scan: &Scan, opts: &ImageImportOptions) -> Result<RawDataset>
         }
     }
     if !problems.is_empty() {
-        const SHOWN: usize = 50;
         let n = problems.len();
-        problems.truncate(SHOWN);
-        if n > SHOWN {
-            problems.push(format!("and {} more", n - SHOWN));
-        }
         return Err(DataError::bad(
             &scan.source,
-            format!("{n} of {} images cannot be imported:\n  {}", entries.len(), problems.join("\n  ")),
+            format!(
+                "{n} of {} images cannot be imported:\n  {}",
+                entries.len(),
+                first_of(problems, 50).join("\n  ")
+            ),
         ));
     }
     let channels = opts.channels.unwrap_or(if ok.iter().all(|(_, i)| is_grey(i)) { 1 } else { 3 });

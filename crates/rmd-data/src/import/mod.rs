@@ -7,7 +7,7 @@
 pub mod cifar_python;
 pub mod images;
 
-use crate::dataset::{DATASET_STAGE, import_raw};
+use crate::dataset::{DATASET_STAGE, import_raw, write_json_atomically};
 use crate::error::{DataError, IoContext, Result};
 use crate::raw::RawDataset;
 use images::ImageImportOptions;
@@ -27,6 +27,17 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
+    /// Every kind.
+    pub const ALL: [SourceKind; 3] =
+        [SourceKind::CifarPython, SourceKind::ImageFolder, SourceKind::ImageList];
+
+    /// The kind of a name, with the known names in the error.
+    pub fn parse(name: &str) -> std::result::Result<SourceKind, String> {
+        SourceKind::ALL.into_iter().find(|k| k.name() == name).ok_or_else(|| {
+            format!("unknown source kind '{name}': use {}", SourceKind::ALL.map(SourceKind::name).join(", "))
+        })
+    }
+
     /// The name used on the command line and in pipeline files.
     pub fn name(self) -> &'static str {
         match self {
@@ -133,12 +144,7 @@ pub fn import_source(
     let artifact = import_raw(store, &raw, code, &source)?;
     if !store.is_planning() {
         let pointer = NamePointer { name: raw.name.clone(), key: artifact.key().to_string(), source };
-        let p = name_pointer(store, &raw.name);
-        let dir = p.parent().expect("pointer has a parent");
-        std::fs::create_dir_all(dir).ctx("creating", dir)?;
-        let tmp = p.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::write(&tmp, serde_json::to_vec_pretty(&pointer).expect("json")).ctx("writing", &tmp)?;
-        std::fs::rename(&tmp, &p).ctx("renaming", &tmp)?;
+        write_json_atomically(&name_pointer(store, &raw.name), &pointer)?;
     }
     Ok(artifact)
 }
