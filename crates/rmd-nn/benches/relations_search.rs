@@ -27,6 +27,8 @@ fn peak_rss_mb() -> f64 {
 }
 
 fn main() {
+    // As the relations stage runs.
+    rmd_nn::host_memory::keep_freed_blocks();
     let args: Vec<String> = std::env::args().collect();
     let (n, d, k, block) = (
         arg(&args, "--n", 50_000),

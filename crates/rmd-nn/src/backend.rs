@@ -105,12 +105,14 @@ pub struct ComputeDevice {
 }
 
 impl ComputeDevice {
-    /// Selects and probes a device of `kind` (index for GPUs).
+    /// Selects and probes a device of `kind` (index for GPUs), and sets the process up for
+    /// tensor work ([`crate::host_memory::keep_freed_blocks`]).
     pub fn select(kind: BackendKind, index: usize) -> Result<ComputeDevice, BackendError> {
         if !kind.is_built() {
             let built: Vec<&str> = BackendKind::built().iter().map(|b| b.name()).collect();
             return Err(BackendError::NotBuilt(kind.name(), built.join(", ")));
         }
+        crate::host_memory::keep_freed_blocks();
         let (device, description) = make_device(kind, index);
         probe(kind, &device)?;
         Ok(ComputeDevice { kind, device, description })

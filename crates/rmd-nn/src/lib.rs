@@ -14,6 +14,7 @@ pub mod backend;
 pub mod checkpoint;
 pub mod distill;
 mod error;
+pub mod host_memory;
 pub mod knn;
 pub mod models;
 pub mod pretrain;
