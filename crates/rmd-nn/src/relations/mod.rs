@@ -21,12 +21,17 @@ use crate::error::{NnError, Result};
 use crate::knn::{embed, knn_accuracy};
 use crate::pretrain::{PRETRAIN_STAGE, load_encoder};
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt32Array};
+use rayon::prelude::*;
 use rmd_data::dataset::{DATASET_STAGE, Dataset};
 use rmd_data::noise::{NOISE_STAGE, NoiseLabels};
 use rmd_store::{Artifact, ArtifactSpec, Begin, BeginOptions, CodeIdentity, CommitInfo, Store};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// Training images per unit of embedding work: chunks are embedded in parallel (each in
+/// batches of 256, so every image's embedding is computed as in one sequential pass).
+const EMBED_CHUNK: usize = 4096;
 
 /// Stage name of relations artifacts.
 pub const RELATIONS_STAGE: &str = "relations";
@@ -114,15 +119,17 @@ pub fn run_relations(
 
     let bar = rmd_data::progress::count_bar(n as u64, req.progress, "embedding training images");
     let all: Vec<u32> = (0..n as u32).collect();
-    let mut train_emb = Vec::with_capacity(n * info.encoder_dim);
-    let mut dim = info.encoder_dim;
-    for chunk in all.chunks(4096) {
-        let (e, d) = embed(&encoder, &ds.train, chunk, shape, &norm, &device, 256);
-        train_emb.extend(e);
-        dim = d;
-        bar.inc(chunk.len() as u64);
-    }
+    let parts: Vec<(Vec<f32>, usize)> = all
+        .par_chunks(EMBED_CHUNK)
+        .map(|chunk| {
+            let part = embed(&encoder, &ds.train, chunk, shape, &norm, &device, 256);
+            bar.inc(chunk.len() as u64);
+            part
+        })
+        .collect();
     bar.finish_and_clear();
+    let dim = parts.first().map_or(info.encoder_dim, |p| p.1);
+    let mut train_emb: Vec<f32> = parts.into_iter().flat_map(|p| p.0).collect();
     let test_idx: Vec<u32> = (0..ds.info.n_test as u32).collect();
     let (mut test_emb, _) = embed(&encoder, &ds.test, &test_idx, shape, &norm, &device, 256);
     if req.centre {
