@@ -188,3 +188,23 @@ fn second_resolution_does_not_reimport() {
     let third = run(bin("rmd").args(args));
     assert_ne!(ok_key(&third), ok_key(&first));
 }
+
+/// The training stages' normalisation statistics, counted per byte value, equal the
+/// pixel-by-pixel sums on the real CIFAR-10 training images (so cached classifiers and
+/// encoders trained before the counting stay consistent with new runs).
+#[test]
+#[ignore = "needs the real CIFAR-10 in RMD_DATA_DIR; `just test` runs it when the data is there"]
+fn normalizer_statistics_of_real_cifar10_are_unchanged_by_counting() {
+    let dir = real_data_dir().join("cifar-10-batches-bin");
+    let mut images = Vec::with_capacity(50_000 * 3072);
+    for b in 1..=5 {
+        let bytes = std::fs::read(dir.join(format!("data_batch_{b}.bin"))).unwrap();
+        for record in bytes.chunks_exact(3073) {
+            images.extend_from_slice(&record[1..]);
+        }
+    }
+    assert_eq!(images.len(), 50_000 * 3072);
+    let counted = rmd_data::augment::Normalizer::from_images(&images, 3, 1024);
+    let sequential = rmd_data::augment::Normalizer::from_images_sequential(&images, 3, 1024);
+    assert_eq!(counted, sequential);
+}

@@ -20,7 +20,51 @@ pub struct Normalizer {
 
 impl Normalizer {
     /// Statistics of a set of images (`n × channels × pixels` bytes).
+    ///
+    /// The bytes are counted per channel and value (exact integers, so the images are
+    /// counted in parallel in any order), then the sums are taken over the 256 values: a
+    /// pass over the images at memory speed instead of one f64 addition per pixel. The
+    /// sums are at least as accurate as adding pixel by pixel; rounded to f32 they give the
+    /// same mean and std on CIFAR-10 (see [`Normalizer::from_images_sequential`]).
     pub fn from_images(images: &[u8], channels: usize, pixels: usize) -> Normalizer {
+        let image_len = (channels * pixels).max(1);
+        let counts = images
+            .par_chunks(image_len * 256)
+            .map(|block| {
+                let mut counts = vec![[0u64; 256]; channels];
+                for img in block.chunks_exact(image_len) {
+                    for (ch, plane) in img.chunks_exact(pixels.max(1)).enumerate() {
+                        for &v in plane {
+                            counts[ch][v as usize] += 1;
+                        }
+                    }
+                }
+                counts
+            })
+            .reduce(
+                || vec![[0u64; 256]; channels],
+                |mut a, b| {
+                    for (a, b) in a.iter_mut().zip(&b) {
+                        a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+                    }
+                    a
+                },
+            );
+        let mut sum = vec![0f64; channels];
+        let mut sq = vec![0f64; channels];
+        for (ch, hist) in counts.iter().enumerate() {
+            for (v, &count) in hist.iter().enumerate() {
+                let x = v as f64 / 255.0;
+                sum[ch] += count as f64 * x;
+                sq[ch] += count as f64 * (x * x);
+            }
+        }
+        Self::from_sums(&sum, &sq, images.len(), channels)
+    }
+
+    /// The same statistics summed pixel by pixel in image order: the reference the counted
+    /// version is checked against.
+    pub fn from_images_sequential(images: &[u8], channels: usize, pixels: usize) -> Normalizer {
         let mut sum = vec![0f64; channels];
         let mut sq = vec![0f64; channels];
         for img in images.chunks_exact(channels * pixels) {
@@ -32,7 +76,12 @@ impl Normalizer {
                 }
             }
         }
-        let n = (images.len() / channels.max(1)) as f64;
+        Self::from_sums(&sum, &sq, images.len(), channels)
+    }
+
+    /// Mean and std from per-channel sums of values and squares over `bytes` pixels.
+    fn from_sums(sum: &[f64], sq: &[f64], bytes: usize, channels: usize) -> Normalizer {
+        let n = (bytes / channels.max(1)) as f64;
         let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
         let std = sq.iter().zip(&mean).map(|(s, m)| ((s / n - m * m).max(1e-12)).sqrt() as f32).collect();
         Normalizer { mean: mean.into_iter().map(|m| m as f32).collect(), std }
@@ -418,6 +467,27 @@ mod tests {
         let out = simsiam_batch(&imgs, &idx, shape, &SimSiamAugment::default(), &norm, st(1, 0, 0));
         assert_eq!(out.len(), imgs.len());
         assert!(out.iter().all(|v| v.is_finite()));
+    }
+
+    /// Counting the byte values gives the pixel-by-pixel sums' f32 statistics, for grey and
+    /// colour images, skewed and uniform values.
+    #[test]
+    fn counted_statistics_equal_the_sequential_sums() {
+        for (channels, pixels, n) in [(1, 784, 300), (3, 1024, 500), (3, 64, 7)] {
+            let mut state = 12345u64;
+            let images: Vec<u8> = (0..channels * pixels * n)
+                .map(|i| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    let r = (state >> 33) as u8;
+                    if i % 3 == 0 { r / 4 } else { r }
+                })
+                .collect();
+            assert_eq!(
+                Normalizer::from_images(&images, channels, pixels),
+                Normalizer::from_images_sequential(&images, channels, pixels),
+                "{channels} channels, {pixels} pixels, {n} images"
+            );
+        }
     }
 
     #[test]
