@@ -45,6 +45,10 @@ bench-pretrain which="all":
 bench-distill:
     bench/distill.sh
 
+# Where one SimSiam step's time goes, burn vs PyTorch, by op category at one thread, and the cores each keeps busy (needs perf; PyTorch optional).
+profile-step:
+    bench/profile.sh
+
 # Crash-safety soak: SIGKILL random stages at random moments, verify the store after each kill and rerun.
 kill-loop runs="20":
     cargo build --release --quiet --bins
