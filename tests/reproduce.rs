@@ -261,7 +261,16 @@ fn an_interrupted_reproduce_resumes_the_rm_stage_from_its_checkpoint() {
     });
     // Kill the stage it runs and the orchestrator, as a terminal's Ctrl-C would stop both.
     let pid = child.id();
-    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    // Any of its threads may have spawned the stage (it runs on a pool thread).
+    let children: String = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .filter_map(|t| t.ok())
+                .map(|t| std::fs::read_to_string(t.path().join("children")).unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
     for c in children.split_whitespace() {
         let _ = Command::new("kill").args(["-KILL", c]).status();
     }

@@ -19,6 +19,12 @@ use std::time::Instant;
 
 fn main() {
     let (_, steps) = common::args(12);
+    // As the stage binaries run (`cli::run`): on a pool thread.
+    common::on_pool_thread(None, || bench(steps));
+}
+
+/// Times `steps` supervised steps after two warm-up steps and prints the spread.
+fn bench(steps: usize) {
     let (batch, classes) = (128, 10);
     let device = Device::flex().autodiff();
     device.seed(1);

@@ -64,14 +64,11 @@ fn bench(name: &str, cfg: SimSiamConfig, batch: usize, steps: usize) {
 
 fn main() {
     let (args, steps) = common::args(12);
-    if args.iter().any(|a| a == "--one-thread") {
-        // For profiling (bench/profile.sh): every op runs inline on this one pool thread, so
-        // each sample's call stack shows which layer and pass asked for the work.
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a thread pool");
-        pool.install(|| run(&args, steps));
-    } else {
-        run(&args, steps);
-    }
+    // As the stage binaries run (`cli::run`): on a pool thread. `--one-thread` (for
+    // bench/profile.sh) makes it a one-thread pool, so every op runs inline on it and each
+    // sample's call stack shows which layer and pass asked for the work.
+    let threads = args.iter().any(|a| a == "--one-thread").then_some(1);
+    common::on_pool_thread(threads, || run(&args, steps));
 }
 
 /// Runs the benches `args` name (`small`, `resnet18`, `all`, or `RMD_BENCH_ARCH`).
