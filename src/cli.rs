@@ -165,10 +165,11 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     if input { 2 } else { 1 }
 }
 
-/// Runs a binary's body on a worker thread of a rayon pool ([`on_pool_thread`]), printing
-/// any error with its causes and choosing the exit code.
+/// Runs a binary's body on a worker thread of a rayon pool
+/// ([`rmd_nn::backend::on_pool_thread`]), printing any error with its causes and choosing
+/// the exit code.
 pub fn run(body: impl FnOnce() -> anyhow::Result<()> + Send) -> ExitCode {
-    match on_pool_thread(body) {
+    match rmd_nn::backend::on_pool_thread(None, body) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // With --plan, reaching an uncached artifact is the answer, not a failure.
@@ -179,19 +180,6 @@ pub fn run(body: impl FnOnce() -> anyhow::Result<()> + Send) -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(exit_code(&e))
         }
-    }
-}
-
-/// Runs `body` on a thread of a rayon pool with one thread per core (`RAYON_NUM_THREADS`
-/// honoured) and the main thread's 8 MiB stack. Tensor ops then run their parallel loops on
-/// this thread and its siblings, instead of the main thread handing every op to the global
-/// pool and sleeping until it is done: the SimSiam step bench ran 7–22 % faster this way on
-/// two cores (three alternating pairs), with the same results, since the pool has as many
-/// threads either way. Falls back to the calling thread if no pool can be built.
-fn on_pool_thread<R: Send>(body: impl FnOnce() -> R + Send) -> R {
-    match rayon::ThreadPoolBuilder::new().stack_size(8 << 20).thread_name(|i| format!("rmd-{i}")).build() {
-        Ok(pool) => pool.install(body),
-        Err(_) => body(),
     }
 }
 

@@ -19,8 +19,8 @@ use std::time::Instant;
 
 fn main() {
     let (_, steps) = common::args(12);
-    // As the stage binaries run (`cli::run`): on a pool thread.
-    common::on_pool_thread(None, || bench(steps));
+    // On a pool thread, as the stage binaries run.
+    rmd_nn::backend::on_pool_thread(None, || bench(steps));
 }
 
 /// Times `steps` supervised steps after two warm-up steps and prints the spread.

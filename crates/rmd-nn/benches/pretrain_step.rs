@@ -64,11 +64,11 @@ fn bench(name: &str, cfg: SimSiamConfig, batch: usize, steps: usize) {
 
 fn main() {
     let (args, steps) = common::args(12);
-    // As the stage binaries run (`cli::run`): on a pool thread. `--one-thread` (for
-    // bench/profile.sh) makes it a one-thread pool, so every op runs inline on it and each
-    // sample's call stack shows which layer and pass asked for the work.
+    // On a pool thread, as the stage binaries run. `--one-thread` (for bench/profile.sh)
+    // makes it a one-thread pool, so every op runs inline on it and each sample's call
+    // stack shows which layer and pass asked for the work.
     let threads = args.iter().any(|a| a == "--one-thread").then_some(1);
-    common::on_pool_thread(threads, || run(&args, steps));
+    rmd_nn::backend::on_pool_thread(threads, || run(&args, steps));
 }
 
 /// Runs the benches `args` name (`small`, `resnet18`, `all`, or `RMD_BENCH_ARCH`).

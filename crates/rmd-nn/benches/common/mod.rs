@@ -17,16 +17,6 @@ pub fn args(default_steps: usize) -> (Vec<String>, usize) {
     (args, steps)
 }
 
-/// Runs `body` on a thread of a rayon pool of `threads` threads (default: one per core), as
-/// the stage binaries run their work (`cli::run` in the rmdnet crate).
-pub fn on_pool_thread<R: Send>(threads: Option<usize>, body: impl FnOnce() -> R + Send) -> R {
-    let mut builder = rayon::ThreadPoolBuilder::new().stack_size(8 << 20);
-    if let Some(n) = threads {
-        builder = builder.num_threads(n);
-    }
-    builder.build().expect("a thread pool").install(body)
-}
-
 /// The stages' SGD at the profiles' settings (momentum 0.9, weight decay 5e-4).
 pub fn sgd() -> burn::optim::ModuleOptimizer {
     rmd_nn::schedule::sgd(0.9, 5e-4)
