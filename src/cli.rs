@@ -57,6 +57,46 @@ impl DataArgs {
     }
 }
 
+/// A clap parser for a library enum with a fixed list of named values (`ALL` and `name()`):
+/// the field is typed, `--help` lists the names, and a bad value is a usage error (exit 2)
+/// that lists them too.
+pub fn choice<T>(
+    all: &'static [T],
+    name: fn(T) -> &'static str,
+) -> impl clap::builder::TypedValueParser<Value = T>
+where
+    T: Copy + Send + Sync + 'static,
+{
+    use clap::builder::TypedValueParser as _;
+    let names: Vec<&'static str> = all.iter().map(|&v| name(v)).collect();
+    clap::builder::PossibleValuesParser::new(names).map(move |chosen: String| {
+        *all.iter().find(|&&v| name(v) == chosen).expect("clap accepts only the listed names")
+    })
+}
+
+/// `--profile` of the training stages: a named parameter set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProfileArg {
+    /// Seconds: a few hundred images, a tiny network (tests).
+    Smoke,
+    /// Small residual networks sized for a 2-core CPU.
+    Cpu,
+    /// The paper's ResNet-18 and schedules (a GPU job).
+    Paper,
+}
+
+impl ProfileArg {
+    /// The profile asked for, or the backend's default (paper on a GPU, cpu on the CPU).
+    pub fn or_default(arg: Option<ProfileArg>, backend: rmd_nn::BackendKind) -> rmd_nn::Profile {
+        match arg {
+            Some(ProfileArg::Smoke) => rmd_nn::Profile::Smoke,
+            Some(ProfileArg::Cpu) => rmd_nn::Profile::Cpu,
+            Some(ProfileArg::Paper) => rmd_nn::Profile::Paper,
+            None => rmd_nn::Profile::default_for(backend),
+        }
+    }
+}
+
 /// Which compute backend and device a training stage uses.
 #[derive(Debug, Clone, Args)]
 pub struct BackendArgs {
@@ -92,6 +132,12 @@ pub struct OutputArgs {
 }
 
 impl OutputArgs {
+    /// Makes `--quiet` silence the libraries' informational messages too
+    /// ([`rmd_store::report`]); called once the arguments are parsed.
+    pub fn apply(&self) {
+        rmd_store::report::set_quiet(self.quiet);
+    }
+
     /// Whether to draw progress bars (not quiet, stderr is a terminal).
     pub fn progress(&self) -> bool {
         !self.quiet && std::io::stderr().is_terminal()

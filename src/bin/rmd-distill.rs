@@ -6,7 +6,7 @@ use clap::Parser;
 use rmd_nn::BackendKind;
 use rmd_nn::distill::{BaseLoss, DistillInputs, DistillRequest, LrSchedule, Profile, run_distill};
 use rmd_nn::models::ResNetConfig;
-use rmdnet::cli::{self, BackendArgs, OutputArgs, StoreArgs, UsageError, parse_arch, short};
+use rmdnet::cli::{self, BackendArgs, OutputArgs, ProfileArg, StoreArgs, UsageError, parse_arch, short};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -46,14 +46,13 @@ struct Args {
 
     /// Base loss; its parameters default to the usual CIFAR-10 values (CIFAR-100 values for
     /// datasets with 100 or more classes) and can be overridden below.
-    #[arg(long, default_value = "ce", value_parser = ["ce", "gce", "sce", "elr"])]
-    loss: String,
+    #[arg(long, value_enum, default_value_t = LossArg::Ce)]
+    loss: LossArg,
 
-    /// Parameter set: smoke (seconds, tests), cpu (small ResNet, a few minutes per run on a
-    /// 2-core CPU), paper (ResNet-18, 120 epochs, for a GPU). Default: paper when built with
-    /// a GPU backend, else cpu.
-    #[arg(long, value_parser = ["smoke", "cpu", "paper"])]
-    profile: Option<String>,
+    /// Parameter set (paper here: ResNet-18, 120 epochs); the flags below override single
+    /// values. Default: paper when built with a GPU backend, else cpu.
+    #[arg(long, value_enum)]
+    profile: Option<ProfileArg>,
 
     /// Seed of initialisation, sample order and augmentation.
     #[arg(long, default_value_t = 1)]
@@ -179,8 +178,9 @@ impl Args {
     }
 
     fn base_loss(&self, classes: usize) -> Result<BaseLoss, UsageError> {
-        let mut loss = BaseLoss::default_for(&self.loss, classes).map_err(UsageError)?;
-        let stray = |flag: &str| UsageError(format!("{flag} does not apply to --loss {}", self.loss));
+        let name = self.loss.name();
+        let mut loss = BaseLoss::default_for(name, classes).map_err(UsageError)?;
+        let stray = |flag: &str| UsageError(format!("{flag} does not apply to --loss {name}"));
         match &mut loss {
             BaseLoss::Ce => {}
             BaseLoss::Gce { q } => set(&mut *q, self.gce_q),
@@ -194,17 +194,42 @@ impl Args {
             }
         }
         for (flag, given, applies) in [
-            ("--gce-q", self.gce_q.is_some(), self.loss == "gce"),
-            ("--sce-alpha", self.sce_alpha.is_some(), self.loss == "sce"),
-            ("--sce-beta", self.sce_beta.is_some(), self.loss == "sce"),
-            ("--elr-lambda", self.elr_lambda.is_some(), self.loss == "elr"),
-            ("--elr-beta", self.elr_beta.is_some(), self.loss == "elr"),
+            ("--gce-q", self.gce_q.is_some(), self.loss == LossArg::Gce),
+            ("--sce-alpha", self.sce_alpha.is_some(), self.loss == LossArg::Sce),
+            ("--sce-beta", self.sce_beta.is_some(), self.loss == LossArg::Sce),
+            ("--elr-lambda", self.elr_lambda.is_some(), self.loss == LossArg::Elr),
+            ("--elr-beta", self.elr_beta.is_some(), self.loss == LossArg::Elr),
         ] {
             if given && !applies {
                 return Err(stray(flag));
             }
         }
         Ok(loss)
+    }
+}
+
+/// `--loss` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LossArg {
+    /// Cross-entropy.
+    Ce,
+    /// Generalised cross-entropy (Zhang & Sabuncu 2018).
+    Gce,
+    /// Symmetric cross-entropy (Wang et al. 2019).
+    Sce,
+    /// Early-learning regularisation (Liu et al. 2020).
+    Elr,
+}
+
+impl LossArg {
+    /// The loss's name in parameters and manifests.
+    fn name(self) -> &'static str {
+        match self {
+            LossArg::Ce => "ce",
+            LossArg::Gce => "gce",
+            LossArg::Sce => "sce",
+            LossArg::Elr => "elr",
+        }
     }
 }
 
@@ -217,14 +242,12 @@ fn set<T: Copy>(field: &mut T, value: Option<T>) {
 fn main() -> ExitCode {
     cli::run(|| {
         let args = Args::parse();
+        args.output.apply();
         let started = Instant::now();
         let store = args.store.open()?;
         let code = cli::code_identity(true);
         let backend: BackendKind = args.backend.kind()?;
-        let profile: Profile = match &args.profile {
-            Some(p) => p.parse().map_err(UsageError)?,
-            None => Profile::default_for(backend),
-        };
+        let profile: Profile = ProfileArg::or_default(args.profile, backend);
         let noise = store.find(Some("noise"), &args.noise).context("resolving --noise")?;
         let relations = match &args.relations {
             Some(k) => Some(store.find(Some("relations"), k).context("resolving --relations")?),
@@ -245,11 +268,8 @@ fn main() -> ExitCode {
         let dataset = store
             .find(Some("dataset"), &dataset_key)
             .with_context(|| format!("finding the dataset of noise artifact {}", short(noise.key())))?;
-        let channels = dataset.manifest.metrics["shape"][0].as_u64().unwrap_or(3) as usize;
-        let classes = match dataset.manifest.metrics["num_classes"].as_u64() {
-            Some(c) => c as usize,
-            None => rmd_data::Dataset::open(&dataset)?.info.num_classes(),
-        };
+        let info = rmd_data::dataset::DatasetInfo::read(&dataset)?;
+        let (channels, classes) = (info.channels, info.num_classes());
         let mut params = profile.distill_params(channels, args.base_loss(classes)?, args.seed);
         if let Some(a) = &args.arch {
             params.backbone = parse_arch(a, channels)?;
@@ -288,7 +308,7 @@ fn main() -> ExitCode {
             params.loss.name(),
             params.rgrl.as_ref().map(|r| format!(" + RGRL ({})", r.describe())).unwrap_or_default(),
             short(noise.key()),
-            dataset.manifest.metrics["name"].as_str().unwrap_or("?"),
+            info.name,
             profile.name(),
             params.epochs,
             params.batch_size,

@@ -35,8 +35,8 @@ struct Args {
     /// Noise model: sym (uniform over other classes), sym-incl (uniform over all classes),
     /// asym (class-dependent map, see --asym-map), pair (c -> c+1), instance
     /// (instance-dependent, Xia et al. 2020), file (import from --labels-file).
-    #[arg(long, value_parser = ["sym", "sym-incl", "asym", "pair", "instance", "file"])]
-    noise: String,
+    #[arg(long, value_parser = cli::choice(&NoiseKind::ALL, NoiseKind::name))]
+    noise: NoiseKind,
 
     /// Nominal noise rate in [0, 1] (all models but file).
     #[arg(long)]
@@ -49,8 +49,8 @@ struct Args {
     /// Map of --noise asym: cifar10 (truck->automobile, bird->airplane, deer->horse,
     /// cat<->dog), block5 (CIFAR-100: next class in blocks of 5), superclass (CIFAR-100: next
     /// class in the true superclass). Default: cifar10 for 10 classes, block5 for 100.
-    #[arg(long, value_parser = ["cifar10", "block5", "superclass"])]
-    asym_map: Option<String>,
+    #[arg(long, value_parser = cli::choice(&AsymMap::ALL, AsymMap::name))]
+    asym_map: Option<AsymMap>,
 
     /// CSV/TSV/Parquet file of noisy labels (--noise file), one row per training sample.
     #[arg(long, value_name = "FILE")]
@@ -77,10 +77,11 @@ struct Args {
 fn main() -> ExitCode {
     cli::run(|| {
         let args = Args::parse();
+        args.output.apply();
         let started = Instant::now();
         let store = args.store.open()?;
         let code = cli::code_identity(false);
-        let kind: NoiseKind = args.noise.parse()?;
+        let kind = args.noise;
         let label_file = match (&args.labels_file, &args.label_column) {
             (Some(path), Some(column)) => Some(LabelFileSpec {
                 path: path.clone(),
@@ -91,13 +92,8 @@ fn main() -> ExitCode {
             (None, None) => None,
             _ => return Err(UsageError("--labels-file and --label-column go together".into()).into()),
         };
-        let req = NoiseRequest {
-            kind,
-            rate: args.rate,
-            seed: args.seed,
-            asym_map: args.asym_map.as_deref().map(str::parse::<AsymMap>).transpose()?,
-            label_file,
-        };
+        let req =
+            NoiseRequest { kind, rate: args.rate, seed: args.seed, asym_map: args.asym_map, label_file };
         let dataset = rmd_data::resolve_dataset(
             &store,
             &args.dataset,

@@ -6,7 +6,9 @@ use clap::Parser;
 use rmd_nn::BackendKind;
 use rmd_nn::models::ResNetConfig;
 use rmd_nn::pretrain::{PretrainRequest, Profile, RmMethod, run_pretrain};
-use rmdnet::cli::{self, BackendArgs, DataArgs, OutputArgs, StoreArgs, UsageError, parse_arch, short};
+use rmdnet::cli::{
+    self, BackendArgs, DataArgs, OutputArgs, ProfileArg, StoreArgs, UsageError, parse_arch, short,
+};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -39,11 +41,10 @@ struct Args {
     #[arg(long)]
     dataset: String,
 
-    /// Parameter set: smoke (seconds, tests), cpu (small ResNet sized for a 2-core CPU),
-    /// paper (ResNet-18, 800 epochs, for a GPU). Default: paper when built with a GPU
-    /// backend, else cpu.
-    #[arg(long, value_parser = ["smoke", "cpu", "paper"])]
-    profile: Option<String>,
+    /// Parameter set (paper here: ResNet-18, 800 epochs); the flags below override single
+    /// values. Default: paper when built with a GPU backend, else cpu.
+    #[arg(long, value_enum)]
+    profile: Option<ProfileArg>,
 
     /// Self-supervised objective: simsiam (predictor + stop-gradient, no negatives) or simclr
     /// (NT-Xent: each view must find its pair among the batch's 2B − 2 other views).
@@ -139,14 +140,12 @@ fn method(
 fn main() -> ExitCode {
     cli::run(|| {
         let args = Args::parse();
+        args.output.apply();
         let started = Instant::now();
         let store = args.store.open()?;
         let code = cli::code_identity(true);
         let backend: BackendKind = args.backend.kind()?;
-        let profile: Profile = match &args.profile {
-            Some(p) => p.parse().map_err(UsageError)?,
-            None => Profile::default_for(backend),
-        };
+        let profile: Profile = ProfileArg::or_default(args.profile, backend);
         let dataset = rmd_data::resolve_dataset(
             &store,
             &args.dataset,
@@ -154,7 +153,8 @@ fn main() -> ExitCode {
             &code,
         )
         .with_context(|| format!("resolving --dataset {}", args.dataset))?;
-        let channels = dataset.manifest.metrics["shape"][0].as_u64().unwrap_or(3) as usize;
+        let info = rmd_data::dataset::DatasetInfo::read(&dataset)?;
+        let channels = info.channels;
         let mut params = profile.pretrain_params(channels, args.seed);
         params.method = method(params.method, args.method, args.temperature)?;
         if let Some(a) = &args.arch {
@@ -181,7 +181,7 @@ fn main() -> ExitCode {
         args.output.say(format!(
             "{} on {} [{}], profile {}, {} epochs, batch {}, {} on {}",
             params.method.name(),
-            dataset.manifest.metrics["name"].as_str().unwrap_or("?"),
+            info.name,
             short(dataset.key()),
             profile.name(),
             params.epochs,

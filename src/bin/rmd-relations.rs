@@ -129,6 +129,7 @@ enum Teacher {
 fn main() -> ExitCode {
     cli::run(|| {
         let args = Args::parse();
+        args.output.apply();
         let started = Instant::now();
         let store = args.store.open()?;
         let code = cli::code_identity(true);

@@ -115,6 +115,20 @@ enum Command {
     },
 }
 
+impl Command {
+    /// The subcommand's output flags, when it has them.
+    fn output(&self) -> Option<&OutputArgs> {
+        match self {
+            Command::Store { .. } => None,
+            Command::Dataset(d) => Some(&d.output),
+            Command::Reproduce(r) => Some(&r.output),
+            Command::RmCurves { output, .. } | Command::Export { output, .. } => Some(output),
+            Command::LabelIssues(a) => Some(&a.output),
+            Command::Predict(a) => Some(&a.output),
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 struct LabelIssuesArgs {
     /// The noise artifact whose labels are checked (key or unique prefix).
@@ -345,6 +359,9 @@ fn run_reproduce(args: ReproduceArgs, store: &StoreArgs) -> anyhow::Result<()> {
 fn main() -> ExitCode {
     cli::run(|| {
         let args = Cli::parse();
+        if let Some(output) = args.command.output() {
+            output.apply();
+        }
         match args.command {
             Command::Store { verb } => store_cmd::run(verb, &args.store),
             Command::Dataset(d) => rmdnet::dataset_cmd::run(d, &args.store),

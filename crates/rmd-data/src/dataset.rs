@@ -54,6 +54,14 @@ impl DatasetInfo {
     pub fn num_classes(&self) -> usize {
         self.classes.len()
     }
+
+    /// Reads the description of a dataset artifact (`dataset.json`) without opening its
+    /// images.
+    pub fn read(artifact: &Artifact) -> Result<DatasetInfo> {
+        let info_path = artifact.path("dataset.json");
+        let text = std::fs::read_to_string(&info_path).ctx("reading", &info_path)?;
+        serde_json::from_str(&text).map_err(|e| DataError::bad(&info_path, format!("unreadable: {e}")))
+    }
 }
 
 #[derive(Serialize)]
@@ -265,7 +273,7 @@ pub fn resolve_dataset(
     {
         return Ok(a);
     }
-    eprintln!("importing {} from {}", known.name(), dir.display());
+    rmd_store::report::note(format!("importing {} from {}", known.name(), dir.display()));
     let raw = known.read(&dir)?;
     let artifact = import_raw(store, &raw, code, &format!("{} ({})", known.name(), canonical.display()))?;
     let idx =
@@ -352,10 +360,7 @@ pub struct Dataset {
 impl Dataset {
     /// Opens a dataset artifact, checking file sizes and label ranges.
     pub fn open(artifact: &Artifact) -> Result<Dataset> {
-        let info_path = artifact.path("dataset.json");
-        let text = std::fs::read_to_string(&info_path).ctx("reading", &info_path)?;
-        let info: DatasetInfo = serde_json::from_str(&text)
-            .map_err(|e| DataError::bad(&info_path, format!("unreadable: {e}")))?;
+        let info = DatasetInfo::read(artifact)?;
         let train = open_split(artifact, "train", info.n_train, &info)?;
         let test = open_split(artifact, "test", info.n_test, &info)?;
         Ok(Dataset { key: artifact.key().to_string(), info, train, test })

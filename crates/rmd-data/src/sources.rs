@@ -164,13 +164,13 @@ impl KnownDataset {
                 return Err(missing_msg("downloading is disabled (--no-download)"));
             }
             let url = format!("{}{}", opts.base_url, archive.file_name);
-            eprintln!("{} not found locally; downloading {url}", self.name());
+            rmd_store::report::note(format!("{} not found locally; downloading {url}", self.name()));
             download::download(&opts.base_url, &archive, &opts.data_dir, opts.progress)
                 .map_err(|e| missing_msg(&e.to_string()))?;
         } else {
             download::check_md5(&archive_path, &archive)?;
         }
-        eprintln!("extracting {}", archive_path.display());
+        rmd_store::report::note(format!("extracting {}", archive_path.display()));
         download::extract(&archive_path, &archive, &opts.data_dir)
     }
 

@@ -122,10 +122,10 @@ pub fn begin_training<S: DeserializeOwned>(
     // Said only once the store has started afresh: not in plan mode (nothing is discarded)
     // nor when another process is still running it (begin fails).
     if let (Some(state), rmd_store::Begin::Run(_)) = (&left, &begun) {
-        eprintln!(
-            "note: discarded the checkpoint of an interrupted run ({} of {epochs} epochs done); use --resume to continue such a run",
+        rmd_store::report::warn(format!(
+            "discarded the checkpoint of an interrupted run ({} of {epochs} epochs done); use --resume to continue such a run",
             epochs_done(state)
-        );
+        ));
     }
     Ok(begun)
 }

@@ -18,6 +18,7 @@ mod layout;
 mod manifest;
 mod pending;
 mod plan;
+pub mod report;
 mod store;
 mod verify;
 

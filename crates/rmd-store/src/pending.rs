@@ -84,11 +84,11 @@ impl Store {
             Lookup::Complete(a) if !opts.force => return Ok(Begin::Cached(*a)),
             Lookup::Complete(_) => Some("forced rerun".to_string()),
             Lookup::Broken(reason) => {
-                eprintln!(
-                    "warning: {}/{} is damaged ({reason}); computing it again to replace it",
+                crate::report::warn(format!(
+                    "{}/{} is damaged ({reason}); computing it again to replace it",
                     spec.stage,
                     &key[..12.min(key.len())]
-                );
+                ));
                 Some(reason)
             }
             Lookup::Missing => None,
@@ -133,7 +133,10 @@ impl Store {
         match lock.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                eprintln!("waiting for another process producing {stage}/{}", &key[..12.min(key.len())]);
+                crate::report::note(format!(
+                    "waiting for another process producing {stage}/{}",
+                    &key[..12.min(key.len())]
+                ));
                 lock.lock().ctx("locking", &lock_path)?;
             }
             Err(TryLockError::Error(e)) => return Err(StoreError::io("locking", &lock_path, e)),
