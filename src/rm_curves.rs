@@ -79,11 +79,7 @@ fn load(store: &Store, prefix: &str, label: Option<&str>, relations: &[Artifact]
         .with_context(|| format!("{}: no images metric", artifact.key()))? as usize;
     let per_epoch = (images / p.batch_size * p.batch_size) as f64;
     let path = artifact.path("epochs.csv");
-    let mut reader = csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
-    let rows: Vec<EpochLog> = reader
-        .deserialize()
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("reading {}", path.display()))?;
+    let rows: Vec<EpochLog> = rmd_nn::train::read_csv(&path)?;
     if rows.is_empty() {
         bail!("{}: no epochs", path.display());
     }

@@ -4,24 +4,12 @@
 use super::pipeline::{NoiseSpec, Pipeline, RunSpec, TeacherSpec};
 use super::plots;
 use anyhow::Context;
+use rmd_nn::distill::EpochLog;
 use rmd_nn::relations::RelationGraph;
 use rmd_store::{Artifact, Store};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
-
-/// One epoch of an RGRL-stage run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EpochRow {
-    /// 1-based epoch.
-    pub epoch: usize,
-    /// Clean test accuracy.
-    pub test_acc: f64,
-    /// Share of tracked flipped samples predicted as their noisy label.
-    pub memorised: f64,
-    /// Share predicted as their clean label.
-    pub corrected: f64,
-}
 
 /// The outcome of one RGRL-stage artifact.
 #[derive(Debug, Clone)]
@@ -47,7 +35,7 @@ pub struct RunResult {
     /// Minutes the run took (its manifest's wall time).
     pub minutes: f64,
     /// Per-epoch curve.
-    pub epochs: Vec<EpochRow>,
+    pub epochs: Vec<EpochLog>,
 }
 
 impl RunResult {
@@ -96,26 +84,8 @@ fn label(run: &str, teacher: Option<&str>) -> String {
     }
 }
 
-fn read_epochs(a: &Artifact) -> anyhow::Result<Vec<EpochRow>> {
-    let path = a.path("epochs.csv");
-    let mut r = csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
-    let headers = r.headers()?.clone();
-    let col = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name)
-            .with_context(|| format!("{}: no column {name}", path.display()))
-    };
-    let (e, t, m, c) = (col("epoch")?, col("test_acc")?, col("memorised")?, col("corrected")?);
-    let mut rows = Vec::new();
-    for rec in r.records() {
-        let rec = rec.with_context(|| format!("reading {}", path.display()))?;
-        let f = |i: usize| {
-            rec[i].parse::<f64>().with_context(|| format!("{}: bad number {:?}", path.display(), &rec[i]))
-        };
-        rows.push(EpochRow { epoch: f(e)? as usize, test_acc: f(t)?, memorised: f(m)?, corrected: f(c)? });
-    }
-    Ok(rows)
+fn read_epochs(a: &Artifact) -> anyhow::Result<Vec<EpochLog>> {
+    Ok(rmd_nn::train::read_csv(&a.path("epochs.csv"))?)
 }
 
 /// Everything the report is made of.

@@ -1,11 +1,13 @@
-//! The RGRL stage's per-epoch log and its CSV files.
+//! The RGRL stage's per-epoch log and its per-class CSV files.
 
-use crate::error::{IoContext, Result};
+use crate::error::Result;
+use crate::train::{EpochRecord, write_csv};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// One epoch's figures.
+/// One epoch's figures; the field order is the column order of `epochs.csv` (`None`: an
+/// empty cell, for switched-off terms).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochLog {
     /// 1-based epoch.
@@ -32,15 +34,14 @@ pub struct EpochLog {
     pub memorised: f64,
     /// Share of the tracked flipped training samples predicted as their clean label.
     pub corrected: f64,
-    /// Wall seconds of the epoch (training and evaluation).
+    /// Wall seconds of the epoch (training and evaluation), to the millisecond.
     pub seconds: f64,
-    /// Training images per second.
+    /// Training images per second, two decimals.
     pub images_per_s: f64,
 }
 
-impl EpochLog {
-    /// A one-line summary.
-    pub fn describe(&self, epochs: usize) -> String {
+impl EpochRecord for EpochLog {
+    fn describe(&self, epochs: usize) -> String {
         let mut terms = String::new();
         for (name, v) in [("node", self.node_loss), ("edge", self.edge_loss), ("graph", self.graph_loss)] {
             if let Some(v) = v {
@@ -62,41 +63,24 @@ impl EpochLog {
     }
 }
 
-fn opt(v: Option<f64>) -> String {
-    v.map(|x| x.to_string()).unwrap_or_default()
+/// A row of `per_class.csv`.
+#[derive(Debug, Serialize)]
+struct PerClassRow<'a> {
+    class: usize,
+    name: &'a str,
+    /// Empty when the class has no test image.
+    accuracy: Option<f64>,
+    support: u64,
 }
 
-/// Writes the epoch log as CSV (empty cells for switched-off terms).
-pub fn write_epochs_csv(path: &Path, log: &[EpochLog]) -> Result<()> {
-    let mut text = String::from(
-        "epoch,lr,loss,base_loss,node_loss,edge_loss,graph_loss,train_acc_noisy,val_acc_noisy,test_acc,memorised,corrected,seconds,images_per_s\n",
-    );
-    for e in log {
-        let _ = writeln!(
-            text,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{:.3},{:.2}",
-            e.epoch,
-            e.lr,
-            e.loss,
-            e.base_loss,
-            opt(e.node_loss),
-            opt(e.edge_loss),
-            opt(e.graph_loss),
-            e.train_acc_noisy,
-            opt(e.val_acc_noisy),
-            e.test_acc,
-            e.memorised,
-            e.corrected,
-            e.seconds,
-            e.images_per_s
-        );
-    }
-    std::fs::write(path, text).ctx("writing", path)
-}
-
-/// Quotes a CSV field when it needs it.
-fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+/// A row of `confusion.csv`.
+#[derive(Debug, Serialize)]
+struct ConfusionRow<'a> {
+    true_label: usize,
+    true_name: &'a str,
+    predicted_label: usize,
+    predicted_name: &'a str,
+    count: u64,
 }
 
 /// Writes per-class test accuracy: class, name, accuracy, support.
@@ -106,23 +90,34 @@ pub fn write_per_class_csv(
     confusion: &[Vec<u64>],
     acc: &[f64],
 ) -> Result<()> {
-    let mut text = String::from("class,name,accuracy,support\n");
-    for (c, name) in classes.iter().enumerate() {
-        let support: u64 = confusion[c].iter().sum();
-        let a = if acc[c].is_nan() { String::new() } else { acc[c].to_string() };
-        let _ = writeln!(text, "{c},{},{a},{support}", field(name));
-    }
-    std::fs::write(path, text).ctx("writing", path)
+    let rows: Vec<PerClassRow> = classes
+        .iter()
+        .enumerate()
+        .map(|(c, name)| PerClassRow {
+            class: c,
+            name,
+            accuracy: (!acc[c].is_nan()).then_some(acc[c]),
+            support: confusion[c].iter().sum(),
+        })
+        .collect();
+    write_csv(path, &rows)
 }
 
 /// Writes the confusion matrix in long format: true_label, true_name, predicted_label,
 /// predicted_name, count (every pair, zeros included).
 pub fn write_confusion_csv(path: &Path, classes: &[String], confusion: &[Vec<u64>]) -> Result<()> {
-    let mut text = String::from("true_label,true_name,predicted_label,predicted_name,count\n");
-    for (t, row) in confusion.iter().enumerate() {
-        for (p, n) in row.iter().enumerate() {
-            let _ = writeln!(text, "{t},{},{p},{},{n}", field(&classes[t]), field(&classes[p]));
-        }
-    }
-    std::fs::write(path, text).ctx("writing", path)
+    let rows: Vec<ConfusionRow> = confusion
+        .iter()
+        .enumerate()
+        .flat_map(|(t, row)| {
+            row.iter().enumerate().map(move |(p, &count)| ConfusionRow {
+                true_label: t,
+                true_name: &classes[t],
+                predicted_label: p,
+                predicted_name: &classes[p],
+                count,
+            })
+        })
+        .collect();
+    write_csv(path, &rows)
 }

@@ -10,6 +10,7 @@
 mod eval;
 mod log;
 pub mod losses;
+mod objective;
 mod params;
 pub mod rgrl;
 mod split;
@@ -30,18 +31,17 @@ use crate::error::{IoContext, NnError, Result};
 use crate::models::{Classifier, ClassifierConfig};
 use crate::pretrain::{PRETRAIN_STAGE, load_encoder};
 use crate::relations::{RELATIONS_STAGE, RelationGraph};
+use crate::train::{TrainState, Trainer};
 use burn::module::Module;
-use burn::optim::GradientsParams;
-use burn::tensor::activation::softmax;
-use burn::tensor::{Device, Tensor, TensorData};
-use rmd_data::augment::{ImageShape, Normalizer, Stream, crop_flip_batch};
+use burn::tensor::Device;
+use objective::{EvalSets, RgrlObjective};
+use rmd_data::augment::{ImageShape, Normalizer};
 use rmd_data::dataset::{DATASET_STAGE, Dataset};
 use rmd_data::loader::epoch_permutation;
 use rmd_data::noise::{NOISE_STAGE, NoiseLabels};
 use rmd_store::{Artifact, ArtifactSpec, Begin, BeginOptions, CodeIdentity, CommitInfo, Store};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 /// Stage name of RGRL artifacts.
 pub const DISTILL_STAGE: &str = "distill";
@@ -110,15 +110,6 @@ pub struct DistillRequest {
     /// Print one line per epoch on stderr.
     pub verbose: bool,
 }
-
-/// Progress recorded with a checkpoint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct CheckpointState {
-    epochs_done: usize,
-    log: Vec<EpochLog>,
-}
-
-type Checkpoint = crate::checkpoint::Checkpoint<Classifier, CheckpointState>;
 
 fn invalid(msg: impl Into<String>) -> NnError {
     NnError::Invalid(msg.into())
@@ -228,7 +219,7 @@ pub fn run_distill(
     }
     let opts = BeginOptions { force: req.force, resume: req.resume };
     let pending =
-        match crate::checkpoint::begin_training(store, &spec, p.epochs, opts, |s: &CheckpointState| {
+        match crate::checkpoint::begin_training(store, &spec, p.epochs, opts, |s: &TrainState<EpochLog>| {
             s.epochs_done
         })? {
             Begin::Cached(a) => return Ok((a, true)),
@@ -304,15 +295,8 @@ pub fn run_distill(
         }
         Ok((model, optim))
     };
-    let (mut model, mut optim) = fresh()?;
-    let mut elr = match p.loss {
-        BaseLoss::Elr { beta, .. } => Some(ElrMemory::new(n, classes, beta)),
-        _ => None,
-    };
-    let feat_dim = p.backbone.out_dim();
     let use_graph = rgrl.as_ref().is_some_and(|r| r.graph_weight > 0.0);
     let use_confidence = rgrl.as_ref().is_some_and(|r| r.confidence);
-    let mut bank = use_graph.then(|| rgrl::MemoryBank::new(n, feat_dim));
     // L_graph's neighbours (and the confidence weights) come from the images being trained on.
     let train_neighbours = match (&graph, use_graph || use_confidence) {
         (Some(g), true) if subset.len() == n => {
@@ -323,209 +307,46 @@ pub fn run_distill(
         }
         _ => None,
     };
-    let mut log: Vec<EpochLog> = Vec::new();
-    let ckpt_dir = pending.path("checkpoint");
-    if pending.resumed() {
-        match Checkpoint::load(&ckpt_dir, model, optim)? {
-            Some(c) => {
-                eprintln!("resuming after epoch {} of {}", c.state.epochs_done, p.epochs);
-                if let Some(m) = &mut elr {
-                    m.targets = c.blob("elr_targets", n * classes)?;
-                }
-                if bank.is_some() {
-                    bank = Some(rgrl::MemoryBank::from_blob(
-                        c.blob("memory_bank", n * feat_dim + n)?,
-                        n,
-                        feat_dim,
-                    ));
-                }
-                (model, optim, log) = (c.model, c.optim, c.state.log);
-            }
-            None => {
-                eprintln!("no checkpoint to resume from; starting at epoch 1");
-                (model, optim) = fresh()?;
-            }
-        }
-    }
-
-    let start_epoch = log.len();
     let run_name = match &rgrl {
         Some(r) => format!("{}+rgrl({})", p.loss.name(), r.describe()),
         None => p.loss.name().to_string(),
     };
-    let bar = rmd_data::progress::count_bar((p.epochs * steps_per_epoch) as u64, req.progress, &run_name);
-    bar.set_position((start_epoch * steps_per_epoch) as u64);
-    let scalar = |t: Tensor<1>| -> f64 { t.into_data().try_to_vec::<f32>().expect("scalar")[0] as f64 };
-    let mut last_pred: Vec<u16> = Vec::new();
-
-    for epoch in start_epoch..p.epochs {
-        let started = Instant::now();
-        let order = epoch_permutation(subset.len(), p.seed, epoch as u64);
-        let mut sums = [0f64; 5]; // total, base, node, edge, graph
-        let mut graph_steps = 0usize;
-        let mut agree = 0usize;
-        let mut lr = 0.0;
-        for step in 0..steps_per_epoch {
-            let idx: Vec<u32> = order[step * p.batch_size..(step + 1) * p.batch_size]
-                .iter()
-                .map(|&i| subset[i as usize])
-                .collect();
-            let b = idx.len();
-            let images = ds.train.gather(&idx);
-            let x = crop_flip_batch(
-                &images,
-                &idx,
-                shape,
-                p.crop_padding,
-                &norm,
-                Stream { seed: p.seed, epoch: epoch as u64, view: 0 },
-            );
-            let x = Tensor::<4>::from_data(
-                TensorData::new(x, [b, shape.channels, shape.height, shape.width]),
-                &device,
-            );
-            let noisy: Vec<u16> = idx.iter().map(|&i| labels.noisy[i as usize]).collect();
-            let onehot = Tensor::<2>::from_data(
-                TensorData::new(losses::one_hot(&noisy, classes), [b, classes]),
-                &device,
-            );
-            let out = model.forward(x);
-            let logits_v = out.logits.clone().into_data().try_to_vec::<f32>().expect("f32 logits");
-            agree += (0..b)
-                .filter(|&r| eval::argmax(&logits_v[r * classes..(r + 1) * classes]) == noisy[r] as usize)
-                .count();
-            let elr_targets = elr.as_mut().map(|m| {
-                let probs =
-                    softmax(out.logits.clone().detach(), 1).into_data().try_to_vec::<f32>().expect("f32");
-                Tensor::<2>::from_data(TensorData::new(m.update(&idx, &probs), [b, classes]), &device)
-            });
-            let base = p.loss.forward(out.logits.clone(), onehot, elr_targets);
-            let mut total = base.clone();
-            sums[1] += scalar(base);
-            if let (Some(r), Some(g)) = (&rgrl, &graph) {
-                // The batch's teacher embeddings, built once for L_node and L_edge.
-                let teacher = (r.node_weight > 0.0 || r.edge_weight > 0.0).then(|| {
-                    Tensor::<2>::from_data(TensorData::new(g.embeddings_of(&idx), [b, g.dim]), &device)
-                });
-                // Per-sample confidence in the teacher ([b, 1]), when asked for.
-                let confidence = match (&train_neighbours, r.confidence) {
-                    (Some(tn), true) => {
-                        let w: Vec<f32> =
-                            idx.iter().map(|&i| tn.confidence(i as usize, &labels.noisy, classes)).collect();
-                        Some(Tensor::<2>::from_data(TensorData::new(w, [b, 1]), &device))
-                    }
-                    _ => None,
-                };
-                let weigh = |rows: Tensor<2>| match &confidence {
-                    Some(w) => rows * w.clone(),
-                    None => rows,
-                };
-                if let (true, Some(e)) = (r.node_weight > 0.0, &teacher) {
-                    let l =
-                        weigh(rgrl::node_loss_rows(out.projected.clone().expect("projection"), e.clone()))
-                            .mean();
-                    sums[2] += scalar(l.clone());
-                    total = total + l * r.node_weight as f32;
-                }
-                if let (true, Some(e)) = (r.edge_weight > 0.0, teacher) {
-                    let l =
-                        weigh(rgrl::edge_loss_rows(out.features.clone(), e, r.tau_teacher, r.tau_student))
-                            .mean();
-                    sums[3] += scalar(l.clone());
-                    total = total + l * r.edge_weight as f32;
-                }
-                if let (Some(bank), Some(tn)) = (&mut bank, &train_neighbours) {
-                    let k = r.graph_k.min(tn.k);
-                    let gb = rgrl::graph_batch(&idx, tn, bank, k, r.graph_tau);
-                    // Unweighted runs keep graph_loss's single sum, so their results do not change.
-                    let l = match &confidence {
-                        Some(_) => rgrl::graph_loss_rows(out.features.clone(), &gb, k, r.tau_student)
-                            .map(|rows| weigh(rows).sum() / gb.rows_used as f32),
-                        None => rgrl::graph_loss(out.features.clone(), &gb, k, r.tau_student),
-                    };
-                    if let Some(l) = l {
-                        sums[4] += scalar(l.clone());
-                        graph_steps += 1;
-                        total = total + l * r.graph_weight as f32;
-                    }
-                    let h = rgrl::l2_normalize(out.features.clone().detach());
-                    bank.write(&idx, &h.into_data().try_to_vec::<f32>().expect("f32 features"));
-                }
-            }
-            let value = scalar(total.clone());
-            if !value.is_finite() {
-                return Err(NnError::Diverged(format!("loss {value} at epoch {} step {step}", epoch + 1)));
-            }
-            sums[0] += value;
-            lr = p.schedule.lr(p.lr, epoch * steps_per_epoch + step, steps_per_epoch, p.epochs);
-            let grads = GradientsParams::from_grads(total.backward(), &model);
-            model = optim.step(lr, model, grads);
-            bar.inc(1);
-            bar.set_message(format!("{run_name} epoch {}/{} loss {value:.4}", epoch + 1, p.epochs));
-            if !req.progress && req.verbose && (step + 1) % (steps_per_epoch / 5).max(1) == 0 {
-                let per_step = started.elapsed().as_secs_f64() / (step + 1) as f64;
-                let remaining = (p.epochs - epoch) * steps_per_epoch - (step + 1);
-                eprintln!(
-                    "  epoch {}/{} step {}/{steps_per_epoch}: mean loss {:.4}, {:.0} img/s, eta {:.1} min",
-                    epoch + 1,
-                    p.epochs,
-                    step + 1,
-                    sums[0] / (step + 1) as f64,
-                    p.batch_size as f64 / per_step,
-                    remaining as f64 * per_step / 60.0
-                );
-            }
-        }
-        let train_secs = started.elapsed().as_secs_f64();
-        let test_pred = predict(&model, &ds.test, &test_idx, shape, &norm, &plain_device, 500);
-        let memo_pred = predict(&model, &ds.train, &memo_idx, shape, &norm, &plain_device, 500);
-        let val_acc_noisy = (!val_idx.is_empty()).then(|| {
-            accuracy(&predict(&model, &ds.train, &val_idx, shape, &norm, &plain_device, 500), &val_noisy)
-        });
-        let memo = memorisation(&memo_pred, &memo_clean, &memo_noisy);
-        let steps = steps_per_epoch as f64;
-        let on = |w: Option<f64>, sum: f64, count: f64| w.filter(|w| *w > 0.0).map(|_| sum / count.max(1.0));
-        let entry = EpochLog {
-            epoch: epoch + 1,
-            lr,
-            loss: sums[0] / steps,
-            base_loss: sums[1] / steps,
-            node_loss: on(rgrl.as_ref().map(|r| r.node_weight), sums[2], steps),
-            edge_loss: on(rgrl.as_ref().map(|r| r.edge_weight), sums[3], steps),
-            graph_loss: on(rgrl.as_ref().map(|r| r.graph_weight), sums[4], graph_steps as f64),
-            train_acc_noisy: agree as f64 / (steps_per_epoch * p.batch_size) as f64,
-            val_acc_noisy,
-            test_acc: accuracy(&test_pred, &test_labels),
-            memorised: memo.noisy,
-            corrected: memo.clean,
-            seconds: started.elapsed().as_secs_f64(),
-            images_per_s: (steps_per_epoch * p.batch_size) as f64 / train_secs,
-        };
-        if req.verbose {
-            bar.suspend(|| eprintln!("{}", entry.describe(p.epochs)));
-        }
-        log.push(entry);
-        last_pred = test_pred;
-        if epoch + 1 < p.epochs {
-            let state = CheckpointState { epochs_done: log.len(), log: log.clone() };
-            let elr_blob = elr.as_ref().map(|m| m.targets.clone());
-            let bank_blob = bank.as_ref().map(|b| b.to_blob());
-            let mut blobs: Vec<(&str, &[f32])> = Vec::new();
-            if let Some(v) = &elr_blob {
-                blobs.push(("elr_targets", v));
-            }
-            if let Some(v) = &bank_blob {
-                blobs.push(("memory_bank", v));
-            }
-            Checkpoint::save(&ckpt_dir, &model, &optim, &state, &blobs)?;
-        }
-    }
-    bar.finish_and_clear();
-    crate::checkpoint::remove(&ckpt_dir)?;
-    if last_pred.is_empty() {
+    let trainer = Trainer {
+        epochs: p.epochs,
+        batch_size: p.batch_size,
+        seed: p.seed,
+        subset: &subset,
+        label: run_name.clone(),
+        progress: req.progress,
+        verbose: req.verbose,
+    };
+    let eval_sets = EvalSets {
+        test_idx: test_idx.clone(),
+        test_labels: test_labels.clone(),
+        memo_idx,
+        memo_clean,
+        memo_noisy,
+        val_idx: val_idx.clone(),
+        val_noisy,
+    };
+    let mut objective = RgrlObjective::new(
+        p,
+        &ds,
+        &labels,
+        &norm,
+        graph.as_ref(),
+        train_neighbours.as_ref(),
+        eval_sets,
+        steps_per_epoch,
+        device.clone(),
+        plain_device.clone(),
+    );
+    let (model, log) = trainer.run(&pending.path("checkpoint"), pending.resumed(), fresh, &mut objective)?;
+    let last_pred = match std::mem::take(&mut objective.last_test_pred) {
         // Resumed from a checkpoint written after the last epoch: evaluate once more.
-        last_pred = predict(&model, &ds.test, &test_idx, shape, &norm, &plain_device, 500);
-    }
+        v if v.is_empty() => objective.predict_test(&model),
+        v => v,
+    };
 
     // Outputs.
     crate::checkpoint::save_model(&model, &pending.path("classifier.bpk"))?;
@@ -539,7 +360,7 @@ pub fn run_distill(
     };
     let ipath = pending.path("model.json");
     std::fs::write(&ipath, serde_json::to_vec_pretty(&info).expect("json")).ctx("writing", &ipath)?;
-    log::write_epochs_csv(&pending.path("epochs.csv"), &log)?;
+    crate::train::write_csv(&pending.path("epochs.csv"), &log)?;
     let conf = confusion(&last_pred, &test_labels, classes);
     let per_class = per_class_accuracy(&conf);
     log::write_per_class_csv(&pending.path("per_class.csv"), &ds.info.classes, &conf, &per_class)?;

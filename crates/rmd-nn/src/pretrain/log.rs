@@ -1,12 +1,9 @@
-//! The RM stage's epoch log and checkpoint state (the checkpoint mechanics are in
-//! [`crate::checkpoint`]).
+//! The RM stage's per-epoch log (`epochs.csv`).
 
-use crate::error::{IoContext, Result};
-use crate::models::SimSiam;
+use crate::train::EpochRecord;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
 
-/// One epoch's figures.
+/// One epoch's figures; the field order is the column order of `epochs.csv`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochLog {
     /// 1-based epoch.
@@ -17,17 +14,16 @@ pub struct EpochLog {
     pub lr: f64,
     /// kNN accuracy, when the monitor ran.
     pub knn_acc: Option<f64>,
-    /// Wall seconds (training and monitor).
+    /// Wall seconds (training and monitor), to the millisecond.
     pub seconds: f64,
-    /// Training images per second (each image is two views).
+    /// Training images per second (each image is two views), two decimals.
     pub images_per_s: f64,
-    /// Share of the training time spent augmenting.
+    /// Share of the training time spent augmenting, four decimals.
     pub aug_share: f64,
 }
 
-impl EpochLog {
-    /// A one-line summary.
-    pub fn describe(&self, epochs: usize) -> String {
+impl EpochRecord for EpochLog {
+    fn describe(&self, epochs: usize) -> String {
         format!(
             "epoch {}/{epochs}: loss {:.4}, lr {:.4}, {}{:.0} img/s, augmentation {:.0}% of the step, {:.0}s",
             self.epoch,
@@ -39,34 +35,4 @@ impl EpochLog {
             self.seconds
         )
     }
-}
-
-/// Progress recorded with a checkpoint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CheckpointState {
-    /// Completed epochs.
-    pub epochs_done: usize,
-    /// Their log.
-    pub log: Vec<EpochLog>,
-}
-
-/// An RM checkpoint.
-pub type Checkpoint = crate::checkpoint::Checkpoint<SimSiam, CheckpointState>;
-
-/// Writes the epoch log as CSV (empty cells for epochs without a kNN evaluation).
-pub fn write_csv(path: &Path, log: &[EpochLog]) -> Result<()> {
-    let mut text = String::from("epoch,loss,lr,knn_acc,seconds,images_per_s,aug_share\n");
-    for e in log {
-        text.push_str(&format!(
-            "{},{},{},{},{:.3},{:.2},{:.4}\n",
-            e.epoch,
-            e.loss,
-            e.lr,
-            e.knn_acc.map(|a| a.to_string()).unwrap_or_default(),
-            e.seconds,
-            e.images_per_s,
-            e.aug_share
-        ));
-    }
-    std::fs::write(path, text).ctx("writing", path)
 }

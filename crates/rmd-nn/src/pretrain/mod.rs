@@ -8,29 +8,28 @@
 //! `epochs.csv` ([`EpochLog`] rows: per-epoch loss, lr, kNN accuracy, seconds, images/s,
 //! augmentation share of the step time).
 
-mod checkpoint;
+mod log;
+mod objective;
 mod params;
 
 pub use crate::profile::Profile;
-pub use checkpoint::EpochLog;
+pub use log::EpochLog;
 pub use params::{AugmentParams, KnnParams, PretrainParams, RmMethod};
 
 use crate::backend::ComputeDevice;
 use crate::error::{IoContext, NnError, Result};
-use crate::knn::{embed, knn_accuracy};
 use crate::models::{ResNet, SimSiam, SimSiamConfig};
 use crate::schedule::CosineSchedule;
+use crate::train::{TrainState, Trainer};
 use burn::module::Module;
-use burn::optim::GradientsParams;
-use burn::tensor::{Device, Tensor, TensorData};
-use checkpoint::{Checkpoint, CheckpointState};
-use rmd_data::augment::{ImageShape, Normalizer, Stream, simsiam_batch};
+use burn::tensor::Device;
+use objective::RmObjective;
+use rmd_data::augment::{ImageShape, Normalizer};
 use rmd_data::dataset::{DATASET_STAGE, Dataset};
 use rmd_data::loader::epoch_permutation;
 use rmd_store::{Artifact, ArtifactSpec, Begin, BeginOptions, CodeIdentity, CommitInfo, Store};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 /// Stage name of RM artifacts.
 pub const PRETRAIN_STAGE: &str = "pretrain";
@@ -138,7 +137,7 @@ pub fn run_pretrain(
     let spec = ArtifactSpec::new(PRETRAIN_STAGE, PRETRAIN_SCHEMA_VERSION, p).with_input("dataset", &ds.key);
     let opts = BeginOptions { force: req.force, resume: req.resume };
     let pending =
-        match crate::checkpoint::begin_training(store, &spec, p.epochs, opts, |s: &CheckpointState| {
+        match crate::checkpoint::begin_training(store, &spec, p.epochs, opts, |s: &TrainState<EpochLog>| {
             s.epochs_done
         })? {
             Begin::Cached(a) => return Ok((a, true)),
@@ -167,118 +166,30 @@ pub fn run_pretrain(
     let fresh = || {
         device.seed(p.seed);
         let optim = crate::schedule::sgd(p.momentum, p.weight_decay);
-        (p.model.init(&device), optim)
+        Ok((p.model.init(&device), optim))
     };
-    let (mut model, mut optim): (SimSiam, _) = fresh();
-    let mut log: Vec<EpochLog> = Vec::new();
-    let ckpt_dir = pending.path("checkpoint");
-    if pending.resumed() {
-        match Checkpoint::load(&ckpt_dir, model, optim)? {
-            Some(c) => {
-                eprintln!("resuming after epoch {} of {}", c.state.epochs_done, p.epochs);
-                (model, optim, log) = (c.model, c.optim, c.state.log);
-            }
-            None => {
-                eprintln!("no checkpoint to resume from; starting at epoch 1");
-                (model, optim) = fresh();
-            }
-        }
-    }
-    let start_epoch = log.len();
-    let aug = p.augment.pipeline();
-    let plain_device = compute.device.clone();
-    let bar = rmd_data::progress::count_bar(
-        (p.epochs * steps_per_epoch) as u64,
-        req.progress,
-        &format!("{} {}", p.method.name(), ds.info.name),
-    );
-    bar.set_position((start_epoch * steps_per_epoch) as u64);
-
-    for epoch in start_epoch..p.epochs {
-        let started = Instant::now();
-        let mut aug_secs = 0.0;
-        let order = epoch_permutation(subset.len(), p.seed, epoch as u64);
-        let mut loss_sum = 0.0;
-        let mut lr = 0.0;
-        for step in 0..steps_per_epoch {
-            let idx: Vec<u32> = order[step * p.batch_size..(step + 1) * p.batch_size]
-                .iter()
-                .map(|&i| subset[i as usize])
-                .collect();
-            let t_aug = Instant::now();
-            let images = ds.train.gather(&idx);
-            let view = |v: u32| {
-                let stream = Stream { seed: p.seed, epoch: epoch as u64, view: v };
-                simsiam_batch(&images, &idx, shape, &aug, &norm, stream)
-            };
-            let (v1, v2) = (view(0), view(1));
-            aug_secs += t_aug.elapsed().as_secs_f64();
-            let dims = [idx.len(), shape.channels, shape.height, shape.width];
-            let x1 = Tensor::<4>::from_data(TensorData::new(v1, dims), &device);
-            let x2 = Tensor::<4>::from_data(TensorData::new(v2, dims), &device);
-            let global_step = epoch * steps_per_epoch + step;
-            lr = schedule.lr(global_step);
-            let loss = match p.method {
-                RmMethod::SimSiam => model.loss(x1, x2),
-                RmMethod::SimClr { temperature } => model.contrastive_loss(x1, x2, temperature),
-            };
-            let value = loss.clone().into_data().try_to_vec::<f32>().expect("scalar loss")[0] as f64;
-            if !value.is_finite() {
-                return Err(NnError::Diverged(format!("loss {value} at epoch {} step {step}", epoch + 1)));
-            }
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
-            loss_sum += value;
-            bar.inc(1);
-            // Without a terminal (logs), report progress ten times per epoch instead of a bar.
-            if !req.progress && req.verbose && (step + 1) % (steps_per_epoch / 10).max(1) == 0 {
-                let per_step = started.elapsed().as_secs_f64() / (step + 1) as f64;
-                let remaining = (p.epochs - epoch) * steps_per_epoch - (step + 1);
-                eprintln!(
-                    "  epoch {}/{} step {}/{steps_per_epoch}: mean loss {:.4}, {:.0} img/s, eta {:.0} min",
-                    epoch + 1,
-                    p.epochs,
-                    step + 1,
-                    loss_sum / (step + 1) as f64,
-                    p.batch_size as f64 / per_step,
-                    remaining as f64 * per_step / 60.0
-                );
-            }
-            bar.set_message(format!(
-                "{} {} epoch {}/{} loss {value:.4}",
-                p.method.name(),
-                ds.info.name,
-                epoch + 1,
-                p.epochs
-            ));
-        }
-        let train_secs = started.elapsed().as_secs_f64();
-        let last = epoch + 1 == p.epochs;
-        let knn_acc = if last || (p.knn.every > 0 && (epoch + 1) % p.knn.every == 0) {
-            Some(monitor(&model.encoder, &ds, &p.knn, shape, &norm, &plain_device, p.seed))
-        } else {
-            None
-        };
-        let entry = EpochLog {
-            epoch: epoch + 1,
-            loss: loss_sum / steps_per_epoch as f64,
-            lr,
-            knn_acc,
-            seconds: started.elapsed().as_secs_f64(),
-            images_per_s: (steps_per_epoch * p.batch_size) as f64 / train_secs,
-            aug_share: aug_secs / train_secs,
-        };
-        if req.verbose {
-            bar.suspend(|| eprintln!("{}", entry.describe(p.epochs)));
-        }
-        log.push(entry);
-        if !last {
-            let state = CheckpointState { epochs_done: log.len(), log: log.clone() };
-            Checkpoint::save(&ckpt_dir, &model, &optim, &state, &[])?;
-        }
-    }
-    bar.finish_and_clear();
-    crate::checkpoint::remove(&ckpt_dir)?;
+    let trainer = Trainer {
+        epochs: p.epochs,
+        batch_size: p.batch_size,
+        seed: p.seed,
+        subset: &subset,
+        label: format!("{} {}", p.method.name(), ds.info.name),
+        progress: req.progress,
+        verbose: req.verbose,
+    };
+    let mut objective = RmObjective {
+        params: p,
+        dataset: &ds,
+        shape,
+        augment: p.augment.pipeline(),
+        normalizer: &norm,
+        schedule,
+        device: device.clone(),
+        eval_device: compute.device.clone(),
+        aug_secs: 0.0,
+    };
+    let (model, log): (SimSiam, _) =
+        trainer.run(&pending.path("checkpoint"), pending.resumed(), fresh, &mut objective)?;
 
     crate::checkpoint::save_model(&model.encoder, &pending.path("encoder.bpk"))?;
     crate::checkpoint::save_model(&model, &pending.path(&format!("{}.bpk", p.method.name())))?;
@@ -292,7 +203,7 @@ pub fn run_pretrain(
     };
     let info_path = pending.path("model.json");
     std::fs::write(&info_path, serde_json::to_vec_pretty(&info).expect("json")).ctx("writing", &info_path)?;
-    checkpoint::write_csv(&pending.path("epochs.csv"), &log)?;
+    crate::train::write_csv(&pending.path("epochs.csv"), &log)?;
 
     let last = log.last().expect("at least one epoch");
     let train_secs: f64 = log.iter().map(|e| e.seconds).sum();
@@ -322,40 +233,4 @@ pub fn run_pretrain(
         device: compute.description.clone(),
     })?;
     Ok((artifact, false))
-}
-
-/// Weighted kNN accuracy of the encoder: test images against training images, both subsets
-/// drawn with fixed seeds so every evaluation uses the same images.
-fn monitor(
-    encoder: &ResNet,
-    ds: &Dataset,
-    knn: &KnnParams,
-    shape: ImageShape,
-    norm: &Normalizer,
-    device: &Device,
-    seed: u64,
-) -> f64 {
-    let pick = |n: usize, limit: Option<usize>, salt: u64| -> Vec<u32> {
-        let mut v = epoch_permutation(n, seed ^ salt, 0);
-        v.truncate(limit.unwrap_or(n).min(n));
-        v.sort_unstable();
-        v
-    };
-    let train_idx = pick(ds.info.n_train, knn.train_images, 0xA1);
-    let test_idx = pick(ds.info.n_test, knn.test_images, 0xB2);
-    let (train, dim) = embed(encoder, &ds.train, &train_idx, shape, norm, device, 256);
-    let (test, _) = embed(encoder, &ds.test, &test_idx, shape, norm, device, 256);
-    let train_labels: Vec<u16> = train_idx.iter().map(|&i| ds.train.labels()[i as usize]).collect();
-    let test_labels: Vec<u16> = test_idx.iter().map(|&i| ds.test.labels()[i as usize]).collect();
-    knn_accuracy(
-        &train,
-        &train_labels,
-        &test,
-        &test_labels,
-        dim,
-        ds.info.num_classes(),
-        knn.k,
-        knn.temperature as f32,
-        device,
-    )
 }

@@ -1,0 +1,278 @@
+//! The training loop every training stage shares.
+//!
+//! A stage describes *what* it optimises as an [`Objective`] (the loss of one batch, the
+//! learning rate of a step, what to record at the end of an epoch, any per-sample state to
+//! keep in checkpoints); [`Trainer::run`] owns *how*: the epoch permutations over the
+//! training subset, resume from the run's checkpoint, the divergence check, the optimizer
+//! step, per-epoch checkpoints, the progress bar or (without a terminal) progress lines with
+//! an ETA, and the per-epoch log. A new method is a new objective, not a new loop.
+//!
+//! The order of every random draw and every floating-point operation is the one the RM and
+//! RGRL stages had before they shared this loop, so their artifacts are unchanged.
+
+use crate::checkpoint::Checkpoint;
+use crate::error::{IoContext, NnError, Result};
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::Tensor;
+use rmd_data::loader::epoch_permutation;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Instant;
+
+/// One row of a stage's per-epoch log (`epochs.csv`, and the checkpoint's `state.json`).
+pub trait EpochRecord: Clone + Serialize + DeserializeOwned {
+    /// A one-line summary for stderr.
+    fn describe(&self, epochs: usize) -> String;
+}
+
+/// Progress saved with each checkpoint: the epochs done and their log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainState<L> {
+    /// Completed epochs.
+    pub epochs_done: usize,
+    /// Their log.
+    pub log: Vec<L>,
+}
+
+/// A training stage's checkpoint.
+pub type TrainCheckpoint<M, L> = Checkpoint<M, TrainState<L>>;
+
+/// The batch a step trains on.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    /// 0-based epoch.
+    pub epoch: usize,
+    /// 0-based step within the epoch.
+    pub step: usize,
+    /// Training-set rows of the batch's images.
+    pub indices: &'a [u32],
+}
+
+/// What the loop measured over an epoch, handed to [`Objective::end_epoch`].
+#[derive(Debug, Clone, Copy)]
+pub struct EpochEnd {
+    /// 0-based epoch.
+    pub epoch: usize,
+    /// Learning rate of the epoch's last step.
+    pub lr: f64,
+    /// Mean of the steps' total losses.
+    pub mean_loss: f64,
+    /// When the epoch started (the log's `seconds` include any evaluation after training).
+    pub started: Instant,
+    /// Seconds spent in the training steps.
+    pub train_secs: f64,
+    /// Training images per second (steps × batch size / `train_secs`).
+    pub images_per_s: f64,
+}
+
+/// What a training stage optimises.
+pub trait Objective<M> {
+    /// The stage's per-epoch log row.
+    type Log: EpochRecord;
+
+    /// The loss of one batch (a scalar tensor on the autodiff device). Per-step figures the
+    /// log needs (loss terms, agreement counts) are accumulated by the objective itself.
+    fn loss(&mut self, model: &M, batch: &Batch) -> Result<Tensor<1>>;
+
+    /// The learning rate of a step (`global_step` counts from the first step of epoch 1).
+    fn lr(&self, global_step: usize) -> f64;
+
+    /// Evaluates the model after an epoch and returns the epoch's log row; resets the
+    /// objective's per-epoch sums.
+    fn end_epoch(&mut self, model: &M, end: &EpochEnd) -> Self::Log;
+
+    /// Per-sample state saved with each checkpoint (name, values).
+    fn checkpoint_blobs(&self) -> Vec<(&'static str, Vec<f32>)> {
+        Vec::new()
+    }
+
+    /// Restores the state of [`Objective::checkpoint_blobs`] from a checkpoint.
+    fn restore(&mut self, _checkpoint: &TrainCheckpoint<M, Self::Log>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The epoch loop's settings.
+#[derive(Debug, Clone)]
+pub struct Trainer<'a> {
+    /// Epochs to train.
+    pub epochs: usize,
+    /// Images per step (the last partial batch of an epoch is dropped).
+    pub batch_size: usize,
+    /// Seed of the epoch permutations.
+    pub seed: u64,
+    /// The training-set rows trained on (each epoch visits them in a seeded order).
+    pub subset: &'a [u32],
+    /// Name shown on the progress bar and progress lines.
+    pub label: String,
+    /// Draw a progress bar.
+    pub progress: bool,
+    /// Print the epoch summaries (and, without a progress bar, progress lines) on stderr.
+    pub verbose: bool,
+}
+
+/// How often per epoch a progress line is printed when no progress bar is drawn.
+const PROGRESS_LINES_PER_EPOCH: usize = 10;
+
+impl Trainer<'_> {
+    /// Optimizer steps per epoch.
+    pub fn steps_per_epoch(&self) -> usize {
+        self.subset.len() / self.batch_size
+    }
+
+    /// Trains from `fresh()` (or, when `resumed`, from the checkpoint in `checkpoint_dir`)
+    /// to the last epoch, checkpointing after every epoch but the last; removes the
+    /// checkpoint at the end. Returns the trained model and the whole epoch log.
+    pub fn run<M, O>(
+        &self,
+        checkpoint_dir: &Path,
+        resumed: bool,
+        fresh: impl Fn() -> Result<(M, ModuleOptimizer)>,
+        objective: &mut O,
+    ) -> Result<(M, Vec<O::Log>)>
+    where
+        M: Module + Clone,
+        O: Objective<M>,
+    {
+        let steps_per_epoch = self.steps_per_epoch();
+        if steps_per_epoch == 0 || self.epochs == 0 {
+            return Err(NnError::Invalid(format!(
+                "{} images with batch size {} and {} epochs leave no training step",
+                self.subset.len(),
+                self.batch_size,
+                self.epochs
+            )));
+        }
+        let (mut model, mut optim) = fresh()?;
+        let mut log: Vec<O::Log> = Vec::new();
+        if resumed {
+            match TrainCheckpoint::<M, O::Log>::load(checkpoint_dir, model, optim)? {
+                Some(c) => {
+                    self.say(&format!("resuming after epoch {} of {}", c.state.epochs_done, self.epochs));
+                    objective.restore(&c)?;
+                    (model, optim, log) = (c.model, c.optim, c.state.log);
+                }
+                None => {
+                    self.say("no checkpoint to resume from; starting at epoch 1");
+                    (model, optim) = fresh()?;
+                }
+            }
+        }
+
+        let start_epoch = log.len();
+        let bar =
+            rmd_data::progress::count_bar((self.epochs * steps_per_epoch) as u64, self.progress, &self.label);
+        bar.set_position((start_epoch * steps_per_epoch) as u64);
+        for epoch in start_epoch..self.epochs {
+            let started = Instant::now();
+            let order = epoch_permutation(self.subset.len(), self.seed, epoch as u64);
+            let mut loss_sum = 0.0;
+            let mut lr = 0.0;
+            for step in 0..steps_per_epoch {
+                let indices: Vec<u32> = order[step * self.batch_size..(step + 1) * self.batch_size]
+                    .iter()
+                    .map(|&i| self.subset[i as usize])
+                    .collect();
+                let loss = objective.loss(&model, &Batch { epoch, step, indices: &indices })?;
+                let value = scalar(loss.clone());
+                if !value.is_finite() {
+                    return Err(NnError::Diverged(format!(
+                        "loss {value} at epoch {} step {step}",
+                        epoch + 1
+                    )));
+                }
+                lr = objective.lr(epoch * steps_per_epoch + step);
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                model = optim.step(lr, model, grads);
+                loss_sum += value;
+                bar.inc(1);
+                bar.set_message(format!(
+                    "{} epoch {}/{} loss {value:.4}",
+                    self.label,
+                    epoch + 1,
+                    self.epochs
+                ));
+                if !self.progress
+                    && self.verbose
+                    && (step + 1) % (steps_per_epoch / PROGRESS_LINES_PER_EPOCH).max(1) == 0
+                {
+                    let per_step = started.elapsed().as_secs_f64() / (step + 1) as f64;
+                    let remaining = (self.epochs - epoch) * steps_per_epoch - (step + 1);
+                    eprintln!(
+                        "  epoch {}/{} step {}/{steps_per_epoch}: mean loss {:.4}, {:.0} img/s, eta {:.1} min",
+                        epoch + 1,
+                        self.epochs,
+                        step + 1,
+                        loss_sum / (step + 1) as f64,
+                        self.batch_size as f64 / per_step,
+                        remaining as f64 * per_step / 60.0
+                    );
+                }
+            }
+            let train_secs = started.elapsed().as_secs_f64();
+            let end = EpochEnd {
+                epoch,
+                lr,
+                mean_loss: loss_sum / steps_per_epoch as f64,
+                started,
+                train_secs,
+                images_per_s: (steps_per_epoch * self.batch_size) as f64 / train_secs,
+            };
+            let entry = objective.end_epoch(&model, &end);
+            if self.verbose {
+                bar.suspend(|| eprintln!("{}", entry.describe(self.epochs)));
+            }
+            log.push(entry);
+            if epoch + 1 < self.epochs {
+                let state = TrainState { epochs_done: log.len(), log: log.clone() };
+                let blobs = objective.checkpoint_blobs();
+                let blobs: Vec<(&str, &[f32])> = blobs.iter().map(|(n, v)| (*n, v.as_slice())).collect();
+                TrainCheckpoint::save(checkpoint_dir, &model, &optim, &state, &blobs)?;
+            }
+        }
+        bar.finish_and_clear();
+        crate::checkpoint::remove(checkpoint_dir)?;
+        Ok((model, log))
+    }
+
+    fn say(&self, message: &str) {
+        if self.verbose {
+            eprintln!("{message}");
+        }
+    }
+}
+
+/// The value of a one-element tensor.
+pub fn scalar(t: Tensor<1>) -> f64 {
+    t.into_data().try_to_vec::<f32>().expect("scalar f32")[0] as f64
+}
+
+/// Rounds a timing figure to `decimals` places (the log keeps wall-clock figures short).
+pub fn round_to(value: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (value * scale).round() / scale
+}
+
+/// Writes log rows as CSV with a header from the row type's field names (`None` is an empty
+/// cell). Numbers are written in their shortest round-trip form.
+pub fn write_csv<R: Serialize>(path: &Path, rows: &[R]) -> Result<()> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        writer.serialize(row).map_err(|e| NnError::Invalid(format!("{}: {e}", path.display())))?;
+    }
+    let bytes = writer.into_inner().map_err(|e| NnError::Invalid(format!("{}: {e}", path.display())))?;
+    std::fs::write(path, bytes).ctx("writing", path)
+}
+
+/// Reads log rows written by [`write_csv`].
+pub fn read_csv<R: DeserializeOwned>(path: &Path) -> Result<Vec<R>> {
+    let bad = |e: csv::Error| NnError::BadRecord {
+        path: path.to_path_buf(),
+        what: "epoch log",
+        reason: e.to_string(),
+    };
+    let mut reader = csv::Reader::from_path(path).map_err(bad)?;
+    reader.deserialize().collect::<std::result::Result<Vec<R>, _>>().map_err(bad)
+}
