@@ -7,11 +7,13 @@
 //! `export.json` is complete.
 
 use crate::cli::{UsageError, short};
+use crate::stages::distill::DISTILL_STAGE;
+use crate::stages::pretrain::PRETRAIN_STAGE;
 use anyhow::{Context, bail};
-use rmd_nn::distill::{DISTILL_STAGE, load_classifier};
+use rmd_nn::distill::load_classifier;
 use rmd_nn::models::ResNetConfig;
 use rmd_nn::models::export::{export_classifier, export_encoder};
-use rmd_nn::pretrain::{PRETRAIN_STAGE, load_encoder};
+use rmd_nn::pretrain::load_encoder;
 use rmd_store::Artifact;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -50,7 +52,7 @@ pub fn export(artifact: &Artifact, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
     };
     let (info, weights_tmp) = match artifact.stage() {
         DISTILL_STAGE => {
-            let (model, m) = load_classifier(artifact, &device)?;
+            let (model, m) = load_classifier(&artifact.dir, &device)?;
             let tmp = out.join(".classifier.safetensors.partial");
             export_classifier(&model, &tmp, &meta("classifier"))?;
             let info = ExportInfo {
@@ -67,7 +69,7 @@ pub fn export(artifact: &Artifact, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
             (info, tmp)
         }
         PRETRAIN_STAGE => {
-            let (model, m) = load_encoder(artifact, &device)?;
+            let (model, m) = load_encoder(&artifact.dir, &device)?;
             let tmp = out.join(".encoder.safetensors.partial");
             export_encoder(&model, &tmp, &meta("encoder"))?;
             let info = ExportInfo {

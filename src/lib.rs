@@ -11,4 +11,5 @@ pub mod label_issues;
 pub mod predict;
 pub mod reproduce;
 pub mod rm_curves;
+pub mod stages;
 pub mod store_cmd;

@@ -6,6 +6,7 @@
 //! class). The file is
 //! written beside its destination and renamed into place, so it is complete or absent.
 
+use crate::stages::distill::DISTILL_STAGE;
 use anyhow::{Context, bail};
 use arrow_array::{
     ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, RecordBatch, StringArray, UInt16Array,
@@ -13,7 +14,7 @@ use arrow_array::{
 };
 use rmd_data::dataset::Dataset;
 use rmd_nn::ComputeDevice;
-use rmd_nn::distill::{DISTILL_STAGE, accuracy, argmax, load_classifier, logits, softmax_rows};
+use rmd_nn::distill::{accuracy, argmax, load_classifier, logits, softmax_rows};
 use rmd_store::Artifact;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -51,7 +52,7 @@ pub fn predict_to_parquet(
     compute: &ComputeDevice,
 ) -> anyhow::Result<PredictSummary> {
     expect_stage(classifier, DISTILL_STAGE, "--classifier")?;
-    let (model, info) = load_classifier(classifier, &compute.device)?;
+    let (model, info) = load_classifier(&classifier.dir, &compute.device)?;
     let ds = Dataset::open(dataset)?;
     let shape = [ds.info.channels, ds.info.height, ds.info.width];
     if shape != info.image_shape {

@@ -53,8 +53,11 @@ pub struct RmCurve {
 /// prefix is enough; the label names the curve in the legend, default: its method and short
 /// key). The store's relations artifacts are listed once for all of them.
 pub fn load_all(store: &Store, specs: &[String]) -> anyhow::Result<Vec<RmCurve>> {
-    let relations: Vec<Artifact> =
-        store.list()?.into_iter().filter(|a| a.stage() == rmd_nn::relations::RELATIONS_STAGE).collect();
+    let relations: Vec<Artifact> = store
+        .list()?
+        .into_iter()
+        .filter(|a| a.stage() == crate::stages::relations::RELATIONS_STAGE)
+        .collect();
     specs
         .iter()
         .map(|spec| {
@@ -70,7 +73,7 @@ pub fn load_all(store: &Store, specs: &[String]) -> anyhow::Result<Vec<RmCurve>>
 /// Reads the curve of the RM artifact whose key starts with `prefix`, and the diagnostics of
 /// its relations artifact among `relations`.
 fn load(store: &Store, prefix: &str, label: Option<&str>, relations: &[Artifact]) -> anyhow::Result<RmCurve> {
-    let artifact = store.find(Some(rmd_nn::pretrain::PRETRAIN_STAGE), prefix)?;
+    let artifact = store.find(Some(crate::stages::pretrain::PRETRAIN_STAGE), prefix)?;
     let p: PretrainParams = serde_json::from_value(artifact.manifest.params.clone())
         .with_context(|| format!("{}: unreadable RM parameters", artifact.key()))?;
     let method = p.method.name();

@@ -4,9 +4,10 @@
 use anyhow::Context;
 use clap::Parser;
 use rmd_nn::BackendKind;
-use rmd_nn::distill::{BaseLoss, DistillInputs, DistillRequest, LrSchedule, Profile, run_distill};
+use rmd_nn::distill::{BaseLoss, LrSchedule, Profile};
 use rmd_nn::models::ResNetConfig;
 use rmdnet::cli::{self, BackendArgs, OutputArgs, ProfileArg, StoreArgs, UsageError, parse_arch, short};
+use rmdnet::stages::distill::{DistillInputs, DistillRequest, run_distill};
 use std::process::ExitCode;
 use std::time::Instant;
 

@@ -5,10 +5,11 @@ use anyhow::Context;
 use clap::Parser;
 use rmd_nn::BackendKind;
 use rmd_nn::models::ResNetConfig;
-use rmd_nn::pretrain::{PretrainRequest, Profile, RmMethod, run_pretrain};
+use rmd_nn::pretrain::{Profile, RmMethod};
 use rmdnet::cli::{
     self, BackendArgs, DataArgs, OutputArgs, ProfileArg, StoreArgs, UsageError, parse_arch, short,
 };
+use rmdnet::stages::pretrain::{PretrainRequest, run_pretrain};
 use std::process::ExitCode;
 use std::time::Instant;
 

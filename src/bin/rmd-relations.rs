@@ -4,12 +4,12 @@ use anyhow::Context;
 use clap::Parser;
 use rmd_nn::relations::external::ExternalEmbeddings;
 use rmd_nn::relations::synthetic::SyntheticTeacher;
-use rmd_nn::relations::{
-    RelationGraph, RelationsRequest, run_external_relations, run_graph_eval, run_relations,
-    run_synthetic_relations, write_npy,
-};
+use rmd_nn::relations::{RelationGraph, write_npy};
 use rmd_store::Artifact;
 use rmdnet::cli::{self, BackendArgs, DataArgs, OutputArgs, StoreArgs, short};
+use rmdnet::stages::relations::{
+    RelationsRequest, run_external_relations, run_graph_eval, run_relations, run_synthetic_relations,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -206,7 +206,7 @@ fn main() -> ExitCode {
         }
         if let Some(dir) = &args.npy {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            let g = RelationGraph::open(&artifact)?;
+            let g = RelationGraph::open(&artifact.dir)?;
             write_npy(&dir.join("embeddings.npy"), &g.embeddings, &[g.n, g.dim])?;
             write_npy(&dir.join("neighbours.npy"), &g.dst, &[g.n, g.k])?;
             write_npy(&dir.join("similarities.npy"), &g.sim, &[g.n, g.k])?;

@@ -22,13 +22,15 @@ pub mod score;
 pub mod sheet;
 
 use crate::cli::expect_stage;
+use crate::stages::distill::DISTILL_STAGE;
+use crate::stages::relations::RELATIONS_STAGE;
 use anyhow::{Context, bail};
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt16Array, UInt32Array};
 use rmd_data::dataset::{DATASET_STAGE, Dataset};
 use rmd_data::noise::{NOISE_STAGE, NoiseLabels};
 use rmd_nn::ComputeDevice;
-use rmd_nn::distill::{DISTILL_STAGE, DistillParams, TrainValSplit, load_classifier, logits, softmax_rows};
-use rmd_nn::relations::{RELATIONS_STAGE, RelationGraph, neighbour_agreement};
+use rmd_nn::distill::{DistillParams, TrainValSplit, load_classifier, logits, softmax_rows};
+use rmd_nn::relations::{RelationGraph, neighbour_agreement};
 use rmd_store::{Artifact, ArtifactSpec, Begin, BeginOptions, CodeIdentity, CommitInfo, Store};
 use score::{DetectionQuality, Verdict, detection_quality, judge, mix, neighbour_votes, ranks};
 use serde::Serialize;
@@ -99,7 +101,7 @@ fn classifier_evidence(
     ds: &Dataset,
     compute: &ComputeDevice,
 ) -> anyhow::Result<ClassifierEvidence> {
-    let (model, info) = load_classifier(artifact, &compute.device)?;
+    let (model, info) = load_classifier(&artifact.dir, &compute.device)?;
     let usage = |msg: String| crate::cli::UsageError(msg);
     if info.dataset_key != ds.key {
         bail!(usage(format!(
@@ -146,7 +148,7 @@ pub fn run_label_issues(
         bail!("a classifier weight needs a classifier and a classifier needs a weight");
     }
     let labels = NoiseLabels::open(inputs.noise)?;
-    let graph = RelationGraph::open(inputs.relations)?;
+    let graph = RelationGraph::open(&inputs.relations.dir)?;
     if graph.dataset_key != labels.dataset_key {
         bail!(crate::cli::UsageError(format!(
             "--relations {} was built on dataset {} but --noise {} labels dataset {}",

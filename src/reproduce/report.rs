@@ -256,7 +256,7 @@ pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
     // The embedding map shows the RM teacher when there is one, else the first teacher; its
     // embeddings are read once for every noise setting.
     let map_teacher = teachers.iter().find(|t| t.spec.needs_rm()).or(teachers.first());
-    let map_graph = map_teacher.map(|t| RelationGraph::open(&t.artifact)).transpose()?;
+    let map_graph = map_teacher.map(|t| RelationGraph::open(&t.artifact.dir)).transpose()?;
     let f4 = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or("-".into());
 
     let mut md = String::new();

@@ -28,4 +28,6 @@ mod table;
 pub use dataset::{Dataset, DatasetInfo, Split, resolve_dataset};
 pub use error::{DataError, Result};
 pub use raw::{RawDataset, RawSplit};
+/// Whether an I/O error is the user's input at fault (a missing or unreadable file): exit 2.
+pub use rmd_store::io_is_input_error;
 pub use sources::{DATA_DIR_ENV, KnownDataset, SourceOptions};

@@ -32,8 +32,9 @@ fn read_state<S: DeserializeOwned>(dir: &Path) -> Option<S> {
     serde_json::from_str(&text).ok()
 }
 
-/// The state of the checkpoint in `dir` (or its staging copy), if any.
-fn peek<S: DeserializeOwned>(dir: &Path) -> Option<S> {
+/// The progress record of the checkpoint in `dir` (or its complete staging copy), if any,
+/// without loading the model.
+pub fn saved_state<S: DeserializeOwned>(dir: &Path) -> Option<S> {
     read_state(dir).or_else(|| read_state(&staging(dir)))
 }
 
@@ -104,30 +105,6 @@ impl<M: Module + Clone, S: Serialize + DeserializeOwned> Checkpoint<M, S> {
         }
         Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
     }
-}
-
-/// Starts (or finds cached) a training stage's artifact. Without `--resume`, a checkpoint
-/// left by an interrupted run of the same key is discarded by the store; this says so first,
-/// with the epochs it had done (`epochs_done` reads them from the stage's state).
-pub fn begin_training<S: DeserializeOwned>(
-    store: &rmd_store::Store,
-    spec: &rmd_store::ArtifactSpec,
-    epochs: usize,
-    opts: rmd_store::BeginOptions,
-    epochs_done: impl Fn(&S) -> usize,
-) -> Result<rmd_store::Begin> {
-    let partial = store.partial_dir(&spec.stage, &spec.key()).join("checkpoint");
-    let left = if opts.resume || opts.force { None } else { peek::<S>(&partial) };
-    let begun = store.begin(spec, opts)?;
-    // Said only once the store has started afresh: not in plan mode (nothing is discarded)
-    // nor when another process is still running it (begin fails).
-    if let (Some(state), rmd_store::Begin::Run(_)) = (&left, &begun) {
-        rmd_store::report::warn(format!(
-            "discarded the checkpoint of an interrupted run ({} of {epochs} epochs done); use --resume to continue such a run",
-            epochs_done(state)
-        ));
-    }
-    Ok(begun)
 }
 
 /// Saves a model record to `path` after folding every batch-norm running statistic's

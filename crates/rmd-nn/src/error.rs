@@ -9,9 +9,6 @@ pub enum NnError {
     /// Data or dataset problem.
     #[error(transparent)]
     Data(#[from] rmd_data::DataError),
-    /// Artifact store problem.
-    #[error(transparent)]
-    Store(#[from] rmd_store::StoreError),
     /// Backend selection problem.
     #[error(transparent)]
     Backend(#[from] crate::backend::BackendError),
@@ -58,9 +55,8 @@ impl NnError {
     pub fn is_input_error(&self) -> bool {
         match self {
             NnError::Data(e) => e.is_input_error(),
-            NnError::Store(e) => e.is_input_error(),
             NnError::Backend(_) | NnError::Invalid(_) | NnError::BadRecord { .. } => true,
-            NnError::Io { cause, .. } => rmd_store::io_is_input_error(cause),
+            NnError::Io { cause, .. } => rmd_data::io_is_input_error(cause),
             NnError::Record { .. } | NnError::Diverged(_) => false,
         }
     }

@@ -94,6 +94,19 @@ pub trait Objective<M> {
     }
 }
 
+/// Where a training run keeps its per-epoch checkpoint and how it reports.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions<'a> {
+    /// The checkpoint directory (inside the run's partial artifact directory).
+    pub checkpoint_dir: &'a Path,
+    /// Continue from the checkpoint there, if any.
+    pub resumed: bool,
+    /// Draw a progress bar.
+    pub progress: bool,
+    /// Print the epoch summaries (and, without a progress bar, progress lines) on stderr.
+    pub verbose: bool,
+}
+
 /// The epoch loop's settings.
 #[derive(Debug, Clone)]
 pub struct Trainer<'a> {

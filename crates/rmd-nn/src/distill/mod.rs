@@ -1,9 +1,9 @@
-//! The RGRL stage: supervised training of a classifier on noisy labels with a plug-and-play
-//! base loss and, given a relations artifact, relation distillation from the RM teacher
-//! (see [`rgrl`]). Per-epoch checkpoints in the run's partial directory and `--resume`, as
-//! in the RM stage.
+//! Relation-guided representation learning: supervised training of a classifier on noisy
+//! labels with a plug-and-play base loss and, given a teacher's relation graph, relation
+//! distillation from it (see [`rgrl`]); resumable from per-epoch checkpoints ([`train`]).
+//! The RGRL stage (`rmdnet::stages::distill`) stores what it writes:
 //!
-//! Artifact files: `classifier.bpk` (the classifier record), `model.json`
+//! Files (written by [`TrainedClassifier::write`]): `classifier.bpk` (the classifier record), `model.json`
 //! ([`DistillModelInfo`]), `epochs.csv` ([`EpochLog`] per epoch: losses, test accuracy,
 //! memorisation), `per_class.csv` and `confusion.csv` (last epoch, clean test labels).
 
@@ -29,26 +29,18 @@ pub use split::{TrainValSplit, select_epoch};
 use crate::backend::ComputeDevice;
 use crate::error::{IoContext, NnError, Result};
 use crate::models::{Classifier, ClassifierConfig};
-use crate::pretrain::{PRETRAIN_STAGE, load_encoder};
-use crate::relations::{RELATIONS_STAGE, RelationGraph};
-use crate::train::{TrainState, Trainer};
+use crate::pretrain::load_encoder;
+use crate::relations::RelationGraph;
+use crate::train::{RunOptions, Trainer};
 use burn::module::Module;
 use burn::tensor::Device;
 use objective::{EvalSets, RgrlObjective};
 use rmd_data::augment::{ImageShape, Normalizer};
-use rmd_data::dataset::{DATASET_STAGE, Dataset};
+use rmd_data::dataset::{Dataset, DatasetInfo};
 use rmd_data::loader::epoch_permutation;
-use rmd_data::noise::{NOISE_STAGE, NoiseLabels};
-use rmd_store::{Artifact, ArtifactSpec, Begin, BeginOptions, CodeIdentity, CommitInfo, Store};
+use rmd_data::noise::NoiseLabels;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-
-/// Stage name of RGRL artifacts.
-pub const DISTILL_STAGE: &str = "distill";
-/// Schema version of RGRL artifacts. 2: L_graph's neighbours are searched among the
-/// training images, absent neighbour slots and in-batch neighbours are masked. 3: a noisy
-/// validation split is held out and the epoch is selected on it.
-pub const DISTILL_SCHEMA_VERSION: u32 = 3;
+use std::path::Path;
 
 /// Salts separating the evaluation permutations from the epoch permutations.
 const TEST_SALT: u64 = 0xD2u64 << 56;
@@ -83,57 +75,23 @@ impl DistillModelInfo {
     }
 }
 
-/// The upstream artifacts of a run.
-#[derive(Debug, Clone, Copy)]
-pub struct DistillInputs<'a> {
-    /// The noise artifact (its dataset is the training data).
-    pub noise: &'a Artifact,
-    /// The relations artifact (the teacher), for RGRL runs.
-    pub relations: Option<&'a Artifact>,
-    /// The RM artifact whose encoder initialises the backbone (when `init_from_rm`).
-    pub init_encoder: Option<&'a Artifact>,
-}
-
-/// How to run the stage.
-#[derive(Debug, Clone)]
-pub struct DistillRequest {
-    /// The parameters (from a profile, possibly overridden).
-    pub params: DistillParams,
-    /// The profile they came from (recorded in metrics).
-    pub profile: Profile,
-    /// Continue an interrupted run from its last checkpoint.
-    pub resume: bool,
-    /// Recompute even when cached.
-    pub force: bool,
-    /// Draw a progress bar.
-    pub progress: bool,
-    /// Print one line per epoch on stderr.
-    pub verbose: bool,
-}
-
 fn invalid(msg: impl Into<String>) -> NnError {
     NnError::Invalid(msg.into())
 }
 
-fn expect_stage(a: &Artifact, stage: &str, flag: &str) -> Result<()> {
-    if a.stage() == stage {
-        Ok(())
-    } else {
-        Err(invalid(format!("{flag} {} is a {} artifact, not {stage}", a.key(), a.stage())))
-    }
-}
-
-/// Checks the parameters against the inputs.
-fn validate(p: &DistillParams, inputs: &DistillInputs) -> Result<()> {
+/// Checks the parameters against what the run is given: a teacher exactly when there are
+/// RGRL parameters, an RM encoder exactly when initialising from one, and sane loop
+/// settings.
+pub fn check_request(p: &DistillParams, has_teacher: bool, has_init: bool) -> Result<()> {
     p.backbone.validate().map_err(NnError::Invalid)?;
     p.loss.validate().map_err(NnError::Invalid)?;
-    match (&p.rgrl, inputs.relations) {
-        (Some(r), Some(_)) => r.validate().map_err(NnError::Invalid)?,
-        (None, None) => {}
-        (Some(_), None) => return Err(invalid("RGRL parameters given without a relations artifact")),
-        (None, Some(_)) => return Err(invalid("a relations artifact given without RGRL parameters")),
+    match (&p.rgrl, has_teacher) {
+        (Some(r), true) => r.validate().map_err(NnError::Invalid)?,
+        (None, false) => {}
+        (Some(_), false) => return Err(invalid("RGRL parameters given without a relations artifact")),
+        (None, true) => return Err(invalid("a relations artifact given without RGRL parameters")),
     }
-    if p.init_from_rm != inputs.init_encoder.is_some() {
+    if p.init_from_rm != has_init {
         return Err(invalid("init_from_rm needs exactly one RM artifact to initialise from"));
     }
     if p.epochs == 0 || p.batch_size < 2 {
@@ -143,89 +101,65 @@ fn validate(p: &DistillParams, inputs: &DistillInputs) -> Result<()> {
         return Err(invalid("images must be ≥ 1 (omit it to use all)"));
     }
     p.schedule.validate().map_err(NnError::Invalid)?;
-    crate::schedule::check_sgd(p.lr, p.momentum, p.weight_decay).map_err(NnError::Invalid)?;
+    crate::schedule::check_sgd(p.lr, p.momentum, p.weight_decay).map_err(NnError::Invalid)
+}
+
+/// Checks that the backbone takes the dataset's images.
+pub fn check_fits(p: &DistillParams, info: &DatasetInfo) -> Result<()> {
+    if p.backbone.in_channels != info.channels {
+        return Err(invalid(format!(
+            "the backbone takes {} channels but {} images have {}",
+            p.backbone.in_channels, info.name, info.channels
+        )));
+    }
     Ok(())
 }
 
-/// Runs (or finds cached) the RGRL stage. Returns the artifact and whether it was a cache hit.
-pub fn run_distill(
-    store: &Store,
-    inputs: DistillInputs,
-    req: &DistillRequest,
+/// An RM encoder the backbone starts from.
+#[derive(Debug, Clone, Copy)]
+pub struct InitEncoder<'a> {
+    /// The RM artifact's directory.
+    pub dir: &'a Path,
+    /// Its key (named in errors).
+    pub key: &'a str,
+}
+
+/// A trained classifier, its description, its epoch log and what its metrics need.
+pub struct TrainedClassifier {
+    /// The classifier.
+    pub model: Classifier,
+    /// What is needed to rebuild and feed it.
+    pub info: DistillModelInfo,
+    /// One row per epoch.
+    pub log: Vec<EpochLog>,
+    /// Last epoch's predictions on the evaluated test images.
+    pub last_test_pred: Vec<u16>,
+    /// Clean labels of the evaluated test images.
+    pub test_labels: Vec<u16>,
+    /// Run name (base loss and RGRL terms).
+    pub run_name: String,
+    /// Training images used.
+    pub images: usize,
+    /// Of them, images whose noisy label differs from the clean one.
+    pub flipped: usize,
+    /// Validation images held out.
+    pub val_images: usize,
+    /// Of the neighbours L_graph used (among the training images): clean-label agreement.
+    pub training_neighbour_label_agreement: Option<f64>,
+}
+
+/// Trains a classifier on the noisy `labels` of `ds`, distilling from `graph` when given.
+pub fn train(
+    ds: &Dataset,
+    labels: &NoiseLabels,
+    graph: Option<&RelationGraph>,
+    init_encoder: Option<InitEncoder>,
+    p: &DistillParams,
     compute: &ComputeDevice,
-    code: &CodeIdentity,
-) -> Result<(Artifact, bool)> {
-    let p = &req.params;
-    validate(p, &inputs)?;
-    expect_stage(inputs.noise, NOISE_STAGE, "--noise")?;
-    let labels = NoiseLabels::open(inputs.noise)?;
-    let dataset = store.lookup_key(DATASET_STAGE, &labels.dataset_key)?.ok_or_else(|| {
-        invalid(format!(
-            "the dataset artifact {} of noise artifact {} is not in the store {}",
-            labels.dataset_key,
-            inputs.noise.key(),
-            store.root().display()
-        ))
-    })?;
-    let ds = Dataset::open(&dataset)?;
+    run: RunOptions,
+) -> Result<TrainedClassifier> {
     let n = ds.info.n_train;
-    if labels.noisy.len() != n {
-        return Err(invalid(format!(
-            "{} has {} labels but the dataset has {n} training images",
-            inputs.noise.path("labels.parquet").display(),
-            labels.noisy.len()
-        )));
-    }
     let classes = ds.info.num_classes();
-    if p.backbone.in_channels != ds.info.channels {
-        return Err(invalid(format!(
-            "the backbone takes {} channels but {} images have {}",
-            p.backbone.in_channels, ds.info.name, ds.info.channels
-        )));
-    }
-    let graph = match inputs.relations {
-        Some(a) => {
-            expect_stage(a, RELATIONS_STAGE, "--relations")?;
-            let g = RelationGraph::open(a)?;
-            g.check_fits(n, None)?;
-            if g.dataset_key != ds.key {
-                return Err(invalid(format!(
-                    "relations artifact {} was built on dataset {}, but the noise artifact labels dataset {}",
-                    a.key(),
-                    g.dataset_key,
-                    ds.key
-                )));
-            }
-            Some(g)
-        }
-        None => None,
-    };
-    let init_backbone = match inputs.init_encoder {
-        Some(a) => {
-            expect_stage(a, PRETRAIN_STAGE, "--init-from-rm")?;
-            Some(a)
-        }
-        None => None,
-    };
-
-    let mut spec = ArtifactSpec::new(DISTILL_STAGE, DISTILL_SCHEMA_VERSION, p)
-        .with_input("dataset", &ds.key)
-        .with_input("noise", inputs.noise.key());
-    if let Some(a) = inputs.relations {
-        spec = spec.with_input("relations", a.key());
-    }
-    if let Some(a) = init_backbone {
-        spec = spec.with_input("init_encoder", a.key());
-    }
-    let opts = BeginOptions { force: req.force, resume: req.resume };
-    let pending =
-        match crate::checkpoint::begin_training(store, &spec, p.epochs, opts, |s: &TrainState<EpochLog>| {
-            s.epochs_done
-        })? {
-            Begin::Cached(a) => return Ok((a, true)),
-            Begin::Run(pending) => pending,
-        };
-
     // Data: the training subset, flipped samples tracked for memorisation, test subset.
     let shape = ImageShape { channels: ds.info.channels, height: ds.info.height, width: ds.info.width };
     let norm = Normalizer::from_images(ds.train.all_images(), shape.channels, shape.height * shape.width);
@@ -263,7 +197,7 @@ pub fn run_distill(
     let model_cfg = ClassifierConfig {
         backbone: p.backbone.clone(),
         num_classes: classes,
-        projection: match (&graph, &rgrl) {
+        projection: match (graph, &rgrl) {
             (Some(g), Some(r)) if needs_projection => {
                 if r.projection_hidden > 0 {
                     vec![r.projection_hidden, g.dim]
@@ -281,14 +215,12 @@ pub fn run_distill(
         device.seed(p.seed);
         let optim = crate::schedule::sgd(p.momentum, p.weight_decay);
         let mut model = model_cfg.init(&device);
-        if let Some(a) = init_backbone {
-            let (encoder, info) = load_encoder(a, &device)?;
+        if let Some(a) = init_encoder {
+            let (encoder, info) = load_encoder(a.dir, &device)?;
             if info.model.encoder != p.backbone {
                 return Err(invalid(format!(
                     "the RM encoder of {} is {:?}, not the backbone {:?}",
-                    a.key(),
-                    info.model.encoder,
-                    p.backbone
+                    a.key, info.model.encoder, p.backbone
                 )));
             }
             model.backbone = encoder;
@@ -298,7 +230,7 @@ pub fn run_distill(
     let use_graph = rgrl.as_ref().is_some_and(|r| r.graph_weight > 0.0);
     let use_confidence = rgrl.as_ref().is_some_and(|r| r.confidence);
     // L_graph's neighbours (and the confidence weights) come from the images being trained on.
-    let train_neighbours = match (&graph, use_graph || use_confidence) {
+    let train_neighbours = match (graph, use_graph || use_confidence) {
         (Some(g), true) if subset.len() == n => {
             Some(rgrl::TrainingNeighbours::from_graph(n, g.k, g.dst.clone(), g.sim.clone()))
         }
@@ -317,8 +249,8 @@ pub fn run_distill(
         seed: p.seed,
         subset: &subset,
         label: run_name.clone(),
-        progress: req.progress,
-        verbose: req.verbose,
+        progress: run.progress,
+        verbose: run.verbose,
     };
     let eval_sets = EvalSets {
         test_idx: test_idx.clone(),
@@ -331,101 +263,117 @@ pub fn run_distill(
     };
     let mut objective = RgrlObjective::new(
         p,
-        &ds,
-        &labels,
+        ds,
+        labels,
         &norm,
-        graph.as_ref(),
+        graph,
         train_neighbours.as_ref(),
         eval_sets,
         steps_per_epoch,
         device.clone(),
         plain_device.clone(),
     );
-    let (model, log) = trainer.run(&pending.path("checkpoint"), pending.resumed(), fresh, &mut objective)?;
+    let (model, log) = trainer.run(run.checkpoint_dir, run.resumed, fresh, &mut objective)?;
     let last_pred = match std::mem::take(&mut objective.last_test_pred) {
         // Resumed from a checkpoint written after the last epoch: evaluate once more.
         v if v.is_empty() => objective.predict_test(&model),
         v => v,
     };
 
-    // Outputs.
-    crate::checkpoint::save_model(&model, &pending.path("classifier.bpk"))?;
     let info = DistillModelInfo {
-        model: model_cfg.clone(),
+        model: model_cfg,
         normalizer_mean: norm.mean.clone(),
         normalizer_std: norm.std.clone(),
         image_shape: [shape.channels, shape.height, shape.width],
         classes: ds.info.classes.clone(),
         dataset_key: ds.key.clone(),
     };
-    let ipath = pending.path("model.json");
-    std::fs::write(&ipath, serde_json::to_vec_pretty(&info).expect("json")).ctx("writing", &ipath)?;
-    crate::train::write_csv(&pending.path("epochs.csv"), &log)?;
-    let conf = confusion(&last_pred, &test_labels, classes);
-    let per_class = per_class_accuracy(&conf);
-    log::write_per_class_csv(&pending.path("per_class.csv"), &ds.info.classes, &conf, &per_class)?;
-    log::write_confusion_csv(&pending.path("confusion.csv"), &ds.info.classes, &conf)?;
-
-    let last = log.last().expect("at least one epoch");
-    // "Best on test" is reported as a labelled extra; selection uses the validation split.
-    let best = log.iter().max_by(|a, b| a.test_acc.total_cmp(&b.test_acc)).expect("at least one epoch");
-    let selected = select_epoch(&log.iter().map(|e| e.val_acc_noisy).collect::<Vec<_>>()).map(|i| &log[i]);
-    let train_secs: f64 = log.iter().map(|e| e.seconds).sum();
-    let teacher = inputs.relations.map(|a| {
-        serde_json::json!({
-            "knn_acc": a.manifest.metrics.get("knn_acc"),
-            "neighbour_label_agreement": a.manifest.metrics.get("neighbour_label_agreement"),
-            // Present when the teacher is synthetic (built from clean labels: a diagnostic).
-            "synthetic": a.manifest.params.get("synthetic"),
-            // Of the neighbours L_graph used (among the training images): clean-label agreement.
-            "training_neighbour_label_agreement":
-                train_neighbours.as_ref().map(|t| t.label_agreement(&subset, &labels.clean)),
-        })
-    });
-    let metrics = serde_json::json!({
-        "profile": req.profile.name(),
-        "dataset": ds.info.name,
-        "run": run_name,
-        "loss": p.loss.name(),
-        "rgrl": rgrl.is_some(),
-        "rgrl_terms": rgrl.as_ref().map(|r| r.describe()),
-        "epochs": p.epochs,
-        "images": subset.len(),
-        "flipped_in_training_set": flipped.len(),
-        "test_images": test_idx.len(),
-        "val_images": val_idx.len(),
-        "val_selected_epoch": selected.map(|e| e.epoch),
-        "val_selected_val_acc_noisy": selected.and_then(|e| e.val_acc_noisy),
-        "val_selected_test_acc": selected.map(|e| e.test_acc),
-        "last_test_acc": last.test_acc,
-        "best_test_acc": best.test_acc,
-        "best_epoch": best.epoch,
-        "last_memorised": last.memorised,
-        "last_corrected": last.corrected,
-        "per_class_test_acc": per_class.iter().map(|a| if a.is_nan() { None } else { Some(*a) }).collect::<Vec<_>>(),
-        "train_seconds": train_secs,
-        "images_per_s": log.iter().map(|e| e.images_per_s).sum::<f64>() / log.len() as f64,
-        "teacher": teacher,
-    });
-    let mut seeds = BTreeMap::new();
-    seeds.insert("distill".to_string(), p.seed);
-    let artifact = pending.commit(CommitInfo {
-        metrics,
-        seeds,
-        code: code.clone(),
-        backend: compute.kind.name().to_string(),
-        device: compute.description.clone(),
-    })?;
-    Ok((artifact, false))
+    Ok(TrainedClassifier {
+        model,
+        info,
+        log,
+        last_test_pred: last_pred,
+        test_labels,
+        run_name,
+        images: subset.len(),
+        flipped: flipped.len(),
+        val_images: val_idx.len(),
+        training_neighbour_label_agreement: train_neighbours
+            .as_ref()
+            .map(|t| t.label_agreement(&subset, &labels.clean)),
+    })
 }
 
-/// Loads the classifier of an RGRL artifact on `device`.
-pub fn load_classifier(artifact: &Artifact, device: &Device) -> Result<(Classifier, DistillModelInfo)> {
-    let info_path = artifact.path("model.json");
+impl TrainedClassifier {
+    /// Writes `classifier.bpk`, `model.json`, `epochs.csv`, `per_class.csv` and
+    /// `confusion.csv` (last epoch, clean test labels) into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        crate::checkpoint::save_model(&self.model, &dir.join("classifier.bpk"))?;
+        let ipath = dir.join("model.json");
+        std::fs::write(&ipath, serde_json::to_vec_pretty(&self.info).expect("json"))
+            .ctx("writing", &ipath)?;
+        crate::train::write_csv(&dir.join("epochs.csv"), &self.log)?;
+        let classes = &self.info.classes;
+        let conf = confusion(&self.last_test_pred, &self.test_labels, classes.len());
+        let per_class = per_class_accuracy(&conf);
+        log::write_per_class_csv(&dir.join("per_class.csv"), classes, &conf, &per_class)?;
+        log::write_confusion_csv(&dir.join("confusion.csv"), classes, &conf)
+    }
+
+    /// The run's figures, as recorded in the artifact's metrics (`teacher`: what the stage
+    /// knows of the relations artifact, null without one).
+    pub fn metrics(
+        &self,
+        p: &DistillParams,
+        profile: Profile,
+        dataset_name: &str,
+        teacher: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let log = &self.log;
+        let last = log.last().expect("at least one epoch");
+        // "Best on test" is reported as a labelled extra; selection uses the validation split.
+        let best = log.iter().max_by(|a, b| a.test_acc.total_cmp(&b.test_acc)).expect("at least one epoch");
+        let selected =
+            select_epoch(&log.iter().map(|e| e.val_acc_noisy).collect::<Vec<_>>()).map(|i| &log[i]);
+        let train_secs: f64 = log.iter().map(|e| e.seconds).sum();
+        let conf = confusion(&self.last_test_pred, &self.test_labels, self.info.classes.len());
+        let per_class = per_class_accuracy(&conf);
+        let rgrl = p.rgrl.as_ref();
+        serde_json::json!({
+            "profile": profile.name(),
+            "dataset": dataset_name,
+            "run": self.run_name,
+            "loss": p.loss.name(),
+            "rgrl": rgrl.is_some(),
+            "rgrl_terms": rgrl.map(|r| r.describe()),
+            "epochs": p.epochs,
+            "images": self.images,
+            "flipped_in_training_set": self.flipped,
+            "test_images": self.test_labels.len(),
+            "val_images": self.val_images,
+            "val_selected_epoch": selected.map(|e| e.epoch),
+            "val_selected_val_acc_noisy": selected.and_then(|e| e.val_acc_noisy),
+            "val_selected_test_acc": selected.map(|e| e.test_acc),
+            "last_test_acc": last.test_acc,
+            "best_test_acc": best.test_acc,
+            "best_epoch": best.epoch,
+            "last_memorised": last.memorised,
+            "last_corrected": last.corrected,
+            "per_class_test_acc": per_class.iter().map(|a| if a.is_nan() { None } else { Some(*a) }).collect::<Vec<_>>(),
+            "train_seconds": train_secs,
+            "images_per_s": log.iter().map(|e| e.images_per_s).sum::<f64>() / log.len() as f64,
+            "teacher": teacher,
+        })
+    }
+}
+
+/// Loads the classifier of an RGRL artifact directory on `device`.
+pub fn load_classifier(dir: &Path, device: &Device) -> Result<(Classifier, DistillModelInfo)> {
+    let info_path = dir.join("model.json");
     let text = std::fs::read_to_string(&info_path).ctx("reading", &info_path)?;
     let info: DistillModelInfo =
         serde_json::from_str(&text).map_err(|e| NnError::unreadable_description(&info_path, e))?;
-    let path = artifact.path("classifier.bpk");
+    let path = dir.join("classifier.bpk");
     let model =
         info.model.init(device).try_load_file(&path).map_err(|e| NnError::unreadable_record(&path, e))?;
     Ok((model, info))

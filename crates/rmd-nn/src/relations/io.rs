@@ -13,7 +13,6 @@ use arrow_array::types::{Float32Type, UInt16Type, UInt32Type};
 use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, RecordBatch, UInt16Array, UInt32Array};
 use arrow_schema::{DataType, Field};
 use rmd_data::parquet_io::{read_parquet, write_parquet};
-use rmd_store::Artifact;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -86,8 +85,8 @@ pub struct RelationGraph {
 impl RelationGraph {
     /// Reads and checks a relations artifact (K rows per src in order, no self edges,
     /// indices in range, embedding rows complete).
-    pub fn open(artifact: &Artifact) -> Result<RelationGraph> {
-        let gpath = artifact.path("graph.parquet");
+    pub fn open(dir: &Path) -> Result<RelationGraph> {
+        let gpath = dir.join("graph.parquet");
         let g = read_parquet(&gpath)?;
         let meta_usize = |key: &str| -> Result<usize> {
             g.metadata
@@ -136,7 +135,7 @@ impl RelationGraph {
                 "rows are not K per src in (src, rank) order with valid, non-self dst",
             ));
         }
-        let epath = artifact.path("embeddings.parquet");
+        let epath = dir.join("embeddings.parquet");
         let e = read_parquet(&epath)?;
         if e.num_rows() != n {
             return Err(unreadable(

@@ -1,0 +1,160 @@
+//! The RGRL stage: a classifier trained on a noise artifact's labels, with relation
+//! distillation from a relations artifact when given, stored as a `distill` artifact (files:
+//! see `rmd_nn::distill`).
+
+use super::pretrain::PRETRAIN_STAGE;
+use super::relations::RELATIONS_STAGE;
+use rmd_data::dataset::{DATASET_STAGE, Dataset};
+use rmd_data::noise::{NOISE_STAGE, NoiseLabels};
+use rmd_nn::distill::{DistillParams, EpochLog, InitEncoder, Profile};
+use rmd_nn::relations::RelationGraph;
+use rmd_nn::train::RunOptions;
+use rmd_nn::{ComputeDevice, NnError};
+use rmd_store::{Artifact, ArtifactSpec, Begin, BeginOptions, CodeIdentity, CommitInfo, Store};
+use std::collections::BTreeMap;
+
+/// Stage name of RGRL artifacts.
+pub const DISTILL_STAGE: &str = "distill";
+/// Schema version of RGRL artifacts. 2: L_graph's neighbours are searched among the
+/// training images, absent neighbour slots and in-batch neighbours are masked. 3: a noisy
+/// validation split is held out and the epoch is selected on it.
+pub const DISTILL_SCHEMA_VERSION: u32 = 3;
+
+/// The upstream artifacts of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct DistillInputs<'a> {
+    /// The noise artifact (its dataset is the training data).
+    pub noise: &'a Artifact,
+    /// The relations artifact (the teacher), for RGRL runs.
+    pub relations: Option<&'a Artifact>,
+    /// The RM artifact whose encoder initialises the backbone (when `init_from_rm`).
+    pub init_encoder: Option<&'a Artifact>,
+}
+
+/// How to run the stage.
+#[derive(Debug, Clone)]
+pub struct DistillRequest {
+    /// The parameters (from a profile, possibly overridden).
+    pub params: DistillParams,
+    /// The profile they came from (recorded in metrics).
+    pub profile: Profile,
+    /// Continue an interrupted run from its last checkpoint.
+    pub resume: bool,
+    /// Recompute even when cached.
+    pub force: bool,
+    /// Draw a progress bar.
+    pub progress: bool,
+    /// Print one line per epoch on stderr.
+    pub verbose: bool,
+}
+
+fn invalid(msg: impl Into<String>) -> NnError {
+    NnError::Invalid(msg.into())
+}
+
+fn expect_stage(a: &Artifact, stage: &str, flag: &str) -> Result<(), NnError> {
+    if a.stage() == stage {
+        Ok(())
+    } else {
+        Err(invalid(format!("{flag} {} is a {} artifact, not {stage}", a.key(), a.stage())))
+    }
+}
+
+/// Runs (or finds cached) the RGRL stage. Returns the artifact and whether it was a cache hit.
+pub fn run_distill(
+    store: &Store,
+    inputs: DistillInputs,
+    req: &DistillRequest,
+    compute: &ComputeDevice,
+    code: &CodeIdentity,
+) -> anyhow::Result<(Artifact, bool)> {
+    let p = &req.params;
+    rmd_nn::distill::check_request(p, inputs.relations.is_some(), inputs.init_encoder.is_some())?;
+    expect_stage(inputs.noise, NOISE_STAGE, "--noise")?;
+    let labels = NoiseLabels::open(inputs.noise)?;
+    let dataset = store.lookup_key(DATASET_STAGE, &labels.dataset_key)?.ok_or_else(|| {
+        invalid(format!(
+            "the dataset artifact {} of noise artifact {} is not in the store {}",
+            labels.dataset_key,
+            inputs.noise.key(),
+            store.root().display()
+        ))
+    })?;
+    let ds = Dataset::open(&dataset)?;
+    let n = ds.info.n_train;
+    if labels.noisy.len() != n {
+        return Err(invalid(format!(
+            "{} has {} labels but the dataset has {n} training images",
+            inputs.noise.path("labels.parquet").display(),
+            labels.noisy.len()
+        ))
+        .into());
+    }
+    rmd_nn::distill::check_fits(p, &ds.info)?;
+    let graph = match inputs.relations {
+        Some(a) => {
+            expect_stage(a, RELATIONS_STAGE, "--relations")?;
+            let g = RelationGraph::open(&a.dir)?;
+            g.check_fits(n, None)?;
+            if g.dataset_key != ds.key {
+                return Err(invalid(format!(
+                    "relations artifact {} was built on dataset {}, but the noise artifact labels dataset {}",
+                    a.key(),
+                    g.dataset_key,
+                    ds.key
+                ))
+                .into());
+            }
+            Some(g)
+        }
+        None => None,
+    };
+    if let Some(a) = inputs.init_encoder {
+        expect_stage(a, PRETRAIN_STAGE, "--init-from-rm")?;
+    }
+
+    let mut spec = ArtifactSpec::new(DISTILL_STAGE, DISTILL_SCHEMA_VERSION, p)
+        .with_input("dataset", &ds.key)
+        .with_input("noise", inputs.noise.key());
+    if let Some(a) = inputs.relations {
+        spec = spec.with_input("relations", a.key());
+    }
+    if let Some(a) = inputs.init_encoder {
+        spec = spec.with_input("init_encoder", a.key());
+    }
+    let opts = BeginOptions { force: req.force, resume: req.resume };
+    let pending = match super::begin_training::<EpochLog>(store, &spec, p.epochs, opts)? {
+        Begin::Cached(a) => return Ok((a, true)),
+        Begin::Run(pending) => pending,
+    };
+    let checkpoint_dir = pending.path("checkpoint");
+    let run = RunOptions {
+        checkpoint_dir: &checkpoint_dir,
+        resumed: pending.resumed(),
+        progress: req.progress,
+        verbose: req.verbose,
+    };
+    let init = inputs.init_encoder.map(|a| InitEncoder { dir: &a.dir, key: a.key() });
+    let trained = rmd_nn::distill::train(&ds, &labels, graph.as_ref(), init, p, compute, run)?;
+    trained.write(pending.dir())?;
+    let teacher = inputs.relations.map(|a| {
+        serde_json::json!({
+            "knn_acc": a.manifest.metrics.get("knn_acc"),
+            "neighbour_label_agreement": a.manifest.metrics.get("neighbour_label_agreement"),
+            // Present when the teacher is synthetic (built from clean labels: a diagnostic).
+            "synthetic": a.manifest.params.get("synthetic"),
+            // Of the neighbours L_graph used (among the training images): clean-label agreement.
+            "training_neighbour_label_agreement": trained.training_neighbour_label_agreement,
+        })
+    });
+    let mut seeds = BTreeMap::new();
+    seeds.insert("distill".to_string(), p.seed);
+    let artifact = pending.commit(CommitInfo {
+        metrics: trained.metrics(p, req.profile, &ds.info.name, teacher),
+        seeds,
+        code: code.clone(),
+        backend: compute.kind.name().to_string(),
+        device: compute.description.clone(),
+    })?;
+    Ok((artifact, false))
+}

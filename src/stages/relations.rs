@@ -1,0 +1,465 @@
+//! The relations stage: embed every training image with a frozen RM encoder (or take a
+//! synthetic or external teacher), find each sample's exact top-K neighbours by cosine
+//! similarity, and store `embeddings.parquet` and `graph.parquet` (see
+//! `rmd_nn::relations::io`) as a `relations` artifact. Diagnostics: neighbour agreement with
+//! the clean labels and weighted kNN accuracy on the test set (both diagnostics only). A
+//! separate `graph-eval` artifact per (relations, noise) pair holds the noisy-label
+//! detection ROC-AUC, so a second noise setting never recomputes the graph.
+
+use super::pretrain::PRETRAIN_STAGE;
+use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt32Array};
+use rmd_data::dataset::{DATASET_STAGE, Dataset};
+use rmd_data::noise::{NOISE_STAGE, NoiseLabels};
+use rmd_nn::knn::knn_accuracy;
+use rmd_nn::pretrain::load_encoder;
+use rmd_nn::relations::{
+    RelationGraph, TopK, centre, disagreement_scores, exact_top_k, external, io, label_agreement, roc_auc,
+    synthetic,
+};
+use rmd_nn::{ComputeDevice, NnError};
+use rmd_store::{Artifact, ArtifactSpec, Begin, BeginOptions, CodeIdentity, CommitInfo, Store};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+type Result<T> = anyhow::Result<T>;
+
+/// Stage name of relations artifacts.
+pub const RELATIONS_STAGE: &str = "relations";
+/// Schema version of relations artifacts.
+pub const RELATIONS_SCHEMA_VERSION: u32 = 1;
+/// Stage name of noisy-label detection evaluations of a graph.
+pub const GRAPH_EVAL_STAGE: &str = "graph-eval";
+/// Schema version of graph evaluations.
+pub const GRAPH_EVAL_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+struct RelationParams {
+    k: usize,
+    knn_k: usize,
+    knn_temperature: f64,
+    /// Present only for a synthetic teacher (so RM-teacher keys are unchanged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    synthetic: Option<synthetic::SyntheticTeacher>,
+    /// The training mean was subtracted before normalising (recorded only when true, so
+    /// keys of uncentred teachers are unchanged).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    centre: bool,
+    /// Present only for embeddings given from outside ([`external`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external: Option<external::ExternalSource>,
+}
+
+impl RelationParams {
+    /// An RM teacher's parameters with `k` neighbours and the kNN diagnostic's settings
+    /// (k 200, temperature 0.1), uncentred.
+    fn new(k: usize) -> Self {
+        RelationParams { k, knn_k: 200, knn_temperature: 0.1, synthetic: None, centre: false, external: None }
+    }
+}
+
+/// How to run the relations stage.
+#[derive(Debug, Clone)]
+pub struct RelationsRequest {
+    /// Neighbours per sample.
+    pub k: usize,
+    /// Query rows per block of the search (bounds memory: block × N × 4 bytes).
+    pub block: usize,
+    /// Recompute even when cached.
+    pub force: bool,
+    /// Progress bar.
+    pub progress: bool,
+    /// Say what is being done on stderr (calibration steps of a synthetic teacher).
+    pub verbose: bool,
+    /// Centre the RM embeddings (subtract the training mean) before normalising.
+    pub centre: bool,
+}
+
+/// Runs (or finds cached) the relations stage for an RM artifact.
+pub fn run_relations(
+    store: &Store,
+    encoder_artifact: &Artifact,
+    req: &RelationsRequest,
+    compute: &ComputeDevice,
+    code: &CodeIdentity,
+) -> Result<(Artifact, bool)> {
+    if encoder_artifact.stage() != PRETRAIN_STAGE {
+        return Err(NnError::Invalid(format!(
+            "--encoder {} is a {} artifact, not an RM (pretrain) artifact",
+            &encoder_artifact.key()[..12],
+            encoder_artifact.stage()
+        ))
+        .into());
+    }
+    let device = compute.device.clone();
+    let (encoder, info) = load_encoder(&encoder_artifact.dir, &device)?;
+    let dataset = store.find(Some(DATASET_STAGE), &info.dataset_key)?;
+    let ds = Dataset::open(&dataset)?;
+    let n = ds.info.n_train;
+    check_k(req.k, n)?;
+    let params = RelationParams { centre: req.centre, ..RelationParams::new(req.k) };
+    let spec = ArtifactSpec::new(RELATIONS_STAGE, RELATIONS_SCHEMA_VERSION, &params)
+        .with_input("encoder", encoder_artifact.key())
+        .with_input("dataset", &ds.key);
+    let pending = match store.begin(&spec, BeginOptions { force: req.force, resume: false })? {
+        Begin::Cached(a) => return Ok((a, true)),
+        Begin::Run(p) => p,
+    };
+    let shape = info.shape();
+    let norm = info.normalizer();
+    let started = std::time::Instant::now();
+
+    let (mut train_emb, dim) = rmd_nn::relations::embed_training_images(
+        &encoder,
+        &ds.train,
+        shape,
+        &norm,
+        &device,
+        info.encoder_dim,
+        req.progress,
+    );
+    let test_idx: Vec<u32> = (0..ds.info.n_test as u32).collect();
+    let (mut test_emb, _) = rmd_nn::knn::embed(&encoder, &ds.test, &test_idx, shape, &norm, &device, 256);
+    if req.centre {
+        centre::centre_and_normalise(&mut train_emb, &mut test_emb, dim);
+    }
+    let embed_secs = started.elapsed().as_secs_f64();
+
+    let searched = search_and_diagnose(&train_emb, &test_emb, dim, &ds, &params, req, compute);
+    let mut meta = BTreeMap::new();
+    meta.insert("rmdnet.encoder_key".to_string(), encoder_artifact.key().to_string());
+    let extra = serde_json::json!({
+        "embed_seconds": embed_secs,
+        "search_seconds": searched.seconds,
+        "diagnostics_note": "label agreement and kNN accuracy use the clean labels: diagnostics only",
+    });
+    let outputs = searched.outputs(&train_emb, dim);
+    let artifact = commit_relations(pending, &ds, outputs, meta, extra, compute, code)?;
+    Ok((artifact, false))
+}
+
+/// K must leave at least one non-neighbour: 1 ≤ K < N.
+fn check_k(k: usize, n: usize) -> Result<()> {
+    if k == 0 || k >= n {
+        return Err(NnError::Invalid(format!("--k {k} must be between 1 and {} (samples − 1)", n - 1)).into());
+    }
+    Ok(())
+}
+
+/// Opens the dataset artifact a synthetic or external teacher is built for.
+fn open_dataset(dataset: &Artifact) -> Result<Dataset> {
+    if dataset.stage() != DATASET_STAGE {
+        return Err(NnError::Invalid(format!(
+            "--dataset {} is a {} artifact",
+            &dataset.key()[..12],
+            dataset.stage()
+        ))
+        .into());
+    }
+    Ok(Dataset::open(dataset)?)
+}
+
+/// The graph of L2-normalised training embeddings and its diagnostics.
+struct Searched {
+    top: TopK,
+    knn_acc: f64,
+    agreement: f64,
+    seconds: f64,
+}
+
+impl Searched {
+    fn outputs<'a>(&'a self, embeddings: &'a [f32], dim: usize) -> RelationOutputs<'a> {
+        RelationOutputs { embeddings, dim, top: &self.top, agreement: self.agreement, knn_acc: self.knn_acc }
+    }
+}
+
+/// Exact top-K search over `train` (with a progress bar), the clean-label agreement of the
+/// graph and the weighted kNN accuracy of `test` (NaN when there are no test embeddings).
+fn search_and_diagnose(
+    train: &[f32],
+    test: &[f32],
+    dim: usize,
+    ds: &Dataset,
+    params: &RelationParams,
+    req: &RelationsRequest,
+    compute: &ComputeDevice,
+) -> Searched {
+    let device = &compute.device;
+    let n = ds.info.n_train;
+    let started = std::time::Instant::now();
+    let bar = rmd_data::progress::count_bar(n as u64, req.progress, &format!("exact top-{} search", req.k));
+    let top = exact_top_k(train, n, dim, req.k, req.block, device, |done| bar.set_position(done as u64));
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    let knn_acc = if test.is_empty() {
+        f64::NAN
+    } else {
+        knn_accuracy(
+            train,
+            ds.train.labels(),
+            test,
+            ds.test.labels(),
+            dim,
+            ds.info.num_classes(),
+            params.knn_k,
+            params.knn_temperature as f32,
+            device,
+        )
+    };
+    let agreement = label_agreement(&top.dst, req.k, ds.train.labels());
+    Searched { top, knn_acc, agreement, seconds }
+}
+
+/// What a relations artifact holds, however its embeddings were made.
+struct RelationOutputs<'a> {
+    embeddings: &'a [f32],
+    dim: usize,
+    top: &'a TopK,
+    agreement: f64,
+    knn_acc: f64,
+}
+
+/// Writes `embeddings.parquet` and `graph.parquet` with their metadata (`meta` adds to the
+/// common keys) and commits with the common metrics plus `extra`.
+fn commit_relations(
+    pending: rmd_store::PendingArtifact,
+    ds: &Dataset,
+    out: RelationOutputs,
+    mut meta: BTreeMap<String, String>,
+    extra: serde_json::Value,
+    compute: &ComputeDevice,
+    code: &CodeIdentity,
+) -> Result<Artifact> {
+    let (n, k, dim, top) = (ds.info.n_train, out.top.k, out.dim, out.top);
+    meta.insert("rmdnet.artifact_key".to_string(), pending.key().to_string());
+    meta.insert("rmdnet.dataset_key".to_string(), ds.key.clone());
+    meta.insert("rmdnet.k".to_string(), k.to_string());
+    meta.insert("rmdnet.dim".to_string(), dim.to_string());
+    meta.insert("rmdnet.n".to_string(), n.to_string());
+    io::write_embeddings(&pending.path("embeddings.parquet"), out.embeddings, n, dim, &meta)?;
+    io::write_graph(&pending.path("graph.parquet"), top, &meta)?;
+    let mean_sim_by_rank: Vec<f64> = (0..k)
+        .map(|r| top.sim.iter().skip(r).step_by(k).map(|&s| s as f64).sum::<f64>() / n as f64)
+        .collect();
+    let mut metrics = serde_json::json!({
+        "n": n,
+        "k": k,
+        "dim": dim,
+        "neighbour_label_agreement": out.agreement,
+        "knn_acc": out.knn_acc,
+        "mean_similarity_by_rank": mean_sim_by_rank,
+        // Spread of the top-K similarities: how much a softmax over them can discriminate.
+        "topk_similarity_std": centre::spread(&top.sim).1,
+    });
+    if let (Some(m), Some(e)) = (metrics.as_object_mut(), extra.as_object()) {
+        m.extend(e.clone());
+    }
+    Ok(pending.commit(CommitInfo {
+        metrics,
+        seeds: BTreeMap::new(),
+        code: code.clone(),
+        backend: compute.kind.name().to_string(),
+        device: compute.description.clone(),
+    })?)
+}
+
+/// Runs (or finds cached) the relations stage with a synthetic teacher of known purity built
+/// from the dataset's clean labels ([`synthetic`]): a diagnostic, never a result.
+pub fn run_synthetic_relations(
+    store: &Store,
+    dataset: &Artifact,
+    teacher: &synthetic::SyntheticTeacher,
+    req: &RelationsRequest,
+    compute: &ComputeDevice,
+    code: &CodeIdentity,
+) -> Result<(Artifact, bool)> {
+    let ds = open_dataset(dataset)?;
+    let n = ds.info.n_train;
+    check_k(req.k, n)?;
+    teacher.validate(ds.info.num_classes()).map_err(NnError::Invalid)?;
+    let params = RelationParams { synthetic: Some(teacher.clone()), ..RelationParams::new(req.k) };
+    let spec =
+        ArtifactSpec::new(RELATIONS_STAGE, RELATIONS_SCHEMA_VERSION, &params).with_input("dataset", &ds.key);
+    let pending = match store.begin(&spec, BeginOptions { force: req.force, resume: false })? {
+        Begin::Cached(a) => return Ok((a, true)),
+        Begin::Run(p) => p,
+    };
+    let started = std::time::Instant::now();
+    let device = compute.device.clone();
+    let made = synthetic::synthesize(
+        teacher,
+        ds.train.labels(),
+        ds.test.labels(),
+        ds.info.num_classes(),
+        req.k,
+        &device,
+        0.005,
+        24,
+        |step, sigma, agreement| {
+            if req.verbose {
+                eprintln!(
+                    "  calibration step {step}: sigma {sigma:.4} -> neighbour agreement {agreement:.4}"
+                );
+            }
+        },
+    );
+    let knn = knn_accuracy(
+        &made.train,
+        ds.train.labels(),
+        &made.test,
+        ds.test.labels(),
+        teacher.dim,
+        ds.info.num_classes(),
+        200,
+        0.1,
+        &device,
+    );
+    let mut meta = BTreeMap::new();
+    meta.insert(
+        "rmdnet.synthetic_teacher".to_string(),
+        "built from the clean labels: a diagnostic".to_string(),
+    );
+    let extra = serde_json::json!({
+        "synthetic_teacher": {
+            "requested_purity": teacher.purity,
+            "reached_purity": made.agreement,
+            "sigma": made.sigma,
+            "calibration_steps": made.steps,
+            "seconds": started.elapsed().as_secs_f64(),
+        },
+        "diagnostics_note": "SYNTHETIC TEACHER: embeddings and graph were built from the CLEAN labels to a chosen purity; a diagnostic of the regulariser, never a result",
+    });
+    let outputs = RelationOutputs {
+        embeddings: &made.train,
+        dim: teacher.dim,
+        top: &made.graph,
+        agreement: made.agreement,
+        knn_acc: knn,
+    };
+    let artifact = commit_relations(pending, &ds, outputs, meta, extra, compute, code)?;
+    Ok((artifact, false))
+}
+
+/// Runs (or finds cached) the relations stage from embeddings computed outside rmdnet
+/// ([`external`]): `n_train` rows (training images in dataset order), or `n_train + n_test`
+/// rows (then the test rows give the kNN accuracy diagnostic).
+pub fn run_external_relations(
+    store: &Store,
+    dataset: &Artifact,
+    emb: &external::ExternalEmbeddings,
+    req: &RelationsRequest,
+    compute: &ComputeDevice,
+    code: &CodeIdentity,
+) -> Result<(Artifact, bool)> {
+    let ds = open_dataset(dataset)?;
+    let (n, n_test) = (ds.info.n_train, ds.info.n_test);
+    if emb.rows != n && emb.rows != n + n_test {
+        return Err(NnError::Invalid(format!(
+            "the embeddings have {} rows but dataset {} has {n} training images (or {} with its {n_test} test images after them)",
+            emb.rows,
+            &ds.key[..12],
+            n + n_test
+        ))
+        .into());
+    }
+    check_k(req.k, n)?;
+    let source = emb.source();
+    let params =
+        RelationParams { centre: req.centre, external: Some(source.clone()), ..RelationParams::new(req.k) };
+    let spec =
+        ArtifactSpec::new(RELATIONS_STAGE, RELATIONS_SCHEMA_VERSION, &params).with_input("dataset", &ds.key);
+    let pending = match store.begin(&spec, BeginOptions { force: req.force, resume: false })? {
+        Begin::Cached(a) => return Ok((a, true)),
+        Begin::Run(p) => p,
+    };
+    let dim = emb.dim;
+    let mut train_emb = emb.values[..n * dim].to_vec();
+    let mut test_emb = emb.values[n * dim..].to_vec();
+    if req.centre {
+        centre::centre_and_normalise(&mut train_emb, &mut test_emb, dim);
+    } else {
+        centre::normalise_rows(&mut train_emb, dim);
+        centre::normalise_rows(&mut test_emb, dim);
+    }
+    let searched = search_and_diagnose(&train_emb, &test_emb, dim, &ds, &params, req, compute);
+    let mut meta = BTreeMap::new();
+    meta.insert("rmdnet.external_embeddings_blake3".to_string(), source.values_blake3.clone());
+    let extra = serde_json::json!({
+        "search_seconds": searched.seconds,
+        "teacher": "external embeddings",
+        "diagnostics_note": "label agreement and kNN accuracy use the clean labels: diagnostics only; kNN accuracy is null when the file has no test rows",
+    });
+    let outputs = searched.outputs(&train_emb, dim);
+    let artifact = commit_relations(pending, &ds, outputs, meta, extra, compute, code)?;
+    Ok((artifact, false))
+}
+
+/// Evaluates how well neighbour disagreement detects the flipped labels of a noise artifact
+/// (a small `graph-eval` artifact: `scores.parquet` and the AUCs in its metrics).
+pub fn run_graph_eval(
+    store: &Store,
+    relations: &Artifact,
+    noise: &Artifact,
+    code: &CodeIdentity,
+) -> Result<(Artifact, bool)> {
+    if relations.stage() != RELATIONS_STAGE || noise.stage() != NOISE_STAGE {
+        return Err(NnError::Invalid(
+            "graph evaluation needs a relations artifact and a noise artifact".into(),
+        )
+        .into());
+    }
+    let spec = ArtifactSpec::new(GRAPH_EVAL_STAGE, GRAPH_EVAL_SCHEMA_VERSION, &serde_json::json!({}))
+        .with_input("relations", relations.key())
+        .with_input("noise", noise.key());
+    let pending = match store.begin(&spec, BeginOptions::default())? {
+        Begin::Cached(a) => return Ok((a, true)),
+        Begin::Run(p) => p,
+    };
+    let graph = RelationGraph::open(&relations.dir)?;
+    let labels = NoiseLabels::open(noise)?;
+    if labels.dataset_key != graph.dataset_key {
+        return Err(NnError::Invalid(format!(
+            "the noise artifact belongs to dataset {} but the graph to dataset {}",
+            &labels.dataset_key[..12],
+            &graph.dataset_key[..12.min(graph.dataset_key.len())]
+        ))
+        .into());
+    }
+    graph.check_fits(labels.noisy.len(), None)?;
+    let scores = disagreement_scores(&graph.dst, graph.k, &labels.noisy);
+    let is_noisy: Vec<bool> = labels.clean.iter().zip(&labels.noisy).map(|(c, n)| c != n).collect();
+    let auc = roc_auc(&scores, &is_noisy);
+    let classes = labels.clean.iter().copied().max().map_or(0, |m| m as usize + 1);
+    let per_class: Vec<Option<f64>> = (0..classes)
+        .map(|c| {
+            let members: Vec<usize> = (0..scores.len()).filter(|&i| labels.clean[i] as usize == c).collect();
+            let s: Vec<f64> = members.iter().map(|&i| scores[i]).collect();
+            let p: Vec<bool> = members.iter().map(|&i| is_noisy[i]).collect();
+            roc_auc(&s, &p)
+        })
+        .collect();
+    let path = pending.path("scores.parquet");
+    let cols: Vec<(&str, ArrayRef, bool)> = vec![
+        ("index", Arc::new(UInt32Array::from_iter_values(0..scores.len() as u32)), false),
+        ("disagreement", Arc::new(Float64Array::from(scores.clone())), false),
+        ("is_noisy", Arc::new(BooleanArray::from(is_noisy.clone())), false),
+    ];
+    let batch = RecordBatch::try_from_iter_with_nullable(cols)
+        .map_err(|e| NnError::Record { path: path.clone(), reason: e.to_string() })?;
+    rmd_data::parquet_io::write_parquet(&path, &batch, &BTreeMap::new())?;
+    let metrics = serde_json::json!({
+        "k": graph.k,
+        "noise_rate": is_noisy.iter().filter(|&&x| x).count() as f64 / is_noisy.len() as f64,
+        "detection_auc": auc,
+        "per_class_auc": per_class,
+        "note": "score = fraction of the K neighbours whose noisy label differs; AUC against is_noisy; per_class_auc by clean class",
+    });
+    let artifact = pending.commit(CommitInfo {
+        metrics,
+        seeds: BTreeMap::new(),
+        code: code.clone(),
+        backend: "none".into(),
+        device: "cpu".into(),
+    })?;
+    Ok((artifact, false))
+}
