@@ -165,6 +165,26 @@ fn local_archive_with_wrong_md5_is_refused_with_its_name() {
 }
 
 #[test]
+fn quiet_silences_the_import_note() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_small_cifar10(tmp.path(), 10);
+    let import = |store: &str, quiet: bool| {
+        let store = tmp.path().join(store);
+        let mut args = vec!["--store", store.to_str().unwrap(), "dataset", "cifar10", "--data-dir"];
+        args.push(tmp.path().to_str().unwrap());
+        if quiet {
+            args.push("-q");
+        }
+        run(bin("rmd").args(args))
+    };
+    let loud = import("loud", false);
+    assert!(stderr(&loud).contains("importing cifar10"), "{}", stderr(&loud));
+    let quiet = import("quiet", true);
+    assert_eq!(ok_key(&quiet), ok_key(&loud));
+    assert_eq!(stderr(&quiet), "", "nothing on stderr with -q");
+}
+
+#[test]
 fn second_resolution_does_not_reimport() {
     let tmp = tempfile::tempdir().unwrap();
     write_small_cifar10(tmp.path(), 10);

@@ -2,16 +2,15 @@
 //! distillation from a relations artifact when given, stored as a `distill` artifact (files:
 //! see `rmd_nn::distill`).
 
+use super::BeginTraining;
 use super::pretrain::PRETRAIN_STAGE;
 use super::relations::RELATIONS_STAGE;
 use rmd_data::dataset::{DATASET_STAGE, Dataset};
 use rmd_data::noise::{NOISE_STAGE, NoiseLabels};
 use rmd_nn::distill::{DistillParams, EpochLog, InitEncoder, Profile};
 use rmd_nn::relations::RelationGraph;
-use rmd_nn::train::RunOptions;
 use rmd_nn::{ComputeDevice, NnError};
-use rmd_store::{Artifact, ArtifactSpec, Begin, BeginOptions, CodeIdentity, CommitInfo, Store};
-use std::collections::BTreeMap;
+use rmd_store::{Artifact, ArtifactSpec, CodeIdentity, Store};
 
 /// Stage name of RGRL artifacts.
 pub const DISTILL_STAGE: &str = "distill";
@@ -122,21 +121,14 @@ pub fn run_distill(
     if let Some(a) = inputs.init_encoder {
         spec = spec.with_input("init_encoder", a.key());
     }
-    let opts = BeginOptions { force: req.force, resume: req.resume };
-    let pending = match super::begin_training::<EpochLog>(store, &spec, p.epochs, opts)? {
-        Begin::Cached(a) => return Ok((a, true)),
-        Begin::Run(pending) => pending,
-    };
-    let checkpoint_dir = pending.path("checkpoint");
-    let run = RunOptions {
-        checkpoint_dir: &checkpoint_dir,
-        resumed: pending.resumed(),
-        progress: req.progress,
-        verbose: req.verbose,
+    let run = match super::begin_training::<EpochLog>(store, &spec, p.epochs, req.force, req.resume)? {
+        BeginTraining::Cached(a) => return Ok((a, true)),
+        BeginTraining::Run(run) => run,
     };
     let init = inputs.init_encoder.map(|a| InitEncoder { dir: &a.dir, key: a.key() });
-    let trained = rmd_nn::distill::train(&ds, &labels, graph.as_ref(), init, p, compute, run)?;
-    trained.write(pending.dir())?;
+    let options = run.options(req.progress, req.verbose);
+    let trained = rmd_nn::distill::train(&ds, &labels, graph.as_ref(), init, p, compute, options)?;
+    trained.write(run.pending.dir())?;
     let teacher = inputs.relations.map(|a| {
         serde_json::json!({
             "knn_acc": a.manifest.metrics.get("knn_acc"),
@@ -147,14 +139,7 @@ pub fn run_distill(
             "training_neighbour_label_agreement": trained.training_neighbour_label_agreement,
         })
     });
-    let mut seeds = BTreeMap::new();
-    seeds.insert("distill".to_string(), p.seed);
-    let artifact = pending.commit(CommitInfo {
-        metrics: trained.metrics(p, req.profile, &ds.info.name, teacher),
-        seeds,
-        code: code.clone(),
-        backend: compute.kind.name().to_string(),
-        device: compute.description.clone(),
-    })?;
+    let metrics = trained.metrics(p, req.profile, &ds.info.name, teacher);
+    let artifact = super::commit(run.pending, metrics, &[("distill", p.seed)], compute, code)?;
     Ok((artifact, false))
 }

@@ -1,12 +1,11 @@
 //! The RM stage: a self-supervised encoder trained on a dataset artifact's training images,
 //! stored as a `pretrain` artifact (files: see `rmd_nn::pretrain`).
 
+use super::BeginTraining;
 use rmd_data::dataset::{DATASET_STAGE, Dataset};
 use rmd_nn::pretrain::{EpochLog, PretrainParams, Profile};
-use rmd_nn::train::RunOptions;
 use rmd_nn::{ComputeDevice, NnError};
-use rmd_store::{Artifact, ArtifactSpec, Begin, BeginOptions, CodeIdentity, CommitInfo, Store};
-use std::collections::BTreeMap;
+use rmd_store::{Artifact, ArtifactSpec, CodeIdentity, Store};
 
 /// Stage name of RM artifacts.
 pub const PRETRAIN_STAGE: &str = "pretrain";
@@ -52,28 +51,13 @@ pub fn run_pretrain(
     let ds = Dataset::open(dataset)?;
     rmd_nn::pretrain::check_fits(p, &ds.info)?;
     let spec = ArtifactSpec::new(PRETRAIN_STAGE, PRETRAIN_SCHEMA_VERSION, p).with_input("dataset", &ds.key);
-    let opts = BeginOptions { force: req.force, resume: req.resume };
-    let pending = match super::begin_training::<EpochLog>(store, &spec, p.epochs, opts)? {
-        Begin::Cached(a) => return Ok((a, true)),
-        Begin::Run(pending) => pending,
+    let run = match super::begin_training::<EpochLog>(store, &spec, p.epochs, req.force, req.resume)? {
+        BeginTraining::Cached(a) => return Ok((a, true)),
+        BeginTraining::Run(run) => run,
     };
-    let checkpoint_dir = pending.path("checkpoint");
-    let run = RunOptions {
-        checkpoint_dir: &checkpoint_dir,
-        resumed: pending.resumed(),
-        progress: req.progress,
-        verbose: req.verbose,
-    };
-    let trained = rmd_nn::pretrain::train(&ds, p, compute, run)?;
-    trained.write(pending.dir(), p.method)?;
-    let mut seeds = BTreeMap::new();
-    seeds.insert("pretrain".to_string(), p.seed);
-    let artifact = pending.commit(CommitInfo {
-        metrics: trained.metrics(p, req.profile, &ds.info.name),
-        seeds,
-        code: code.clone(),
-        backend: compute.kind.name().to_string(),
-        device: compute.description.clone(),
-    })?;
+    let trained = rmd_nn::pretrain::train(&ds, p, compute, run.options(req.progress, req.verbose))?;
+    trained.write(run.pending.dir(), p.method)?;
+    let metrics = trained.metrics(p, req.profile, &ds.info.name);
+    let artifact = super::commit(run.pending, metrics, &[("pretrain", p.seed)], compute, code)?;
     Ok((artifact, false))
 }

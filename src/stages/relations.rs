@@ -254,13 +254,7 @@ fn commit_relations(
     if let (Some(m), Some(e)) = (metrics.as_object_mut(), extra.as_object()) {
         m.extend(e.clone());
     }
-    Ok(pending.commit(CommitInfo {
-        metrics,
-        seeds: BTreeMap::new(),
-        code: code.clone(),
-        backend: compute.kind.name().to_string(),
-        device: compute.description.clone(),
-    })?)
+    Ok(super::commit(pending, metrics, &[], compute, code)?)
 }
 
 /// Runs (or finds cached) the relations stage with a synthetic teacher of known purity built

@@ -60,7 +60,7 @@ impl Objective<SimSiam> for RmObjective<'_> {
     fn end_epoch(&mut self, model: &SimSiam, end: &EpochEnd) -> EpochLog {
         let p = self.params;
         let last = end.epoch + 1 == p.epochs;
-        let knn_acc = (last || (p.knn.every > 0 && (end.epoch + 1) % p.knn.every == 0)).then(|| {
+        let knn_acc = (last || (p.knn.every > 0 && (end.epoch + 1).is_multiple_of(p.knn.every))).then(|| {
             monitor(
                 &model.encoder,
                 self.dataset,
