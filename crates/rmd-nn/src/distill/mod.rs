@@ -37,14 +37,9 @@ use burn::tensor::Device;
 use objective::{EvalSets, RgrlObjective};
 use rmd_data::augment::{ImageShape, Normalizer};
 use rmd_data::dataset::{Dataset, DatasetInfo};
-use rmd_data::loader::epoch_permutation;
 use rmd_data::noise::NoiseLabels;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-
-/// Salts separating the evaluation permutations from the epoch permutations.
-const TEST_SALT: u64 = 0xD2u64 << 56;
-const MEMO_SALT: u64 = 0xD3u64 << 56;
 
 /// What is needed to rebuild the classifier and feed it (`model.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,6 +143,54 @@ pub struct TrainedClassifier {
     pub training_neighbour_label_agreement: Option<f64>,
 }
 
+/// The classifier for the run: the backbone, a linear head over the dataset's classes and,
+/// when L_node is on, a projection onto the teacher's embedding dimension.
+fn classifier_config(
+    p: &DistillParams,
+    graph: Option<&RelationGraph>,
+    classes: usize,
+) -> Result<ClassifierConfig> {
+    let needs_projection = p.rgrl.as_ref().is_some_and(|r| r.node_weight > 0.0);
+    let config = ClassifierConfig {
+        backbone: p.backbone.clone(),
+        num_classes: classes,
+        projection: match (graph, &p.rgrl) {
+            (Some(g), Some(r)) if needs_projection => {
+                if r.projection_hidden > 0 {
+                    vec![r.projection_hidden, g.dim]
+                } else {
+                    vec![g.dim]
+                }
+            }
+            _ => vec![],
+        },
+    };
+    config.validate().map_err(NnError::Invalid)?;
+    Ok(config)
+}
+
+/// L_graph's neighbours (and the confidence weights) among the images being trained on,
+/// when a relation term needs them: the teacher's graph itself when training on every
+/// image, else a search among the training subset.
+fn training_neighbours(
+    p: &DistillParams,
+    graph: Option<&RelationGraph>,
+    n: usize,
+    subset: &[u32],
+    device: &Device,
+) -> Option<rgrl::TrainingNeighbours> {
+    let needed = p.rgrl.as_ref().is_some_and(|r| r.graph_weight > 0.0 || r.confidence);
+    match (graph, needed) {
+        (Some(g), true) if subset.len() == n => {
+            Some(rgrl::TrainingNeighbours::from_graph(n, g.k, g.dst.clone(), g.sim.clone()))
+        }
+        (Some(g), true) => {
+            Some(rgrl::TrainingNeighbours::search(&g.embeddings, n, g.dim, subset, g.k, device))
+        }
+        _ => None,
+    }
+}
+
 /// Trains a classifier on the noisy `labels` of `ds`, distilling from `graph` when given.
 pub fn train(
     ds: &Dataset,
@@ -163,15 +206,8 @@ pub fn train(
     // Data: the training subset, flipped samples tracked for memorisation, test subset.
     let shape = ImageShape { channels: ds.info.channels, height: ds.info.height, width: ds.info.width };
     let norm = Normalizer::from_images(ds.train.all_images(), shape.channels, shape.height * shape.width);
-    let pick = |total: usize, limit: Option<usize>, salt: u64| -> Vec<u32> {
-        let mut v = epoch_permutation(total, p.seed ^ salt, 0);
-        v.truncate(limit.unwrap_or(total).min(total));
-        v.sort_unstable();
-        v
-    };
     let TrainValSplit { train: subset, val: val_idx } =
         TrainValSplit::new(n, p.eval.val_images, p.images, p.seed).map_err(invalid)?;
-    let val_noisy: Vec<u16> = val_idx.iter().map(|&i| labels.noisy[i as usize]).collect();
     let steps_per_epoch = subset.len() / p.batch_size;
     if steps_per_epoch == 0 {
         return Err(invalid(format!(
@@ -182,33 +218,11 @@ pub fn train(
     }
     let flipped: Vec<u32> =
         subset.iter().copied().filter(|&i| labels.noisy[i as usize] != labels.clean[i as usize]).collect();
-    let memo_idx: Vec<u32> = pick(flipped.len(), Some(p.eval.memorisation_samples), MEMO_SALT)
-        .into_iter()
-        .map(|j| flipped[j as usize])
-        .collect();
-    let memo_clean: Vec<u16> = memo_idx.iter().map(|&i| labels.clean[i as usize]).collect();
-    let memo_noisy: Vec<u16> = memo_idx.iter().map(|&i| labels.noisy[i as usize]).collect();
-    let test_idx = pick(ds.info.n_test, p.eval.test_images, TEST_SALT);
-    let test_labels: Vec<u16> = test_idx.iter().map(|&i| ds.test.labels()[i as usize]).collect();
+    let eval_sets = EvalSets::draw(ds, labels, &flipped, val_idx, p);
 
     // Model and optimizer.
     let rgrl = p.rgrl.clone();
-    let needs_projection = rgrl.as_ref().is_some_and(|r| r.node_weight > 0.0);
-    let model_cfg = ClassifierConfig {
-        backbone: p.backbone.clone(),
-        num_classes: classes,
-        projection: match (graph, &rgrl) {
-            (Some(g), Some(r)) if needs_projection => {
-                if r.projection_hidden > 0 {
-                    vec![r.projection_hidden, g.dim]
-                } else {
-                    vec![g.dim]
-                }
-            }
-            _ => vec![],
-        },
-    };
-    model_cfg.validate().map_err(NnError::Invalid)?;
+    let model_cfg = classifier_config(p, graph, classes)?;
     let device = compute.device.clone().autodiff();
     let plain_device = compute.device.clone();
     let fresh = || -> Result<(Classifier, burn::optim::ModuleOptimizer)> {
@@ -227,18 +241,7 @@ pub fn train(
         }
         Ok((model, optim))
     };
-    let use_graph = rgrl.as_ref().is_some_and(|r| r.graph_weight > 0.0);
-    let use_confidence = rgrl.as_ref().is_some_and(|r| r.confidence);
-    // L_graph's neighbours (and the confidence weights) come from the images being trained on.
-    let train_neighbours = match (graph, use_graph || use_confidence) {
-        (Some(g), true) if subset.len() == n => {
-            Some(rgrl::TrainingNeighbours::from_graph(n, g.k, g.dst.clone(), g.sim.clone()))
-        }
-        (Some(g), true) => {
-            Some(rgrl::TrainingNeighbours::search(&g.embeddings, n, g.dim, &subset, g.k, &plain_device))
-        }
-        _ => None,
-    };
+    let train_neighbours = training_neighbours(p, graph, n, &subset, &plain_device);
     let run_name = match &rgrl {
         Some(r) => format!("{}+rgrl({})", p.loss.name(), r.describe()),
         None => p.loss.name().to_string(),
@@ -252,15 +255,7 @@ pub fn train(
         progress: run.progress,
         verbose: run.verbose,
     };
-    let eval_sets = EvalSets {
-        test_idx: test_idx.clone(),
-        test_labels: test_labels.clone(),
-        memo_idx,
-        memo_clean,
-        memo_noisy,
-        val_idx: val_idx.clone(),
-        val_noisy,
-    };
+    let (test_labels, val_images) = (eval_sets.test_labels.clone(), eval_sets.val_idx.len());
     let mut objective = RgrlObjective::new(
         p,
         ds,
@@ -297,7 +292,7 @@ pub fn train(
         run_name,
         images: subset.len(),
         flipped: flipped.len(),
-        val_images: val_idx.len(),
+        val_images,
         training_neighbour_label_agreement: train_neighbours
             .as_ref()
             .map(|t| t.label_agreement(&subset, &labels.clean)),

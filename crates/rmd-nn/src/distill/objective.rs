@@ -15,6 +15,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use rmd_data::augment::{ImageShape, Normalizer, Stream, crop_flip_batch};
 use rmd_data::dataset::Dataset;
+use rmd_data::loader::epoch_permutation;
 use rmd_data::noise::NoiseLabels;
 
 /// The subsets evaluated after every epoch, with their labels.
@@ -29,6 +30,43 @@ pub(super) struct EvalSets {
     /// Held-out validation rows and their noisy labels.
     pub val_idx: Vec<u32>,
     pub val_noisy: Vec<u16>,
+}
+
+/// Salts separating the evaluation permutations from the epoch permutations.
+const TEST_SALT: u64 = 0xD2u64 << 56;
+const MEMO_SALT: u64 = 0xD3u64 << 56;
+
+impl EvalSets {
+    /// Draws the evaluation subsets with the run's seed: up to `memorisation_samples` of the
+    /// `flipped` training rows, up to `test_images` test rows, and the validation rows given.
+    pub fn draw(
+        ds: &Dataset,
+        labels: &NoiseLabels,
+        flipped: &[u32],
+        val_idx: Vec<u32>,
+        p: &DistillParams,
+    ) -> EvalSets {
+        let pick = |total: usize, limit: Option<usize>, salt: u64| -> Vec<u32> {
+            let mut v = epoch_permutation(total, p.seed ^ salt, 0);
+            v.truncate(limit.unwrap_or(total).min(total));
+            v.sort_unstable();
+            v
+        };
+        let memo_idx: Vec<u32> = pick(flipped.len(), Some(p.eval.memorisation_samples), MEMO_SALT)
+            .into_iter()
+            .map(|j| flipped[j as usize])
+            .collect();
+        let test_idx = pick(ds.info.n_test, p.eval.test_images, TEST_SALT);
+        EvalSets {
+            test_labels: test_idx.iter().map(|&i| ds.test.labels()[i as usize]).collect(),
+            test_idx,
+            memo_clean: memo_idx.iter().map(|&i| labels.clean[i as usize]).collect(),
+            memo_noisy: memo_idx.iter().map(|&i| labels.noisy[i as usize]).collect(),
+            memo_idx,
+            val_noisy: val_idx.iter().map(|&i| labels.noisy[i as usize]).collect(),
+            val_idx,
+        }
+    }
 }
 
 /// Per-epoch sums of the loss terms.
