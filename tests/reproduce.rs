@@ -135,6 +135,14 @@ fn smoke_pipeline_runs_reports_and_is_fully_cached_on_rerun() {
         &["cifar10-asym", "--profile", "smoke", "--force", "relations"],
     )));
     assert!(forced.contains("[1/1] rmd-relations"), "{forced}");
+    // -q reaches the stages it runs: nothing on stderr, the same report.
+    let quiet = ok(&run(&mut reproduce(
+        &store,
+        tmp.path(),
+        &out,
+        &["cifar10-asym", "--profile", "smoke", "--force", "relations", "-q"],
+    )));
+    assert_eq!(quiet, "", "nothing on stderr with -q");
 }
 
 #[test]

@@ -338,6 +338,7 @@ fn run_reproduce(args: ReproduceArgs, store: &StoreArgs) -> anyhow::Result<()> {
         &args.data.data_dir,
         args.data.no_download,
         args.backend.clone(),
+        args.output.quiet,
     )?;
     let opts = ReproduceOptions {
         pipeline,

@@ -36,6 +36,8 @@ pub struct StageRunner {
     pub no_download: bool,
     /// `--backend` for the training stages, when given.
     pub backend: Option<String>,
+    /// Run the stages with `-q` (no progress or summaries on stderr; errors still shown).
+    pub quiet: bool,
 }
 
 /// The stages that read raw data (take `--data-dir`).
@@ -55,6 +57,7 @@ impl StageRunner {
         data_dir: &Path,
         no_download: bool,
         backend: Option<String>,
+        quiet: bool,
     ) -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("locating the rmd executable")?;
         let bin_dir = exe.parent().context("the rmd executable has no directory")?.to_path_buf();
@@ -64,6 +67,7 @@ impl StageRunner {
             data_dir: data_dir.to_path_buf(),
             no_download,
             backend,
+            quiet,
         })
     }
 
@@ -127,7 +131,10 @@ impl StageRunner {
     /// Runs a stage with its progress on this terminal; returns the key it printed and the
     /// seconds it took.
     pub fn run(&self, bin: &str, args: &[String]) -> anyhow::Result<(String, f64)> {
-        let line = self.command_line(bin, args);
+        let mut line = self.command_line(bin, args);
+        if self.quiet && !line.iter().any(|a| a == "-q") {
+            line.push("-q".into());
+        }
         let started = Instant::now();
         let out = self
             .command(&line)
