@@ -289,3 +289,131 @@ pub fn read_csv<R: DeserializeOwned>(path: &Path) -> Result<Vec<R>> {
     let mut reader = csv::Reader::from_path(path).map_err(bad)?;
     reader.deserialize().collect::<std::result::Result<Vec<R>, _>>().map_err(bad)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::ids::IdAssigner;
+    use burn::nn::{Initializer, Linear, LinearConfig};
+    use burn::tensor::{Device, TensorData};
+
+    /// One epoch's mean loss.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct ToyLog {
+        epoch: usize,
+        loss: f64,
+    }
+
+    impl EpochRecord for ToyLog {
+        fn describe(&self, epochs: usize) -> String {
+            format!("epoch {}/{epochs}: loss {}", self.epoch, self.loss)
+        }
+    }
+
+    /// Least squares y = 2x + 1 on eight points; can fail or diverge at a chosen step.
+    struct Toy {
+        device: Device,
+        fail_at: Option<(usize, usize)>,
+        nan_at: Option<(usize, usize)>,
+    }
+
+    impl Objective<Linear> for Toy {
+        type Log = ToyLog;
+
+        fn loss(&mut self, model: &Linear, batch: &Batch) -> Result<Tensor<1>> {
+            if self.fail_at == Some((batch.epoch, batch.step)) {
+                return Err(NnError::Invalid("injected crash".into()));
+            }
+            let b = batch.indices.len();
+            let x: Vec<f32> = batch.indices.iter().map(|&i| i as f32 / 8.0).collect();
+            let y: Vec<f32> = x.iter().map(|v| 2.0 * v + 1.0).collect();
+            let x = Tensor::<2>::from_data(TensorData::new(x, [b, 1]), &self.device);
+            let y = Tensor::<2>::from_data(TensorData::new(y, [b, 1]), &self.device);
+            let loss = (model.forward(x) - y).powf_scalar(2.0).mean();
+            Ok(if self.nan_at == Some((batch.epoch, batch.step)) { loss * f32::NAN } else { loss })
+        }
+
+        fn lr(&self, _global_step: usize) -> f64 {
+            0.1
+        }
+
+        fn end_epoch(&mut self, _model: &Linear, end: &EpochEnd) -> ToyLog {
+            ToyLog { epoch: end.epoch + 1, loss: end.mean_loss }
+        }
+    }
+
+    fn toy(fail_at: Option<(usize, usize)>, nan_at: Option<(usize, usize)>) -> Toy {
+        Toy { device: Device::flex().autodiff(), fail_at, nan_at }
+    }
+
+    fn run(dir: &Path, resumed: bool, objective: &mut Toy) -> Result<(Linear, Vec<ToyLog>)> {
+        let subset: Vec<u32> = (0..8).collect();
+        let trainer = Trainer {
+            epochs: 3,
+            batch_size: 4,
+            seed: 7,
+            subset: &subset,
+            label: "toy".into(),
+            progress: false,
+            verbose: false,
+        };
+        let device = objective.device.clone();
+        // Constant initial weights: the device's RNG is shared with tests running alongside.
+        let fresh = || {
+            let config = LinearConfig::new(1, 1).with_initializer(Initializer::Constant { value: 0.0 });
+            let model = config.init(&device).map(&mut IdAssigner::default());
+            Ok((model, crate::schedule::sgd(0.9, 0.0)))
+        };
+        trainer.run(dir, resumed, fresh, objective)
+    }
+
+    fn weights(m: &Linear) -> Vec<f32> {
+        let mut w = m.weight.val().into_data().try_to_vec::<f32>().unwrap();
+        w.extend(m.bias.as_ref().unwrap().val().into_data().try_to_vec::<f32>().unwrap());
+        w
+    }
+
+    #[test]
+    fn a_run_resumed_after_a_crash_ends_where_an_uninterrupted_one_does() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (whole, whole_log) = run(&tmp.path().join("a"), false, &mut toy(None, None)).unwrap();
+        assert_eq!(whole_log.len(), 3);
+        assert!(whole_log[2].loss < whole_log[0].loss, "{whole_log:?}");
+        assert!(!tmp.path().join("a").exists(), "the checkpoint is removed at the end");
+
+        // Crash in epoch 2: epoch 1's checkpoint (model, momentum, log) survives.
+        let dir = tmp.path().join("b");
+        let crashed = run(&dir, false, &mut toy(Some((1, 1)), None));
+        assert!(matches!(crashed, Err(NnError::Invalid(_))));
+        assert!(dir.join("state.json").exists());
+        let (resumed, resumed_log) = run(&dir, true, &mut toy(None, None)).unwrap();
+        assert_eq!(resumed_log, whole_log);
+        assert_eq!(weights(&resumed), weights(&whole));
+    }
+
+    #[test]
+    fn a_non_finite_loss_stops_the_run_and_names_the_step() {
+        let tmp = tempfile::tempdir().unwrap();
+        match run(tmp.path(), false, &mut toy(None, Some((1, 0)))) {
+            Err(NnError::Diverged(msg)) => assert_eq!(msg, "loss NaN at epoch 2 step 0"),
+            other => panic!("expected divergence, got {:?}", other.map(|(_, log)| log)),
+        }
+    }
+
+    #[test]
+    fn log_rows_round_trip_through_csv_with_empty_cells_for_none() {
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct Row {
+            epoch: usize,
+            acc: Option<f64>,
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("log.csv");
+        let rows = vec![Row { epoch: 1, acc: None }, Row { epoch: 2, acc: Some(0.5) }];
+        write_csv(&path, &rows).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "epoch,acc\n1,\n2,0.5\n");
+        assert_eq!(read_csv::<Row>(&path).unwrap(), rows);
+        std::fs::write(&path, "epoch,acc\nx,1\n").unwrap();
+        assert!(matches!(read_csv::<Row>(&path), Err(NnError::BadRecord { .. })));
+    }
+}

@@ -4,7 +4,7 @@
 mod classifier;
 mod contrastive;
 pub mod export;
-mod ids;
+pub(crate) mod ids;
 mod resnet;
 mod simsiam;
 
