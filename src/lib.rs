@@ -1,8 +1,9 @@
-//! Shared plumbing of the rmdnet binaries: common flags, code identity, exit codes, and the
-//! `rmd reproduce` orchestrator.
+//! The rmdnet stages and tools over the artifact store: common flags, code identity, exit
+//! codes, the model-computing stages ([`stages`]), `rmd label-issues`, `predict`, `export`,
+//! `rm-curves`, and the `rmd reproduce` orchestrator.
 //!
-//! Each binary in `src/bin/` is one pipeline stage (or the `rmd` tool); the work itself
-//! lives in the library crates under `crates/`.
+//! Each binary in `src/bin/` is one pipeline stage (or the `rmd` tool) over this library;
+//! the datasets, noise models, models and training live in the crates under `crates/`.
 
 pub mod cli;
 pub mod dataset_cmd;

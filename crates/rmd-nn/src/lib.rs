@@ -1,16 +1,18 @@
-//! burn backends, models and training stages of rmdnet.
+//! burn backends, models, losses and training of rmdnet. Works on plain directories and
+//! in-memory datasets; the store-backed stages are `rmdnet::stages`.
 //!
 //! * [`backend`]: backend selection and device probing (flex CPU default; `wgpu`, `cuda`
 //!   cargo features).
-//! * [`models`]: residual encoders and the SimSiam heads.
-//! * [`pretrain`]: the RM stage (SimSiam pre-training with checkpoints and resume).
-//! * [`distill`]: the RGRL stage (supervised training on noisy labels with relation
+//! * [`models`]: residual encoders, the SimSiam/SimCLR heads and losses, the classifier.
+//! * [`pretrain`]: relation modeling (SimSiam or SimCLR pre-training of an encoder).
+//! * [`relations`]: embedding, exact top-K search, relation graph files, diagnostics.
+//! * [`distill`]: RGRL training (supervised training on noisy labels with relation
 //!   distillation, plug-and-play base losses).
-//! * [`train`]: the epoch loop the training stages share ([`train::Trainer`] running an
+//! * [`train`]: the epoch loop both trainings share ([`train::Trainer`] running an
 //!   [`train::Objective`]), and their CSV epoch logs.
-//! * [`checkpoint`]: per-epoch checkpoints shared by the training stages.
+//! * [`checkpoint`]: per-epoch checkpoints shared by the training loops.
 //! * [`knn`]: embedding and the weighted kNN monitor.
-//! * [`schedule`]: learning-rate schedules.
+//! * [`schedule`]: learning-rate schedules and the SGD every training uses.
 
 pub mod backend;
 pub mod checkpoint;
