@@ -120,10 +120,6 @@ pub struct Trainer<'a> {
     pub subset: &'a [u32],
     /// Name shown on the progress bar and progress lines.
     pub label: String,
-    /// Draw a progress bar.
-    pub progress: bool,
-    /// Print the epoch summaries (and, without a progress bar, progress lines) on stderr.
-    pub verbose: bool,
 }
 
 /// How often per epoch a progress line is printed when no progress bar is drawn.
@@ -135,13 +131,12 @@ impl Trainer<'_> {
         self.subset.len() / self.batch_size
     }
 
-    /// Trains from `fresh()` (or, when `resumed`, from the checkpoint in `checkpoint_dir`)
-    /// to the last epoch, checkpointing after every epoch but the last; removes the
-    /// checkpoint at the end. Returns the trained model and the whole epoch log.
+    /// Trains from `fresh()` (or, when `run.resumed`, from the checkpoint in
+    /// `run.checkpoint_dir`) to the last epoch, checkpointing after every epoch but the last;
+    /// removes the checkpoint at the end. Returns the trained model and the whole epoch log.
     pub fn run<M, O>(
         &self,
-        checkpoint_dir: &Path,
-        resumed: bool,
+        run: RunOptions,
         fresh: impl Fn() -> Result<(M, ModuleOptimizer)>,
         objective: &mut O,
     ) -> Result<(M, Vec<O::Log>)>
@@ -160,15 +155,20 @@ impl Trainer<'_> {
         }
         let (mut model, mut optim) = fresh()?;
         let mut log: Vec<O::Log> = Vec::new();
-        if resumed {
-            match TrainCheckpoint::<M, O::Log>::load(checkpoint_dir, model, optim)? {
+        let say = |message: &str| {
+            if run.verbose {
+                eprintln!("{message}");
+            }
+        };
+        if run.resumed {
+            match TrainCheckpoint::<M, O::Log>::load(run.checkpoint_dir, model, optim)? {
                 Some(c) => {
-                    self.say(&format!("resuming after epoch {} of {}", c.state.epochs_done, self.epochs));
+                    say(&format!("resuming after epoch {} of {}", c.state.epochs_done, self.epochs));
                     objective.restore(&c)?;
                     (model, optim, log) = (c.model, c.optim, c.state.log);
                 }
                 None => {
-                    self.say("no checkpoint to resume from; starting at epoch 1");
+                    say("no checkpoint to resume from; starting at epoch 1");
                     (model, optim) = fresh()?;
                 }
             }
@@ -176,7 +176,7 @@ impl Trainer<'_> {
 
         let start_epoch = log.len();
         let bar =
-            rmd_data::progress::count_bar((self.epochs * steps_per_epoch) as u64, self.progress, &self.label);
+            rmd_data::progress::count_bar((self.epochs * steps_per_epoch) as u64, run.progress, &self.label);
         bar.set_position((start_epoch * steps_per_epoch) as u64);
         for epoch in start_epoch..self.epochs {
             let started = Instant::now();
@@ -207,8 +207,8 @@ impl Trainer<'_> {
                     epoch + 1,
                     self.epochs
                 ));
-                if !self.progress
-                    && self.verbose
+                if !run.progress
+                    && run.verbose
                     && (step + 1) % (steps_per_epoch / PROGRESS_LINES_PER_EPOCH).max(1) == 0
                 {
                     let per_step = started.elapsed().as_secs_f64() / (step + 1) as f64;
@@ -234,7 +234,7 @@ impl Trainer<'_> {
                 images_per_s: (steps_per_epoch * self.batch_size) as f64 / train_secs,
             };
             let entry = objective.end_epoch(&model, &end);
-            if self.verbose {
+            if run.verbose {
                 bar.suspend(|| eprintln!("{}", entry.describe(self.epochs)));
             }
             log.push(entry);
@@ -242,18 +242,12 @@ impl Trainer<'_> {
                 let state = TrainState { epochs_done: log.len(), log: log.clone() };
                 let blobs = objective.checkpoint_blobs();
                 let blobs: Vec<(&str, &[f32])> = blobs.iter().map(|(n, v)| (*n, v.as_slice())).collect();
-                TrainCheckpoint::save(checkpoint_dir, &model, &optim, &state, &blobs)?;
+                TrainCheckpoint::save(run.checkpoint_dir, &model, &optim, &state, &blobs)?;
             }
         }
         bar.finish_and_clear();
-        crate::checkpoint::remove(checkpoint_dir)?;
+        crate::checkpoint::remove(run.checkpoint_dir)?;
         Ok((model, log))
-    }
-
-    fn say(&self, message: &str) {
-        if self.verbose {
-            eprintln!("{message}");
-        }
     }
 }
 
@@ -348,15 +342,7 @@ mod tests {
 
     fn run(dir: &Path, resumed: bool, objective: &mut Toy) -> Result<(Linear, Vec<ToyLog>)> {
         let subset: Vec<u32> = (0..8).collect();
-        let trainer = Trainer {
-            epochs: 3,
-            batch_size: 4,
-            seed: 7,
-            subset: &subset,
-            label: "toy".into(),
-            progress: false,
-            verbose: false,
-        };
+        let trainer = Trainer { epochs: 3, batch_size: 4, seed: 7, subset: &subset, label: "toy".into() };
         let device = objective.device.clone();
         // Constant initial weights: the device's RNG is shared with tests running alongside.
         let fresh = || {
@@ -364,7 +350,8 @@ mod tests {
             let model = config.init(&device).map(&mut IdAssigner::default());
             Ok((model, crate::schedule::sgd(0.9, 0.0)))
         };
-        trainer.run(dir, resumed, fresh, objective)
+        let options = RunOptions { checkpoint_dir: dir, resumed, progress: false, verbose: false };
+        trainer.run(options, fresh, objective)
     }
 
     fn weights(m: &Linear) -> Vec<f32> {

@@ -127,10 +127,8 @@ pub struct TrainedClassifier {
     pub info: DistillModelInfo,
     /// One row per epoch.
     pub log: Vec<EpochLog>,
-    /// Last epoch's predictions on the evaluated test images.
-    pub last_test_pred: Vec<u16>,
-    /// Clean labels of the evaluated test images.
-    pub test_labels: Vec<u16>,
+    /// Last epoch's confusion on the evaluated test images (clean label × prediction).
+    pub confusion: Vec<Vec<u64>>,
     /// Run name (base loss and RGRL terms).
     pub run_name: String,
     /// Training images used.
@@ -221,7 +219,6 @@ pub fn train(
     let eval_sets = EvalSets::draw(ds, labels, &flipped, val_idx, p);
 
     // Model and optimizer.
-    let rgrl = p.rgrl.clone();
     let model_cfg = classifier_config(p, graph, classes)?;
     let device = compute.device.clone().autodiff();
     let plain_device = compute.device.clone();
@@ -242,7 +239,7 @@ pub fn train(
         Ok((model, optim))
     };
     let train_neighbours = training_neighbours(p, graph, n, &subset, &plain_device);
-    let run_name = match &rgrl {
+    let run_name = match &p.rgrl {
         Some(r) => format!("{}+rgrl({})", p.loss.name(), r.describe()),
         None => p.loss.name().to_string(),
     };
@@ -252,10 +249,8 @@ pub fn train(
         seed: p.seed,
         subset: &subset,
         label: run_name.clone(),
-        progress: run.progress,
-        verbose: run.verbose,
     };
-    let (test_labels, val_images) = (eval_sets.test_labels.clone(), eval_sets.val_idx.len());
+    let val_images = eval_sets.val_idx.len();
     let mut objective = RgrlObjective::new(
         p,
         ds,
@@ -266,14 +261,15 @@ pub fn train(
         eval_sets,
         steps_per_epoch,
         device.clone(),
-        plain_device.clone(),
+        plain_device,
     );
-    let (model, log) = trainer.run(run.checkpoint_dir, run.resumed, fresh, &mut objective)?;
+    let (model, log) = trainer.run(run, fresh, &mut objective)?;
     let last_pred = match std::mem::take(&mut objective.last_test_pred) {
         // Resumed from a checkpoint written after the last epoch: evaluate once more.
         v if v.is_empty() => objective.predict_test(&model),
         v => v,
     };
+    let test_labels = &objective.eval.test_labels;
 
     let info = DistillModelInfo {
         model: model_cfg,
@@ -287,8 +283,7 @@ pub fn train(
         model,
         info,
         log,
-        last_test_pred: last_pred,
-        test_labels,
+        confusion: confusion(&last_pred, test_labels, classes),
         run_name,
         images: subset.len(),
         flipped: flipped.len(),
@@ -309,10 +304,9 @@ impl TrainedClassifier {
             .ctx("writing", &ipath)?;
         crate::train::write_csv(&dir.join("epochs.csv"), &self.log)?;
         let classes = &self.info.classes;
-        let conf = confusion(&self.last_test_pred, &self.test_labels, classes.len());
-        let per_class = per_class_accuracy(&conf);
-        log::write_per_class_csv(&dir.join("per_class.csv"), classes, &conf, &per_class)?;
-        log::write_confusion_csv(&dir.join("confusion.csv"), classes, &conf)
+        let per_class = per_class_accuracy(&self.confusion);
+        log::write_per_class_csv(&dir.join("per_class.csv"), classes, &self.confusion, &per_class)?;
+        log::write_confusion_csv(&dir.join("confusion.csv"), classes, &self.confusion)
     }
 
     /// The run's figures, as recorded in the artifact's metrics (`teacher`: what the stage
@@ -331,8 +325,7 @@ impl TrainedClassifier {
         let selected =
             select_epoch(&log.iter().map(|e| e.val_acc_noisy).collect::<Vec<_>>()).map(|i| &log[i]);
         let train_secs: f64 = log.iter().map(|e| e.seconds).sum();
-        let conf = confusion(&self.last_test_pred, &self.test_labels, self.info.classes.len());
-        let per_class = per_class_accuracy(&conf);
+        let per_class = per_class_accuracy(&self.confusion);
         let rgrl = p.rgrl.as_ref();
         serde_json::json!({
             "profile": profile.name(),
@@ -344,7 +337,7 @@ impl TrainedClassifier {
             "epochs": p.epochs,
             "images": self.images,
             "flipped_in_training_set": self.flipped,
-            "test_images": self.test_labels.len(),
+            "test_images": self.confusion.iter().flatten().sum::<u64>(),
             "val_images": self.val_images,
             "val_selected_epoch": selected.map(|e| e.epoch),
             "val_selected_val_acc_noisy": selected.and_then(|e| e.val_acc_noisy),

@@ -147,8 +147,6 @@ pub fn train(
         seed: p.seed,
         subset: &subset,
         label: format!("{} {}", p.method.name(), ds.info.name),
-        progress: run.progress,
-        verbose: run.verbose,
     };
     let mut objective = RmObjective {
         params: p,
@@ -161,7 +159,7 @@ pub fn train(
         eval_device: compute.device.clone(),
         aug_secs: 0.0,
     };
-    let (model, log): (SimSiam, _) = trainer.run(run.checkpoint_dir, run.resumed, fresh, &mut objective)?;
+    let (model, log): (SimSiam, _) = trainer.run(run, fresh, &mut objective)?;
     let info = RmModelInfo {
         model: p.model.clone(),
         normalizer_mean: norm.mean.clone(),
