@@ -74,29 +74,6 @@ where
     })
 }
 
-/// `--profile` of the training stages: a named parameter set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ProfileArg {
-    /// Seconds: a few hundred images, a tiny network (tests).
-    Smoke,
-    /// Small residual networks sized for a 2-core CPU.
-    Cpu,
-    /// The paper's ResNet-18 and schedules (a GPU job).
-    Paper,
-}
-
-impl ProfileArg {
-    /// The profile asked for, or the backend's default (paper on a GPU, cpu on the CPU).
-    pub fn or_default(arg: Option<ProfileArg>, backend: rmd_nn::BackendKind) -> rmd_nn::Profile {
-        match arg {
-            Some(ProfileArg::Smoke) => rmd_nn::Profile::Smoke,
-            Some(ProfileArg::Cpu) => rmd_nn::Profile::Cpu,
-            Some(ProfileArg::Paper) => rmd_nn::Profile::Paper,
-            None => rmd_nn::Profile::default_for(backend),
-        }
-    }
-}
-
 /// Which compute backend and device a training stage uses.
 #[derive(Debug, Clone, Args)]
 pub struct BackendArgs {

@@ -6,7 +6,7 @@ use clap::Parser;
 use rmd_nn::BackendKind;
 use rmd_nn::distill::{BaseLoss, LrSchedule, Profile};
 use rmd_nn::models::ResNetConfig;
-use rmdnet::cli::{self, BackendArgs, OutputArgs, ProfileArg, StoreArgs, UsageError, parse_arch, short};
+use rmdnet::cli::{self, BackendArgs, OutputArgs, StoreArgs, UsageError, parse_arch, short};
 use rmdnet::stages::distill::{DistillInputs, DistillRequest, run_distill};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -50,10 +50,12 @@ struct Args {
     #[arg(long, value_enum, default_value_t = LossArg::Ce)]
     loss: LossArg,
 
-    /// Parameter set (paper here: ResNet-18, 120 epochs); the flags below override single
-    /// values. Default: paper when built with a GPU backend, else cpu.
-    #[arg(long, value_enum)]
-    profile: Option<ProfileArg>,
+    /// Parameter set: smoke (seconds: a few hundred images, a tiny network), cpu (small
+    /// residual networks sized for a 2-core CPU), paper (ResNet-18, 120 epochs, a GPU job);
+    /// the flags below override single values. Default: paper when built with a GPU
+    /// backend, else cpu.
+    #[arg(long, value_parser = cli::choice(&Profile::ALL, Profile::name))]
+    profile: Option<Profile>,
 
     /// Seed of initialisation, sample order and augmentation.
     #[arg(long, default_value_t = 1)]
@@ -248,7 +250,7 @@ fn main() -> ExitCode {
         let store = args.store.open()?;
         let code = cli::code_identity(true);
         let backend: BackendKind = args.backend.kind()?;
-        let profile: Profile = ProfileArg::or_default(args.profile, backend);
+        let profile = args.profile.unwrap_or(Profile::default_for(backend));
         let noise = store.find(Some("noise"), &args.noise).context("resolving --noise")?;
         let relations = match &args.relations {
             Some(k) => Some(store.find(Some("relations"), k).context("resolving --relations")?),

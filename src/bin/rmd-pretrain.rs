@@ -6,9 +6,7 @@ use clap::Parser;
 use rmd_nn::BackendKind;
 use rmd_nn::models::ResNetConfig;
 use rmd_nn::pretrain::{Profile, RmMethod};
-use rmdnet::cli::{
-    self, BackendArgs, DataArgs, OutputArgs, ProfileArg, StoreArgs, UsageError, parse_arch, short,
-};
+use rmdnet::cli::{self, BackendArgs, DataArgs, OutputArgs, StoreArgs, UsageError, parse_arch, short};
 use rmdnet::stages::pretrain::{PretrainRequest, run_pretrain};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -42,10 +40,12 @@ struct Args {
     #[arg(long)]
     dataset: String,
 
-    /// Parameter set (paper here: ResNet-18, 800 epochs); the flags below override single
-    /// values. Default: paper when built with a GPU backend, else cpu.
-    #[arg(long, value_enum)]
-    profile: Option<ProfileArg>,
+    /// Parameter set: smoke (seconds: a few hundred images, a tiny network), cpu (small
+    /// residual networks sized for a 2-core CPU), paper (ResNet-18, 800 epochs, a GPU job);
+    /// the flags below override single values. Default: paper when built with a GPU
+    /// backend, else cpu.
+    #[arg(long, value_parser = cli::choice(&Profile::ALL, Profile::name))]
+    profile: Option<Profile>,
 
     /// Self-supervised objective: simsiam (predictor + stop-gradient, no negatives) or simclr
     /// (NT-Xent: each view must find its pair among the batch's 2B − 2 other views).
@@ -146,7 +146,7 @@ fn main() -> ExitCode {
         let store = args.store.open()?;
         let code = cli::code_identity(true);
         let backend: BackendKind = args.backend.kind()?;
-        let profile: Profile = ProfileArg::or_default(args.profile, backend);
+        let profile = args.profile.unwrap_or(Profile::default_for(backend));
         let dataset = rmd_data::resolve_dataset(
             &store,
             &args.dataset,

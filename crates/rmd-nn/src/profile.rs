@@ -2,7 +2,6 @@
 //! parameters: `Profile::pretrain_params`, `Profile::distill_params`).
 
 use crate::backend::BackendKind;
-use std::str::FromStr;
 
 /// A named parameter set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,19 +14,10 @@ pub enum Profile {
     Paper,
 }
 
-impl FromStr for Profile {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "smoke" => Ok(Profile::Smoke),
-            "cpu" => Ok(Profile::Cpu),
-            "paper" => Ok(Profile::Paper),
-            other => Err(format!("unknown profile '{other}': expected smoke, cpu or paper")),
-        }
-    }
-}
-
 impl Profile {
+    /// All profiles, smallest first.
+    pub const ALL: [Profile; 3] = [Profile::Smoke, Profile::Cpu, Profile::Paper];
+
     /// The profile's name.
     pub fn name(self) -> &'static str {
         match self {
