@@ -90,6 +90,7 @@ pub(crate) fn float_storage_as_f32(tensor: &FlexTensor) -> Cow<'_, [f32]> {
 
 pub mod activation;
 pub mod attention;
+mod batch_norm_nchw;
 pub mod binary;
 mod bool;
 pub mod cat;
@@ -97,6 +98,7 @@ pub mod comparison;
 #[macro_use]
 mod conv_common;
 pub mod conv;
+mod conv2d_nchw;
 pub mod conv_transpose;
 pub mod cumulative;
 pub mod deform_conv;
