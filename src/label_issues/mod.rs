@@ -39,8 +39,9 @@ use std::sync::Arc;
 
 /// Stage name of label-issue artifacts.
 pub const LABEL_ISSUES_STAGE: &str = "label-issues";
-/// Schema version of label-issue artifacts.
-pub const LABEL_ISSUES_SCHEMA_VERSION: u32 = 1;
+/// Schema version of label-issue artifacts. 2: the classifier's forward pass runs on the
+/// NCHW convolution kernels of vendor/burn-flex.
+pub const LABEL_ISSUES_SCHEMA_VERSION: u32 = 2;
 
 /// The parameters that define a label-issue artifact (with its inputs).
 #[derive(Debug, Clone, Serialize)]

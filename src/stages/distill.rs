@@ -16,8 +16,9 @@ use rmd_store::{Artifact, ArtifactSpec, CodeIdentity, Store};
 pub const DISTILL_STAGE: &str = "distill";
 /// Schema version of RGRL artifacts. 2: L_graph's neighbours are searched among the
 /// training images, absent neighbour slots and in-batch neighbours are masked. 3: a noisy
-/// validation split is held out and the epoch is selected on it.
-pub const DISTILL_SCHEMA_VERSION: u32 = 3;
+/// validation split is held out and the epoch is selected on it. 4: convolutions and batch
+/// norms (forward and gradients) run on the NCHW kernels of vendor/burn-flex.
+pub const DISTILL_SCHEMA_VERSION: u32 = 4;
 
 /// The upstream artifacts of a run.
 #[derive(Debug, Clone, Copy)]

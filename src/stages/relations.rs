@@ -26,8 +26,9 @@ type Result<T> = anyhow::Result<T>;
 
 /// Stage name of relations artifacts.
 pub const RELATIONS_STAGE: &str = "relations";
-/// Schema version of relations artifacts.
-pub const RELATIONS_SCHEMA_VERSION: u32 = 1;
+/// Schema version of relations artifacts. 2: the encoder's convolutions and batch norms
+/// run on the NCHW kernels of vendor/burn-flex (embeddings differ by float rounding).
+pub const RELATIONS_SCHEMA_VERSION: u32 = 2;
 /// Stage name of noisy-label detection evaluations of a graph.
 pub const GRAPH_EVAL_STAGE: &str = "graph-eval";
 /// Schema version of graph evaluations.
