@@ -40,9 +40,12 @@ def category(frames):
         return "layout copies (to contiguous)"
     if phase == "optimizer":
         return "optimizer"
-    if "conv_transpose" in text:
+    # conv2d_nchw: the NCHW passes (vendor/burn-flex); conv_transpose / conv: the generic ones.
+    if re.search(r"conv2d_nchw::(conv2d_)?x_backward", text) or "conv_transpose" in text:
         return "conv backward, input (conv_transpose)"
-    if "burn_flex::ops::conv::" in text:
+    if re.search(r"conv2d_nchw::(conv2d_)?weight_backward", text):
+        return "conv backward, weights"
+    if "conv2d_nchw::conv2d" in text or "burn_flex::ops::conv::" in text:
         return "conv backward, weights" if phase == "backward" else "conv forward"
     if "batch_norm" in text:
         return f"batch norm {phase}"
