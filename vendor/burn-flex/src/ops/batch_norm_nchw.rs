@@ -4,7 +4,8 @@
 //! The generic implementation swaps the batch and channel dims and reshapes to `[C, N·S]`
 //! before every reduction, which copies the whole activation (and the output gradient, twice)
 //! into a contiguous buffer. Here each channel's statistics are reduced in place, in f64, one
-//! channel per task, and the element-wise passes run over whole `[S]` planes in parallel.
+//! channel per task, and the element-wise passes run over whole `[S]` planes in parallel
+//! (in the tensor's own precision).
 //! The sums run in a fixed order, so results do not depend on the thread count.
 //!
 //! f32 and f64 run natively; f16 and bf16 through f32.
@@ -13,12 +14,24 @@ use alloc::vec;
 use alloc::vec::Vec;
 use burn_backend::DType;
 use burn_std::{Bytes, Shape, bf16, f16};
+use core::mem::MaybeUninit;
+use core::ops::{Add, Mul, Sub};
 
 use super::module::{cast_from_f32, cast_to_f32};
 use crate::{FlexTensor, Layout};
 
 /// Element types normalised natively.
-trait Real: burn_backend::Element + bytemuck::Pod + Copy + Send + Sync + 'static {
+trait Real:
+    burn_backend::Element
+    + bytemuck::Pod
+    + Copy
+    + Send
+    + Sync
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + 'static
+{
     fn to_f64(self) -> f64;
     fn from_f64(value: f64) -> Self;
 }
@@ -92,24 +105,48 @@ fn per_channel<R: Send>(channels: usize, f: impl Fn(usize) -> R + Sync + Send) -
     }
 }
 
-/// `f(channel, output plane)` for every `[S]` plane of `out`, in parallel.
-fn per_plane<T: Send>(out: &mut [T], p: Planes, f: impl Fn(usize, usize, &mut [T]) + Sync + Send) {
-    if p.plane == 0 {
-        return;
-    }
-    #[cfg(feature = "rayon")]
-    {
-        use rayon::prelude::*;
-        out.par_chunks_mut(p.plane)
-            .enumerate()
-            .for_each(|(i, dst)| f(i, i % p.channels, dst));
-    }
-    #[cfg(not(feature = "rayon"))]
-    {
-        for (i, dst) in out.chunks_mut(p.plane).enumerate() {
-            f(i, i % p.channels, dst);
+/// Values a parallel task of [`per_plane`] covers at least (small planes, such as the single
+/// value per channel of a `[N, C]` activation, are grouped into one task).
+const TASK_VALUES: usize = 4096;
+
+/// Builds an output of `[N, C, S]` values plane by plane, in parallel: `f(plane index,
+/// channel, plane)` must write every value of its plane.
+fn per_plane<T: Real>(
+    p: Planes,
+    f: impl Fn(usize, usize, &mut [MaybeUninit<T>]) + Sync + Send,
+) -> Vec<T> {
+    let len = p.batch * p.channels * p.plane;
+    let mut out: Vec<T> = Vec::with_capacity(len);
+    if p.plane > 0 {
+        let planes_per_task = TASK_VALUES.div_ceil(p.plane);
+        let task = |t: usize, dst: &mut [MaybeUninit<T>]| {
+            for (j, plane) in dst.chunks_mut(p.plane).enumerate() {
+                let i = t * planes_per_task + j;
+                f(i, i % p.channels, plane);
+            }
+        };
+        #[cfg(feature = "rayon")]
+        {
+            use rayon::prelude::*;
+            out.spare_capacity_mut()[..len]
+                .par_chunks_mut(p.plane * planes_per_task)
+                .enumerate()
+                .for_each(|(t, dst)| task(t, dst));
+        }
+        #[cfg(not(feature = "rayon"))]
+        {
+            for (t, dst) in out.spare_capacity_mut()[..len]
+                .chunks_mut(p.plane * planes_per_task)
+                .enumerate()
+            {
+                task(t, dst);
+            }
         }
     }
+    // SAFETY: `f` wrote every value of every plane (the callers below write one value per
+    // input value, and the planes cover all `len` values).
+    unsafe { out.set_len(len) };
+    out
 }
 
 fn tensor<T: Real>(data: Vec<T>, shape: Shape) -> FlexTensor {
@@ -193,12 +230,11 @@ fn forward_typed<T: Real>(
         })
         .collect();
 
-    let mut out = vec![T::from_f64(0.0); data.len()];
-    per_plane(&mut out, p, |i, c, dst| {
-        let (scale, shift) = affine[c];
+    let out = per_plane(p, |i, c, dst| {
+        let (scale, shift) = (T::from_f64(affine[c].0), T::from_f64(affine[c].1));
         let src = &data[i * p.plane..][..p.plane];
         for (y, &v) in dst.iter_mut().zip(src) {
-            *y = T::from_f64(v.to_f64() * scale + shift);
+            y.write(v * scale + shift);
         }
     });
     let channel_shape = || Shape::from(vec![p.channels]);
@@ -268,18 +304,19 @@ fn backward_typed<T: Real>(
     });
 
     // dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy·x̂)).
-    let mut dx = vec![T::from_f64(0.0); data.len()];
-    per_plane(&mut dx, p, |i, c, dst| {
+    let dx = per_plane(p, |i, c, dst| {
         let (sum_dy, sum_dy_xhat) = sums[c];
-        let (mean_dy, mean_dy_xhat) = (sum_dy / p.count(), sum_dy_xhat / p.count());
-        let scale = gamma[c] * inv_std[c];
+        let mean_dy = T::from_f64(sum_dy / p.count());
+        let mean_dy_xhat = T::from_f64(sum_dy_xhat / p.count());
+        let (mean_c, inv_std_c) = (T::from_f64(mean[c]), T::from_f64(inv_std[c]));
+        let scale = T::from_f64(gamma[c] * inv_std[c]);
         let (x_plane, dy_plane) = (
             &data[i * p.plane..][..p.plane],
             &grad[i * p.plane..][..p.plane],
         );
         for ((out, &v), &g) in dst.iter_mut().zip(x_plane).zip(dy_plane) {
-            let xhat = (v.to_f64() - mean[c]) * inv_std[c];
-            *out = T::from_f64(scale * (g.to_f64() - mean_dy - xhat * mean_dy_xhat));
+            let xhat = (v - mean_c) * inv_std_c;
+            out.write(scale * (g - mean_dy - xhat * mean_dy_xhat));
         }
     });
     let channel_shape = || Shape::from(vec![p.channels]);

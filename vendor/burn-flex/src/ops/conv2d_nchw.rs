@@ -19,6 +19,7 @@ use alloc::vec::Vec;
 use burn_backend::DType;
 use burn_backend::ops::ConvOptions;
 use burn_std::{Bytes, Shape, bf16, f16};
+use core::mem::MaybeUninit;
 
 use crate::{FlexTensor, Layout};
 
@@ -193,11 +194,12 @@ impl Geometry {
 }
 
 /// `dst = lhs × rhs` (or `dst += lhs × rhs` when `accumulate`) with explicit row and column
-/// strides, on the calling thread.
+/// strides, on the calling thread. Without `accumulate`, `dst` is only written (it may be
+/// uninitialised); with it, it must be initialised.
 #[allow(clippy::too_many_arguments)]
 fn gemm_into<T: Scalar>(
     (m, n, k): (usize, usize, usize),
-    dst: &mut [T],
+    dst: &mut [MaybeUninit<T>],
     (dst_rs, dst_cs): (usize, usize),
     lhs: &[T],
     (lhs_rs, lhs_cs): (usize, usize),
@@ -213,7 +215,7 @@ fn gemm_into<T: Scalar>(
         if !accumulate {
             for i in 0..m {
                 for j in 0..n {
-                    dst[i * dst_rs + j * dst_cs] = T::ZERO;
+                    dst[i * dst_rs + j * dst_cs] = MaybeUninit::new(T::ZERO);
                 }
             }
         }
@@ -228,7 +230,7 @@ fn gemm_into<T: Scalar>(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst.as_mut_ptr() as *mut T,
             dst_cs as isize,
             dst_rs as isize,
             accumulate,
@@ -313,32 +315,67 @@ fn tensor<T: Scalar>(data: Vec<T>, shape: [usize; 4]) -> FlexTensor {
     )
 }
 
-/// Runs `f(task index, task's slice of out, scratch)` for every `task_len` slice of `out`, in
-/// parallel, with a reusable scratch buffer of `scratch_len` values per worker.
+/// `dst` with every value set to zero.
+fn zeroed<T: Scalar>(dst: &mut [MaybeUninit<T>]) -> &mut [T] {
+    dst.fill(MaybeUninit::new(T::ZERO));
+    // SAFETY: every value was initialised just above.
+    unsafe { assume_init(dst) }
+}
+
+/// `dst` viewed as initialised values.
+///
+/// # Safety
+/// Every value of `dst` must have been written.
+unsafe fn assume_init<T>(dst: &mut [MaybeUninit<T>]) -> &mut [T] {
+    // SAFETY: `MaybeUninit<T>` has `T`'s layout, and the caller guarantees initialisation.
+    unsafe { &mut *(dst as *mut [MaybeUninit<T>] as *mut [T]) }
+}
+
+/// Initialised values viewed as a destination that is only written.
+fn as_uninit<T>(dst: &mut [T]) -> &mut [MaybeUninit<T>] {
+    // SAFETY: same layout; only initialised values are ever written through the view.
+    unsafe { &mut *(dst as *mut [T] as *mut [MaybeUninit<T>]) }
+}
+
+/// Builds a `len`-value output from `len / task_len` tasks run in parallel: task `i` gets its
+/// `task_len` slice, uninitialised, and must write every value of it (no serial zeroing of the
+/// whole output first), and a scratch buffer of `scratch_len` values reused by the worker.
 fn per_task<T: Scalar>(
-    out: &mut [T],
+    len: usize,
     task_len: usize,
     scratch_len: usize,
-    f: impl Fn(usize, &mut [T], &mut Vec<T>) + Sync + Send,
-) {
-    if task_len == 0 {
-        return;
+    f: impl Fn(usize, &mut [MaybeUninit<T>], &mut Vec<T>) + Sync + Send,
+) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(len);
+    if task_len == 0 || len == 0 {
+        out.resize(len, T::ZERO);
+        return out;
     }
     #[cfg(feature = "rayon")]
     {
         use rayon::prelude::*;
-        out.par_chunks_mut(task_len).enumerate().for_each_init(
-            || vec![T::ZERO; scratch_len],
-            |scratch, (i, dst)| f(i, dst, scratch),
-        );
+        out.spare_capacity_mut()[..len]
+            .par_chunks_mut(task_len)
+            .enumerate()
+            .for_each_init(
+                || vec![T::ZERO; scratch_len],
+                |scratch, (i, dst)| f(i, dst, scratch),
+            );
     }
     #[cfg(not(feature = "rayon"))]
     {
         let mut scratch = vec![T::ZERO; scratch_len];
-        for (i, dst) in out.chunks_mut(task_len).enumerate() {
+        for (i, dst) in out.spare_capacity_mut()[..len]
+            .chunks_mut(task_len)
+            .enumerate()
+        {
             f(i, dst, &mut scratch);
         }
     }
+    // SAFETY: every task wrote its whole slice, and the slices cover all `len` values (`len`
+    // is a multiple of `task_len`).
+    unsafe { out.set_len(len) };
+    out
 }
 
 /// The column matrix of group `group` of `image`: the image's channels themselves for a
@@ -408,20 +445,27 @@ fn conv2d_typed<T: Scalar>(
         ),
     ];
     let g = geometry(&x_shape, &w_shape, out_hw, options);
-    let (x_data, w_data): (&[T], &[T]) = (x.storage(), weight.storage());
-    let (rows, out_len, group_out) = (g.col_rows(), g.out_len(), g.group_out());
     let bias = bias.map(|b| b.into_contiguous());
-    let bias_data: Option<&[T]> = bias.as_ref().map(|b| b.storage());
+    let out = forward::<T>(
+        &g,
+        x.storage(),
+        weight.storage(),
+        bias.as_ref().map(|b| b.storage()),
+    );
+    tensor(out, [g.batch, g.c_out, g.out_h, g.out_w])
+}
 
-    let mut out = vec![T::ZERO; g.batch * g.c_out * out_len];
+/// The forward pass on raw NCHW data: `[N, C_out, out_h, out_w]` values.
+fn forward<T: Scalar>(g: &Geometry, x_data: &[T], w_data: &[T], bias: Option<&[T]>) -> Vec<T> {
+    let (rows, out_len, group_out) = (g.col_rows(), g.out_len(), g.group_out());
     per_task(
-        &mut out,
+        g.batch * g.c_out * out_len,
         g.c_out * out_len,
-        scratch_len(&g),
+        scratch_len(g),
         |b, y, scratch| {
             let image = &x_data[b * g.in_len()..][..g.in_len()];
             for group in 0..g.groups {
-                let col = columns(&g, image, group, scratch);
+                let col = columns(g, image, group, scratch);
                 let w_group = &w_data[group * group_out * rows..][..group_out * rows];
                 let y_group = &mut y[group * group_out * out_len..][..group_out * out_len];
                 gemm_into(
@@ -435,14 +479,15 @@ fn conv2d_typed<T: Scalar>(
                     false,
                 );
             }
-            if let Some(bias) = bias_data {
+            if let Some(bias) = bias {
+                // SAFETY: the groups' gemms above wrote every value of `y`.
+                let y = unsafe { assume_init(y) };
                 for (channel, &value) in y.chunks_mut(out_len).zip(bias) {
                     channel.iter_mut().for_each(|v| *v += value);
                 }
             }
         },
-    );
-    tensor(out, [g.batch, g.c_out, g.out_h, g.out_w])
+    )
 }
 
 /// Runs a gradient pass natively for f32, f64 and f16, and for bf16 through f32.
@@ -491,44 +536,102 @@ fn x_backward_typed<T: Scalar>(
         options,
     );
     let (w_data, dy): (&[T], &[T]) = (weight.storage(), output_grad.storage());
+    if let Some(dx) = x_backward_as_forward(&g, w_data, dy) {
+        return tensor(dx, [g.batch, g.c_in, g.in_h, g.in_w]);
+    }
     let (rows, out_len, group_out) = (g.col_rows(), g.out_len(), g.group_out());
 
-    let mut dx = vec![T::ZERO; g.batch * g.in_len()];
-    per_task(&mut dx, g.in_len(), scratch_len(&g), |b, dx_image, dcol| {
-        for group in 0..g.groups {
-            let dy_group =
-                &dy[(b * g.c_out + group * group_out) * out_len..][..group_out * out_len];
-            let w_group = &w_data[group * group_out * rows..][..group_out * rows];
-            let dx_group = &mut dx_image[group * g.group_in_len()..][..g.group_in_len()];
-            // dcol = W_groupᵀ × dY_group (W_group is [group_out, rows] row-major, read transposed).
-            let shape = (rows, out_len, group_out);
-            if g.is_pointwise() {
-                gemm_into(
-                    shape,
-                    dx_group,
-                    (out_len, 1),
-                    w_group,
-                    (1, rows),
-                    dy_group,
-                    (out_len, 1),
-                    false,
-                );
+    let dx = per_task(
+        g.batch * g.in_len(),
+        g.in_len(),
+        scratch_len(&g),
+        |b, dx_image, dcol| {
+            // col2im adds into the input gradient; the pointwise gemm writes all of it.
+            let dx_image = if g.is_pointwise() {
+                dx_image
             } else {
-                gemm_into(
-                    shape,
-                    dcol,
-                    (out_len, 1),
-                    w_group,
-                    (1, rows),
-                    dy_group,
-                    (out_len, 1),
-                    false,
-                );
-                g.col2im_add(dcol, dx_group);
+                as_uninit(zeroed(dx_image))
+            };
+            for group in 0..g.groups {
+                let dy_group =
+                    &dy[(b * g.c_out + group * group_out) * out_len..][..group_out * out_len];
+                let w_group = &w_data[group * group_out * rows..][..group_out * rows];
+                let dx_group = &mut dx_image[group * g.group_in_len()..][..g.group_in_len()];
+                // dcol = W_groupᵀ × dY_group (W_group is [group_out, rows] row-major, read transposed).
+                let shape = (rows, out_len, group_out);
+                if g.is_pointwise() {
+                    gemm_into(
+                        shape,
+                        dx_group,
+                        (out_len, 1),
+                        w_group,
+                        (1, rows),
+                        dy_group,
+                        (out_len, 1),
+                        false,
+                    );
+                } else {
+                    gemm_into(
+                        shape,
+                        as_uninit(dcol),
+                        (out_len, 1),
+                        w_group,
+                        (1, rows),
+                        dy_group,
+                        (out_len, 1),
+                        false,
+                    );
+                    // SAFETY: `dx_image` was zeroed above (not pointwise).
+                    g.col2im_add(dcol, unsafe { assume_init(dx_group) });
+                }
+            }
+        },
+    );
+    tensor(dx, [g.batch, g.c_in, g.in_h, g.in_w])
+}
+
+/// The input gradient of a stride-1, undilated, ungrouped convolution computed as a forward
+/// convolution of the output gradient with the kernel flipped in both spatial axes and its
+/// channel axes swapped, padded `k − 1 − p` (an im2col gather and a gemm over
+/// `C_out·K_h·K_w`, instead of a gemm over `C_out` and a col2im scatter). `None` for other
+/// convolutions.
+fn x_backward_as_forward<T: Scalar>(g: &Geometry, w_data: &[T], dy: &[T]) -> Option<Vec<T>> {
+    let applies = g.groups == 1
+        && g.stride == [1, 1]
+        && g.dilation == [1, 1]
+        && g.pad[0] < g.k_h
+        && g.pad[1] < g.k_w
+        && !g.is_pointwise();
+    if !applies {
+        return None;
+    }
+    let taps = g.k_h * g.k_w;
+    let mut flipped = vec![T::ZERO; w_data.len()];
+    for co in 0..g.c_out {
+        for ci in 0..g.c_in {
+            let src = &w_data[(co * g.c_in + ci) * taps..][..taps];
+            let dst = &mut flipped[(ci * g.c_out + co) * taps..][..taps];
+            for (t, &value) in src.iter().enumerate() {
+                dst[taps - 1 - t] = value;
             }
         }
-    });
-    tensor(dx, [g.batch, g.c_in, g.in_h, g.in_w])
+    }
+    let transposed = Geometry {
+        batch: g.batch,
+        c_in: g.c_out,
+        in_h: g.out_h,
+        in_w: g.out_w,
+        c_out: g.c_in,
+        k_h: g.k_h,
+        k_w: g.k_w,
+        out_h: g.in_h,
+        out_w: g.in_w,
+        stride: [1, 1],
+        pad: [g.k_h - 1 - g.pad[0], g.k_w - 1 - g.pad[1]],
+        dilation: [1, 1],
+        groups: 1,
+    };
+    Some(forward(&transposed, dy, &flipped, None))
 }
 
 /// Most values the weight gradient's per-chunk partial sums may hold together.
@@ -579,13 +682,17 @@ fn weight_backward_typed<T: Scalar>(
         .clamp(1, MAX_CHUNKS)
         .min(g.batch.max(1));
     let per_chunk = g.batch.div_ceil(chunks);
-    let mut partials = vec![T::ZERO; chunks * w_len];
-    per_task(
-        &mut partials,
+    let partials = per_task(
+        chunks * w_len,
         w_len,
         scratch_len(&g),
         |chunk, dw, scratch| {
             let images = (chunk * per_chunk)..((chunk + 1) * per_chunk).min(g.batch);
+            if images.is_empty() {
+                zeroed(dw);
+                return;
+            }
+            // The first image's gemms write `dw`; the later ones add to it.
             for (i, b) in images.enumerate() {
                 let image = &x_data[b * g.in_len()..][..g.in_len()];
                 for group in 0..g.groups {
