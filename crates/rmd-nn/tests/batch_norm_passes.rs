@@ -3,22 +3,12 @@
 //! gradients of `sum(batch_norm(x) · r)` for the input, γ and β, against f64 formulas, on a
 //! convolution activation `[N, C, H, W]` and a projector activation `[N, C]`.
 
+mod common;
+
 use burn::tensor::module::batch_norm_train;
 use burn::tensor::{Device, Tensor, TensorData};
 
 const EPSILON: f64 = 1e-5;
-
-fn values(n: usize, seed: u64, offset: f32) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(7);
-    (0..n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 + offset
-        })
-        .collect()
-}
 
 /// Reference results: (output, mean, variance, input gradient, γ gradient, β gradient).
 struct Expected {
@@ -78,8 +68,8 @@ fn check<const D: usize>(shape: [usize; D]) {
     let plane: usize = shape[2..].iter().product();
     let len = n * c * plane;
     // An offset mean and a non-unit spread, so centring and scaling both matter.
-    let (x, r) = (values(len, 1, 3.0), values(len, 2, -1.0));
-    let (gamma, beta) = (values(c, 3, 0.5), values(c, 4, -1.0));
+    let (x, r) = (common::values(len, 1, 3.0, 2.0), common::values(len, 2, -1.0, 2.0));
+    let (gamma, beta) = (common::values(c, 3, 0.5, 2.0), common::values(c, 4, -1.0, 2.0));
     let device = Device::flex().autodiff();
     let tensor = |v: &[f32]| Tensor::<D>::from_data(TensorData::new(v.to_vec(), shape), &device);
     let channel =

@@ -4,6 +4,8 @@
 //! the models use (3×3 stride 1 and 2, 1×1 stride 1 and 2) and a few others; and the weight
 //! gradient is the same bits at any thread count.
 
+mod common;
+
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -69,18 +71,6 @@ impl Case {
     }
 }
 
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1);
-    (0..n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        })
-        .collect()
-}
-
 /// (output, input gradient, weight gradient) from burn on the CPU backend with autodiff.
 fn burn_passes(case: &Case, x: &[f32], w: &[f32], r: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let device = Device::flex().autodiff();
@@ -129,9 +119,9 @@ fn passes_match_direct_loops() {
     ];
     for case in cases {
         let (oh, ow) = (case.out(case.h), case.out(case.w));
-        let x = values(case.n * case.c_in * case.h * case.w, 1);
-        let w = values(case.c_out * case.c_in * case.k * case.k, 2);
-        let r = values(case.n * case.c_out * oh * ow, 3);
+        let x = common::values(case.n * case.c_in * case.h * case.w, 1, -0.5, 1.0);
+        let w = common::values(case.c_out * case.c_in * case.k * case.k, 2, -0.5, 1.0);
+        let r = common::values(case.n * case.c_out * oh * ow, 3, -0.5, 1.0);
         let (y, dx, dw) = burn_passes(&case, &x, &w, &r);
         let (y_ref, dx_ref, dw_ref) = case.reference(&x, &w, &r);
         assert_close(&y, &y_ref, &format!("{case:?} output"));
@@ -143,9 +133,9 @@ fn passes_match_direct_loops() {
 #[test]
 fn weight_gradient_is_the_same_bits_at_any_thread_count() {
     let case = Case { n: 64, c_in: 8, h: 8, w: 8, c_out: 16, k: 3, stride: 1, pad: 1, dilation: 1 };
-    let x = values(case.n * case.c_in * case.h * case.w, 4);
-    let w = values(case.c_out * case.c_in * 9, 5);
-    let r = values(case.n * case.c_out * 64, 6);
+    let x = common::values(case.n * case.c_in * case.h * case.w, 4, -0.5, 1.0);
+    let w = common::values(case.c_out * case.c_in * 9, 5, -0.5, 1.0);
+    let r = common::values(case.n * case.c_out * 64, 6, -0.5, 1.0);
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
         pool.install(|| burn_passes(&case, &x, &w, &r))

@@ -13,11 +13,11 @@
 use alloc::vec;
 use alloc::vec::Vec;
 use burn_backend::DType;
-use burn_std::{Bytes, Shape, bf16, f16};
+use burn_std::{Bytes, Shape};
 use core::mem::MaybeUninit;
 use core::ops::{Add, Mul, Sub};
 
-use super::module::{cast_from_f32, cast_to_f32};
+use super::module::through_f32;
 use crate::{FlexTensor, Layout};
 
 /// Element types normalised natively.
@@ -168,10 +168,7 @@ fn with_native_dtype<const I: usize, const O: usize>(
     pass: impl Fn([FlexTensor; I]) -> [FlexTensor; O],
 ) -> [FlexTensor; O] {
     match tensors[0].dtype() {
-        DType::F16 => pass(tensors.map(|t| cast_to_f32(t, f16::to_f32)))
-            .map(|t| cast_from_f32(t, f16::from_f32)),
-        DType::BF16 => pass(tensors.map(|t| cast_to_f32(t, bf16::to_f32)))
-            .map(|t| cast_from_f32(t, bf16::from_f32)),
+        DType::F16 | DType::BF16 => through_f32(tensors, pass),
         _ => pass(tensors),
     }
 }

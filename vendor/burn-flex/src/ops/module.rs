@@ -45,6 +45,27 @@ pub(crate) fn cast_from_f32<E: Element + Pod + Copy>(
     FlexTensor::new(bytes, Layout::contiguous(shape), E::dtype())
 }
 
+/// Runs `pass` on f32 copies of half-precision tensors (f16 or bf16, the first tensor's dtype)
+/// and casts every returned tensor back to that dtype.
+pub(crate) fn through_f32<const I: usize, const O: usize>(
+    tensors: [FlexTensor; I],
+    pass: impl Fn([FlexTensor; I]) -> [FlexTensor; O],
+) -> [FlexTensor; O] {
+    match tensors[0].dtype() {
+        DType::F16 => {
+            use burn_std::f16;
+            pass(tensors.map(|t| cast_to_f32(t, f16::to_f32)))
+                .map(|t| cast_from_f32(t, f16::from_f32))
+        }
+        DType::BF16 => {
+            use burn_std::bf16;
+            pass(tensors.map(|t| cast_to_f32(t, bf16::to_f32)))
+                .map(|t| cast_from_f32(t, bf16::from_f32))
+        }
+        dtype => panic!("through_f32: {dtype:?} is not a half-precision dtype"),
+    }
+}
+
 impl ModuleOps<Flex> for Flex {
     fn conv1d(
         x: FloatTensor<Flex>,
