@@ -80,9 +80,11 @@ pub struct BackendArgs {
     /// Compute backend: flex (CPU), wgpu or cuda (when built with that feature).
     #[arg(long, default_value_t = rmd_nn::BackendKind::default_for_build().name().to_string())]
     pub backend: String,
-    /// GPU index for wgpu/cuda.
-    #[arg(long, default_value_t = 0)]
-    pub device_index: usize,
+    /// GPU to use: for cuda the CUDA device index (default 0); for wgpu the index among
+    /// discrete GPUs (default: the adapter wgpu ranks best, a high-power GPU first, which
+    /// CUBECL_WGPU_DEFAULT_DEVICE=DiscreteGpu(1) or =Cpu overrides). Ignored by flex.
+    #[arg(long, value_name = "N")]
+    pub device_index: Option<usize>,
 }
 
 impl BackendArgs {

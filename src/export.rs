@@ -46,7 +46,7 @@ pub struct ExportInfo {
 /// paths written.
 pub fn export(artifact: &Artifact, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let device = rmd_nn::ComputeDevice::select(rmd_nn::BackendKind::Flex, 0)?.device;
+    let device = rmd_nn::ComputeDevice::select(rmd_nn::BackendKind::Flex, None)?.device;
     let meta = |kind: &str| {
         vec![("rmdnet.artifact_key", artifact.key().to_string()), ("rmdnet.kind", kind.to_string())]
     };

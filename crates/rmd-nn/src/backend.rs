@@ -105,9 +105,12 @@ pub struct ComputeDevice {
 }
 
 impl ComputeDevice {
-    /// Selects and probes a device of `kind` (index for GPUs), and sets the process up for
-    /// tensor work ([`crate::host_memory::keep_freed_blocks`]).
-    pub fn select(kind: BackendKind, index: usize) -> Result<ComputeDevice, BackendError> {
+    /// Selects and probes a device of `kind`, and sets the process up for tensor work
+    /// ([`crate::host_memory::keep_freed_blocks`]). `index` picks a GPU: for cuda the
+    /// CUDA device (0 when `None`); for wgpu the index-th discrete GPU, or when `None` the
+    /// adapter wgpu ranks best (a high-power GPU first; `CUBECL_WGPU_DEFAULT_DEVICE`, e.g.
+    /// `DiscreteGpu(1)` or `Cpu`, overrides it). The CPU backend ignores it.
+    pub fn select(kind: BackendKind, index: Option<usize>) -> Result<ComputeDevice, BackendError> {
         if !kind.is_built() {
             let built: Vec<&str> = BackendKind::built().iter().map(|b| b.name()).collect();
             return Err(BackendError::NotBuilt(kind.name(), built.join(", ")));
@@ -137,15 +140,27 @@ pub fn on_pool_thread<R: Send>(threads: Option<usize>, body: impl FnOnce() -> R 
     }
 }
 
-fn make_device(kind: BackendKind, index: usize) -> (Device, String) {
+fn make_device(kind: BackendKind, index: Option<usize>) -> (Device, String) {
     let _ = index;
     match kind {
         #[cfg(feature = "cuda")]
-        BackendKind::Cuda => (Device::cuda(index), format!("cuda:{index}")),
-        #[cfg(feature = "wgpu")]
-        BackendKind::Wgpu => {
-            (Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(index)), format!("wgpu discrete gpu {index}"))
+        BackendKind::Cuda => {
+            let index = index.unwrap_or(0);
+            (Device::cuda(index), format!("cuda:{index}"))
         }
+        #[cfg(feature = "wgpu")]
+        BackendKind::Wgpu => match index {
+            Some(i) => {
+                (Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(i)), format!("wgpu discrete gpu {i}"))
+            }
+            None => {
+                let chosen = std::env::var("CUBECL_WGPU_DEFAULT_DEVICE").unwrap_or_else(|_| "best".into());
+                (
+                    Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
+                    format!("wgpu default device ({chosen})"),
+                )
+            }
+        },
         _ => {
             let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
             (Device::flex(), format!("flex (cpu, {threads} threads)"))
@@ -154,27 +169,58 @@ fn make_device(kind: BackendKind, index: usize) -> (Device, String) {
 }
 
 /// Runs a tiny computation on the device in a separate thread, turning a panic (missing
-/// driver, no adapter) into an error.
+/// driver, no adapter) into an error. The backend may panic on a thread of its own first
+/// (wgpu's device thread), leaving the probe only a broken channel to report; so while the
+/// probe runs, panics on every thread are collected instead of printed, and the first one
+/// is the error's message, with what to do about it.
 fn probe(kind: BackendKind, device: &Device) -> Result<(), BackendError> {
+    // One probe at a time, so that two never swap the process's panic hook in between.
+    static PROBING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = PROBING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let device = device.clone();
+    let panics = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let previous_hook = std::panic::take_hook();
+    let sink = panics.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        if let Ok(mut all) = sink.lock() {
+            all.push(panic_text(info.payload()));
+        }
+    }));
     let result = std::thread::spawn(move || {
         let t = Tensor::<1>::from_floats([1.0, 2.0, 3.0], &device);
         let v = (t.clone() * t).sum().into_data().try_to_vec::<f32>();
         v.map(|v| v[0]).map_err(|e| format!("{e:?}"))
     })
     .join();
+    std::panic::set_hook(previous_hook);
+    let first_panic = panics.lock().ok().and_then(|all| all.first().cloned());
+    let unavailable = |msg: String| BackendError::Unavailable(kind.name(), format!("{msg}{}", remedy(kind)));
     match result {
         Ok(Ok(v)) if (v - 14.0).abs() < 1e-4 => Ok(()),
         Ok(Ok(v)) => Err(BackendError::Unavailable(kind.name(), format!("probe computed {v} instead of 14"))),
-        Ok(Err(e)) => Err(BackendError::Unavailable(kind.name(), e)),
-        Err(panic) => {
-            let msg = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "the backend panicked".into());
-            Err(BackendError::Unavailable(kind.name(), msg))
+        Ok(Err(e)) => Err(unavailable(e)),
+        Err(panic) => Err(unavailable(first_panic.unwrap_or_else(|| panic_text(panic.as_ref())))),
+    }
+}
+
+/// A panic's message, when it has one.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "the backend panicked".into())
+}
+
+/// What a user can do when a GPU backend does not start.
+fn remedy(kind: BackendKind) -> &'static str {
+    match kind {
+        BackendKind::Wgpu => {
+            ". wgpu needs a Vulkan driver (the loader, libvulkan1 on Debian/Ubuntu, and the GPU \
+             driver's Vulkan support) or an OpenGL/EGL one; --backend flex runs on the CPU"
         }
+        BackendKind::Cuda => ". The cuda backend needs the NVIDIA driver; --backend flex runs on the CPU",
+        BackendKind::Flex => "",
     }
 }
 
@@ -184,7 +230,7 @@ mod tests {
 
     #[test]
     fn flex_is_always_available_and_computes() {
-        let d = ComputeDevice::select(BackendKind::Flex, 0).unwrap();
+        let d = ComputeDevice::select(BackendKind::Flex, None).unwrap();
         assert!(d.description.starts_with("flex"));
     }
 
@@ -193,7 +239,7 @@ mod tests {
         assert_eq!("cpu".parse::<BackendKind>().unwrap(), BackendKind::Flex);
         assert!("tpu".parse::<BackendKind>().is_err());
         if !cfg!(feature = "cuda") {
-            let err = ComputeDevice::select(BackendKind::Cuda, 0).unwrap_err().to_string();
+            let err = ComputeDevice::select(BackendKind::Cuda, None).unwrap_err().to_string();
             assert!(err.contains("no cuda backend") && err.contains("--features cuda"), "{err}");
         }
     }
