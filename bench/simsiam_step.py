@@ -2,16 +2,16 @@
 """The SimSiam training step of `cargo bench -p rmd-nn --bench pretrain_step`, in PyTorch.
 
 Same networks (the cpu-profile small ResNet and the CIFAR ResNet-18 with the paper's heads),
-batch 128, two views, forward + backward + SGD (momentum 0.9, dampening 0, weight decay
-5e-4). Views are pre-made tensors: augmentation is timed separately on the Rust side, so
-the two figures compare the model step alone. Prints one line per network:
+batch 128 by default, two views, forward + backward + SGD (momentum 0.9, dampening 0, weight
+decay 5e-4). Views are pre-made tensors: augmentation is timed separately on the Rust side,
+so the two figures compare the model step alone. Prints one line per network:
 `pytorch simsiam <net> batch 128: model step median <img/s> img/s (min .., max .., N steps)`.
 
-Usage: python3 bench/simsiam_step.py [small|resnet18|all] [--steps N]
+Usage: python3 bench/simsiam_step.py [small|resnet18|all] [--steps N] [--batch N]
+       [--device cuda] [--compile] [--json]
 """
-import sys
-
 import os
+import sys
 
 import torch
 import torch.nn as nn
@@ -20,7 +20,7 @@ import torch.nn.functional as F
 # The same residual encoder users load exported weights into.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from rmdnet_torch import ResNet  # noqa: E402
-from step_timing import time_steps  # noqa: E402
+from step_timing import parser, report, setup, time_steps  # noqa: E402
 
 
 def mlp(dims, norm_last):
@@ -50,24 +50,40 @@ class SimSiam(nn.Module):
         return 0.5 * (d(p1, z2) + d(p2, z1))
 
 
-def bench(name, model, batch, steps):
+def bench(name, model, args, steps):
     torch.manual_seed(1)
-    x1 = torch.randn(batch, 3, 32, 32)
-    x2 = torch.randn(batch, 3, 32, 32)
-    print(f"pytorch simsiam {name} batch {batch}: {time_steps(model, lambda: model.loss(x1, x2), batch, steps)}")
+    model = setup(args, model)
+    x1 = torch.randn(args.batch, 3, 32, 32, device=args.device)
+    x2 = torch.randn(args.batch, 3, 32, 32, device=args.device)
+    loss = model.loss
+    if args.compile:
+        loss = torch.compile(model.loss)
+    spread = time_steps(model, lambda: loss(x1, x2), args.batch, steps, args.device, args.compile)
+    tag = " compiled" if args.compile else ""
+    report(
+        f"pytorch simsiam {name} batch {args.batch}{tag}",
+        spread,
+        args.json,
+        objective="simsiam",
+        net=name,
+        batch=args.batch,
+        device=args.device,
+        torch=torch.__version__,
+    )
 
 
 def main():
-    args = sys.argv[1:]
-    which = next((a for a in args if not a.startswith("--") and not a.isdigit()), "all")
-    steps = int(args[args.index("--steps") + 1]) if "--steps" in args else 12
-    torch.set_num_threads(int(__import__("os").environ.get("RMD_BENCH_THREADS", torch.get_num_threads())))
-    if which in ("small", "all"):
+    p = parser("SimSiam training step in PyTorch", 128)
+    p.add_argument("which", nargs="?", default="all", choices=["small", "resnet18", "all"])
+    p.add_argument("--all-steps", action="store_true", help="time --steps ResNet-18 steps too (default: at most 3)")
+    args = p.parse_args()
+    if args.which in ("small", "all"):
         enc = ResNet(3, 32, 2, [32, 64, 128], [1, 1, 1])
-        bench("small (cpu profile)", SimSiam(enc, 512, 2, 128), 128, steps)
-    if which in ("resnet18", "all"):
+        bench("small (cpu profile)", SimSiam(enc, 512, 2, 128), args, args.steps)
+    if args.which in ("resnet18", "all"):
         enc = ResNet(3, 64, 1, [64, 128, 256, 512], [2, 2, 2, 2])
-        bench("resnet18 (paper profile)", SimSiam(enc, 2048, 3, 512), 128, min(steps, 3))
+        steps = args.steps if args.all_steps else min(args.steps, 3)
+        bench("resnet18 (paper profile)", SimSiam(enc, 2048, 3, 512), args, steps)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,8 @@
-"""What the PyTorch step benchmarks share: the stages' SGD and the timed loop with its spread."""
+"""What the PyTorch step benchmarks share: the stages' SGD, the command line, and the timed
+loop with its spread."""
+import argparse
+import json
+import os
 import time
 
 import torch
@@ -9,22 +13,61 @@ def sgd(model):
     return torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, dampening=0, weight_decay=5e-4)
 
 
-def time_steps(model, loss_fn, batch, steps):
-    """Runs 2 warm-up and `steps` timed SGD steps of `loss_fn()`; returns the spread of the
-    timed steps' images per second as a printable `model step median .. img/s (min .., max
-    .., N steps)`."""
+def parser(description, default_batch):
+    """The flags every step bench takes."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--steps", type=int, default=12, help="timed steps (after 2 warm-up steps)")
+    p.add_argument("--batch", type=int, default=default_batch, help="images per step")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (or cuda:N)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model first (warm-up steps compile it)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per network instead of a line")
+    return p
+
+
+def setup(args, model):
+    """Sets the CPU threads (RMD_BENCH_THREADS) and moves the model to the device."""
+    torch.set_num_threads(int(os.environ.get("RMD_BENCH_THREADS", torch.get_num_threads())))
+    model = model.to(args.device)
+    return model
+
+
+def time_steps(model, loss_fn, batch, steps, device="cpu", compiled=False):
+    """Runs 2 warm-up and `steps` timed SGD steps of `loss_fn()`, each ended by a device
+    synchronisation on a GPU; returns the timed steps' images per second as a dict (median,
+    min, max, steps, warmup_seconds)."""
     opt = sgd(model)
+    sync = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
     rates = []
+    warm = time.perf_counter()
+    warmup_seconds = 0.0
     for step in range(steps + 2):
+        if step == 2:
+            warmup_seconds = time.perf_counter() - warm
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss = loss_fn()
         loss.backward()
         opt.step()
+        sync()
         if step >= 2:
             rates.append(batch / (time.perf_counter() - t0))
     rates.sort()
-    return (
-        f"model step median {rates[len(rates) // 2]:.1f} img/s "
-        f"(min {rates[0]:.1f}, max {rates[-1]:.1f}, {steps} steps)"
-    )
+    return {
+        "median": rates[len(rates) // 2],
+        "min": rates[0],
+        "max": rates[-1],
+        "steps": steps,
+        "warmup_seconds": warmup_seconds,
+        "compiled": compiled,
+    }
+
+
+def report(prefix, spread, as_json, **fields):
+    """Prints `prefix: model step median .. img/s (min .., max .., N steps)`, or the JSON."""
+    if as_json:
+        print(json.dumps({**fields, "model_img_per_s": spread}))
+    else:
+        print(
+            f"{prefix}: model step median {spread['median']:.1f} img/s "
+            f"(min {spread['min']:.1f}, max {spread['max']:.1f}, {spread['steps']} steps)"
+        )

@@ -8,7 +8,8 @@ pre-made inputs (augmentation is timed separately on the Rust side). Prints
 `pytorch supervised small batch 128: model step median <img/s> img/s (min <..>, max <..>,
 N steps)`.
 
-Usage: python3 bench/supervised_step.py [--steps N]     (default 12; RMD_BENCH_THREADS=n)
+Usage: python3 bench/supervised_step.py [--steps N] [--batch N] [--arch small|resnet18]
+       [--device cuda] [--compile] [--json]          (default 12 steps; RMD_BENCH_THREADS=n)
 """
 import os
 import sys
@@ -19,21 +20,34 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from rmdnet_torch import ResNet  # noqa: E402
-from step_timing import time_steps  # noqa: E402
+from step_timing import parser, report, setup, time_steps  # noqa: E402
 
 
 def main():
-    args = sys.argv[1:]
-    steps = int(args[args.index("--steps") + 1]) if "--steps" in args else 12
-    torch.set_num_threads(int(os.environ.get("RMD_BENCH_THREADS", torch.get_num_threads())))
+    p = parser("Supervised (cross-entropy) training step in PyTorch", 128)
+    p.add_argument("--arch", default="small", choices=["small", "resnet18"], help="cpu-profile net or the paper's ResNet-18")
+    args = p.parse_args()
     torch.manual_seed(1)
-    backbone = ResNet(3, 32, 2, [32, 64, 128], [1, 1, 1])
-    model = nn.Sequential(backbone, nn.Linear(backbone.out_dim, 10))
-    batch = 128
-    x = torch.randn(batch, 3, 32, 32)
-    y = torch.arange(batch) % 10
-    spread = time_steps(model, lambda: F.cross_entropy(model(x), y), batch, steps)
-    print(f"pytorch supervised small batch {batch}: {spread}")
+    if args.arch == "small":
+        backbone, name = ResNet(3, 32, 2, [32, 64, 128], [1, 1, 1]), "small"
+    else:
+        backbone, name = ResNet(3, 64, 1, [64, 128, 256, 512], [2, 2, 2, 2]), "resnet18"
+    model = setup(args, nn.Sequential(backbone, nn.Linear(backbone.out_dim, 10)))
+    x = torch.randn(args.batch, 3, 32, 32, device=args.device)
+    y = torch.arange(args.batch, device=args.device) % 10
+    forward = torch.compile(model) if args.compile else model
+    spread = time_steps(model, lambda: F.cross_entropy(forward(x), y), args.batch, args.steps, args.device, args.compile)
+    tag = " compiled" if args.compile else ""
+    report(
+        f"pytorch supervised {name} batch {args.batch}{tag}",
+        spread,
+        args.json,
+        objective="supervised",
+        net=name,
+        batch=args.batch,
+        device=args.device,
+        torch=torch.__version__,
+    )
 
 
 if __name__ == "__main__":

@@ -113,6 +113,16 @@ enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Time one training step on this machine's backend: the RM stage's SimSiam step or the
+    /// RGRL stage's supervised step, with a profile's network and batch size, on synthetic
+    /// 32×32 images. Prints images per second (median, min and max of the timed steps).
+    /// Examples:
+    ///
+    ///   rmd bench-step                                   # SimSiam, the default profile
+    ///   rmd bench-step --backend wgpu --profile paper    # ResNet-18, batch 512
+    ///   rmd bench-step --objective supervised --json
+    #[command(name = "bench-step", verbatim_doc_comment)]
+    BenchStep(rmdnet::bench_step::BenchStepArgs),
 }
 
 impl Command {
@@ -125,6 +135,7 @@ impl Command {
             Command::RmCurves { output, .. } | Command::Export { output, .. } => Some(output),
             Command::LabelIssues(a) => Some(&a.output),
             Command::Predict(a) => Some(&a.output),
+            Command::BenchStep(_) => None,
         }
     }
 }
@@ -370,6 +381,7 @@ fn main() -> ExitCode {
             Command::RmCurves { rm, out, output } => run_rm_curves(&rm, &out, &output, &args.store),
             Command::LabelIssues(a) => run_label_issues_cmd(a, &args.store),
             Command::Predict(a) => run_predict(a, &args.store),
+            Command::BenchStep(a) => rmdnet::bench_step::run(&a),
             Command::Export { artifact, out, output } => {
                 let st = args.store.open()?;
                 let a = st.find(None, &artifact).with_context(|| format!("resolving {artifact}"))?;

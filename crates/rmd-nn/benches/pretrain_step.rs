@@ -9,56 +9,20 @@
 
 mod common;
 
-use burn::optim::GradientsParams;
-use burn::tensor::{Device, Tensor, TensorData};
-use rmd_data::augment::{ImageShape, Normalizer, SimSiamAugment, Stream, simsiam_batch};
+use burn::tensor::Device;
 use rmd_nn::models::{ResNetConfig, SimSiamConfig};
-use std::time::Instant;
+use rmd_nn::step_bench::{StepBenchConfig, StepNet};
 
 fn bench(name: &str, cfg: SimSiamConfig, batch: usize, steps: usize) {
-    let device = Device::flex().autodiff();
-    device.seed(1);
-    let mut model = cfg.init(&device);
-    let mut optim = common::sgd();
-    let shape = ImageShape { channels: 3, height: 32, width: 32 };
-    let images: Vec<u8> = (0..batch * shape.len()).map(|i| ((i * 2654435761usize) >> 13) as u8).collect();
-    let idx: Vec<u32> = (0..batch as u32).collect();
-    let norm = Normalizer::from_images(&images, 3, 1024);
-    let aug = SimSiamAugment::default();
-    let mut model_rates = Vec::new();
-    let mut step_rates = Vec::new();
-    let mut aug_share = Vec::new();
-    for step in 0..steps + 2 {
-        let t0 = Instant::now();
-        let v1 =
-            simsiam_batch(&images, &idx, shape, &aug, &norm, Stream { seed: 1, epoch: step as u64, view: 0 });
-        let v2 =
-            simsiam_batch(&images, &idx, shape, &aug, &norm, Stream { seed: 1, epoch: step as u64, view: 1 });
-        let t_aug = t0.elapsed().as_secs_f64();
-        let dims = [batch, 3, 32, 32];
-        let x1 = Tensor::<4>::from_data(TensorData::new(v1, dims), &device);
-        let x2 = Tensor::<4>::from_data(TensorData::new(v2, dims), &device);
-        let loss = model.loss(x1, x2);
-        let _ = loss.clone().into_data();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(0.05, model, grads);
-        let total = t0.elapsed().as_secs_f64();
-        // The first two steps warm up allocators and caches.
-        if step >= 2 {
-            step_rates.push(batch as f64 / total);
-            model_rates.push(batch as f64 / (total - t_aug));
-            aug_share.push(t_aug / total);
-        }
-    }
-    let step = common::Spread::of(step_rates);
-    let model_step = common::Spread::of(model_rates);
+    let cfg = StepBenchConfig { net: StepNet::SimSiam(cfg), batch, steps, warmup: 2 };
+    let t = rmd_nn::step_bench::run(&cfg, &Device::flex()).expect("the step bench runs on the CPU");
     println!(
         "bench simsiam {name} batch {batch}: {:.1} img/s with augmentation ({:.1}% of the step); model step alone median {:.1} img/s (min {:.1}, max {:.1}, {steps} steps)",
-        step.median,
-        100.0 * aug_share.iter().sum::<f64>() / aug_share.len() as f64,
-        model_step.median,
-        model_step.min,
-        model_step.max,
+        t.with_augmentation.median,
+        100.0 * t.augmentation_share,
+        t.model.median,
+        t.model.min,
+        t.model.max,
     );
 }
 

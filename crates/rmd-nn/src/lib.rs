@@ -13,6 +13,8 @@
 //! * [`checkpoint`]: per-epoch checkpoints shared by the training loops.
 //! * [`knn`]: embedding and the weighted kNN monitor.
 //! * [`schedule`]: learning-rate schedules and the SGD every training uses.
+//! * [`step_bench`]: training-step throughput on any backend (`rmd bench-step`, the cargo
+//!   step benches).
 
 pub mod backend;
 pub mod checkpoint;
@@ -25,6 +27,7 @@ pub mod pretrain;
 pub mod profile;
 pub mod relations;
 pub mod schedule;
+pub mod step_bench;
 pub mod train;
 
 pub use backend::{BURN_VERSION, BackendError, BackendKind, ComputeDevice};

@@ -53,6 +53,22 @@ impl ResNetConfig {
         }
     }
 
+    /// A short name: `resnet18`, else `small:WIDTH:STAGES:BLOCKS` (the `--arch` spelling)
+    /// with `/stem STRIDE` appended when the stem strides.
+    pub fn describe(&self) -> String {
+        let base = if *self == ResNetConfig::resnet18(self.in_channels) {
+            "resnet18".to_string()
+        } else {
+            format!(
+                "small:{}:{}:{}",
+                self.stem_width,
+                self.widths.len(),
+                self.blocks.first().copied().unwrap_or(0)
+            )
+        };
+        if self.stem_stride == 1 { base } else { format!("{base}/stem {}", self.stem_stride) }
+    }
+
     /// Dimension of the pooled output features.
     pub fn out_dim(&self) -> usize {
         *self.widths.last().expect("at least one stage")

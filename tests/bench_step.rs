@@ -1,0 +1,48 @@
+//! `rmd bench-step`: the step timer users and the GPU check run, through the binary.
+
+mod common;
+
+use common::{bin, run, stderr};
+
+#[test]
+fn both_steps_report_rates_as_text_and_json() {
+    let out = run(bin("rmd").args(["bench-step", "--profile", "smoke", "--steps", "2", "--warmup", "1"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(line.starts_with("simsiam smoke (small:8:2:1/stem 2) batch 64 on flex"), "{line}");
+    assert!(line.contains("model step median") && line.contains("img/s"), "{line}");
+
+    let out = run(bin("rmd").args([
+        "bench-step",
+        "--objective",
+        "supervised",
+        "--profile",
+        "smoke",
+        "--batch",
+        "8",
+        "--steps",
+        "3",
+        "--json",
+    ]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["objective"], "supervised");
+    assert_eq!(v["batch"], 8);
+    assert_eq!(v["steps"], 3);
+    let rate = &v["model_img_per_s"];
+    let (min, median, max) =
+        (rate["min"].as_f64().unwrap(), rate["median"].as_f64().unwrap(), rate["max"].as_f64().unwrap());
+    assert!(0.0 < min && min <= median && median <= max, "{v}");
+}
+
+#[test]
+fn bad_requests_are_usage_errors() {
+    let out = run(bin("rmd").args(["bench-step", "--steps", "0"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--steps"), "{}", stderr(&out));
+    if !cfg!(feature = "wgpu") {
+        let out = run(bin("rmd").args(["bench-step", "--backend", "wgpu"]));
+        assert_eq!(out.status.code(), Some(2));
+        assert!(stderr(&out).contains("--features wgpu"), "{}", stderr(&out));
+    }
+}
