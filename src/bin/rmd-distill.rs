@@ -242,7 +242,7 @@ fn set<T: Copy>(field: &mut T, value: Option<T>) {
     }
 }
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     cli::run(|| {
         let args = Args::parse();
         args.output.apply();

@@ -74,7 +74,7 @@ struct Args {
     force: bool,
 }
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     cli::run(|| {
         let args = Args::parse();
         args.output.apply();

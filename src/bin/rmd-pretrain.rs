@@ -138,7 +138,7 @@ fn method(
     }
 }
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     cli::run(|| {
         let args = Args::parse();
         args.output.apply();

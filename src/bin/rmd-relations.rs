@@ -126,7 +126,7 @@ enum Teacher {
     External(Artifact, ExternalEmbeddings),
 }
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     cli::run(|| {
         let args = Args::parse();
         args.output.apply();

@@ -10,6 +10,31 @@ use rmdnet::store_cmd::{self, StoreCommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+// `rmd` is also each stage binary when started under that binary's name (through a link
+// named `rmd-pretrain` that points at it, say): one executable instead of five where size
+// matters, as in the bundle `just gpu-bundle` makes for a GPU machine.
+#[path = "rmd-distill.rs"]
+mod distill_stage;
+#[path = "rmd-noise.rs"]
+mod noise_stage;
+#[path = "rmd-pretrain.rs"]
+mod pretrain_stage;
+#[path = "rmd-relations.rs"]
+mod relations_stage;
+
+/// The stage whose `main` runs when `rmd` was started under that stage binary's name.
+fn stage_invoked_as() -> Option<fn() -> ExitCode> {
+    let arg0 = std::env::args_os().next()?;
+    let name = std::path::Path::new(&arg0).file_name()?.to_str()?.to_string();
+    match name.as_str() {
+        "rmd-noise" => Some(noise_stage::main),
+        "rmd-pretrain" => Some(pretrain_stage::main),
+        "rmd-relations" => Some(relations_stage::main),
+        "rmd-distill" => Some(distill_stage::main),
+        _ => None,
+    }
+}
+
 /// rmdnet: learning with noisy labels by relation modeling and distillation.
 ///
 /// Pipeline stages are separate binaries (rmd-noise, rmd-pretrain, rmd-relations,
@@ -369,6 +394,9 @@ fn run_reproduce(args: ReproduceArgs, store: &StoreArgs) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
+    if let Some(stage_main) = stage_invoked_as() {
+        return stage_main();
+    }
     cli::run(|| {
         let args = Cli::parse();
         if let Some(output) = args.command.output() {
