@@ -8,9 +8,15 @@ export RMD_DATA_DIR := env_var_or_default("RMD_DATA_DIR", "data/raw")
 default:
     @just --list
 
-# Build every binary in release mode (CPU backend).
+# Cargo features of the binaries that `build`, `reproduce` and the stage recipes make: `wgpu`
+# (the GPU backend that builds offline) on a machine with an NVIDIA driver (nvidia-smi), else
+# none (the CPU backend). RMD_FEATURES overrides it: RMD_FEATURES=cuda (needs network access
+# at build time), RMD_FEATURES= (CPU only).
+export RMD_FEATURES := env_var_or_default("RMD_FEATURES", `command -v nvidia-smi >/dev/null 2>&1 && echo wgpu || true`)
+
+# Build every binary in release mode (with $RMD_FEATURES: a GPU backend on NVIDIA machines).
 build:
-    cargo build --release --bins
+    cargo build --release --bins --features "$RMD_FEATURES"
 
 # Run the whole test suite (release mode: tests that train need optimised code). Tests on
 # the real CIFAR-10 are marked ignored and run here when $RMD_DATA_DIR holds it; without it
@@ -60,33 +66,48 @@ bench-relations *ARGS:
 
 # Run a pipeline end to end (pipelines/NAME.toml), cached: `just reproduce cifar10-asym`,
 # `just reproduce cifar10-asym --profile smoke`, `just reproduce cifar10n-worse --dry-run`.
+# A GPU build (see RMD_FEATURES) runs the paper profile on the GPU unless told otherwise.
 reproduce NAME *ARGS:
-    cargo build --release --quiet --bins
+    cargo build --release --quiet --bins --features "$RMD_FEATURES"
     target/release/rmd reproduce {{NAME}} {{ARGS}}
 
 # RGRL distillation training (any rmd-distill flags), e.g. `just distill --noise KEY --relations KEY --loss ce`.
 distill *ARGS:
-    cargo run --release --quiet --bin rmd-distill -- {{ARGS}}
+    cargo run --release --quiet --features "$RMD_FEATURES" --bin rmd-distill -- {{ARGS}}
 
 # Relation extraction (any rmd-relations flags), e.g. `just relations --encoder KEY --k 10`.
 relations *ARGS:
-    cargo run --release --quiet --bin rmd-relations -- {{ARGS}}
+    cargo run --release --quiet --features "$RMD_FEATURES" --bin rmd-relations -- {{ARGS}}
 
 # SimSiam pre-training (any rmd-pretrain flags), e.g. `just pretrain --dataset cifar10 --profile cpu`.
 pretrain *ARGS:
-    cargo run --release --quiet --bin rmd-pretrain -- {{ARGS}}
+    cargo run --release --quiet --features "$RMD_FEATURES" --bin rmd-pretrain -- {{ARGS}}
 
 # Inject label noise (any rmd-noise flags), e.g. `just noise --dataset cifar10 --noise asym --rate 0.4`.
 noise *ARGS:
-    cargo run --release --quiet --bin rmd-noise -- {{ARGS}}
+    cargo run --release --quiet --features "$RMD_FEATURES" --bin rmd-noise -- {{ARGS}}
 
 # The artifact-store tool (`just rmd store list`, `just rmd store verify`, ...).
 rmd *ARGS:
-    cargo run --release --quiet --bin rmd -- {{ARGS}}
+    cargo run --release --quiet --features "$RMD_FEATURES" --bin rmd -- {{ARGS}}
+
+# A folder to copy to a GPU machine for `bench/gpu-check.sh`: the wgpu build's `rmd` (profile
+# dist: stripped; it runs as each stage binary through links), a CIFAR-10 subset of IMAGES
+# images per file from $RMD_DATA_DIR, the check and the PyTorch benches, as DIR and
+# DIR.tar.gz. Builds offline.
+gpu-bundle DIR="target/gpu-check" IMAGES="1000":
+    cargo build --profile dist --features wgpu --bin rmd
+    bench/gpu-bundle.sh {{DIR}} {{IMAGES}}
+
+# The GPU check (wgpu vs the CPU backend and vs PyTorch on the same GPU, paper-profile RM
+# rate; about 10 minutes): builds the wgpu binaries here, then runs bench/gpu-check.sh.
+gpu-check OUT="gpu-check-out":
+    cargo build --release --features wgpu --bins
+    RMD_BIN=target/release bench/gpu-check.sh {{OUT}}
 
 # The foundation demo on CIFAR-10: asym 0.4, sym 0.5 and CIFAR-10N worse labels, then verify.
 noise-demo:
-    cargo build --release --quiet --bins
+    cargo build --release --quiet --bins --features "$RMD_FEATURES"
     target/release/rmd-noise --dataset cifar10 --noise asym --rate 0.4 --seed 1
     target/release/rmd-noise --dataset cifar10 --noise sym --rate 0.5 --seed 1
     target/release/rmd-noise --dataset cifar10 --noise file --labels-file "$RMD_DATA_DIR/cifar-10n/cifar10n_labels.csv" --label-column worse_label
