@@ -20,7 +20,7 @@ import torch.nn.functional as F
 # The same residual encoder users load exported weights into.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from rmdnet_torch import ResNet  # noqa: E402
-from step_timing import parser, report, setup, time_steps  # noqa: E402
+from step_timing import measure, parser, setup  # noqa: E402
 
 
 def mlp(dims, norm_last):
@@ -58,18 +58,7 @@ def bench(name, model, args, steps):
     loss = model.loss
     if args.compile:
         loss = torch.compile(model.loss)
-    spread = time_steps(model, lambda: loss(x1, x2), args.batch, steps, args.device, args.compile)
-    tag = " compiled" if args.compile else ""
-    report(
-        f"pytorch simsiam {name} batch {args.batch}{tag}",
-        spread,
-        args.json,
-        objective="simsiam",
-        net=name,
-        batch=args.batch,
-        device=args.device,
-        torch=torch.__version__,
-    )
+    measure("simsiam", name, model, lambda: loss(x1, x2), args, steps)
 
 
 def main():

@@ -62,12 +62,17 @@ def time_steps(model, loss_fn, batch, steps, device="cpu", compiled=False):
     }
 
 
-def report(prefix, spread, as_json, **fields):
-    """Prints `prefix: model step median .. img/s (min .., max .., N steps)`, or the JSON."""
-    if as_json:
-        print(json.dumps({**fields, "model_img_per_s": spread}))
+def measure(objective, net, model, loss_fn, args, steps):
+    """Times `steps` steps (time_steps) with the command line's batch, device and compile
+    flag, and prints `pytorch OBJECTIVE NET batch B[ compiled]: model step median .. img/s
+    (min .., max .., N steps)`, or with --json one JSON object."""
+    spread = time_steps(model, loss_fn, args.batch, steps, args.device, args.compile)
+    if args.json:
+        fields = {"objective": objective, "net": net, "batch": args.batch, "device": args.device}
+        print(json.dumps({**fields, "torch": torch.__version__, "model_img_per_s": spread}))
     else:
+        tag = " compiled" if args.compile else ""
         print(
-            f"{prefix}: model step median {spread['median']:.1f} img/s "
+            f"pytorch {objective} {net} batch {args.batch}{tag}: model step median {spread['median']:.1f} img/s "
             f"(min {spread['min']:.1f}, max {spread['max']:.1f}, {spread['steps']} steps)"
         )

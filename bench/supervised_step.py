@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from rmdnet_torch import ResNet  # noqa: E402
-from step_timing import parser, report, setup, time_steps  # noqa: E402
+from step_timing import measure, parser, setup  # noqa: E402
 
 
 def main():
@@ -36,18 +36,7 @@ def main():
     x = torch.randn(args.batch, 3, 32, 32, device=args.device)
     y = torch.arange(args.batch, device=args.device) % 10
     forward = torch.compile(model) if args.compile else model
-    spread = time_steps(model, lambda: F.cross_entropy(forward(x), y), args.batch, args.steps, args.device, args.compile)
-    tag = " compiled" if args.compile else ""
-    report(
-        f"pytorch supervised {name} batch {args.batch}{tag}",
-        spread,
-        args.json,
-        objective="supervised",
-        net=name,
-        batch=args.batch,
-        device=args.device,
-        torch=torch.__version__,
-    )
+    measure("supervised", name, model, lambda: F.cross_entropy(forward(x), y), args, args.steps)
 
 
 if __name__ == "__main__":
