@@ -23,9 +23,8 @@
 # Settings (environment): RMD_BIN (folder of the binaries), RMD_DATA_DIR (holding
 # cifar-10-batches-bin/), PYTHON, ROUNDS (3), STEPS (10 timed steps per bench), RM_SECONDS
 # (180), COMPILE_SECONDS (150 per compiled bench), PARTS ("smoke bench rm": the parts to run),
-# SKIP_CPU_SMOKE=1 (wgpu smoke only); for a
-# trial of the script itself on a slow device: SIMSIAM_BATCH (512), SUPERVISED_BATCH (128),
-# TORCH_DEVICE (cuda), RM_ARGS ("--profile paper").
+# SKIP_CPU_SMOKE=1 (wgpu smoke only); for a trial of the script itself on a slow device:
+# SIMSIAM_BATCH (512), SUPERVISED_BATCH (128), TORCH_DEVICE (cuda), RM_ARGS ("--profile paper").
 # Writes OUT_DIR/summary.md (also printed), summary.json and every command's log.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -64,16 +63,26 @@ if [ ! -f "$RMD_DATA_DIR/cifar-10-batches-bin/data_batch_1.bin" ]; then
 fi
 export RMD_PIPELINES_DIR="$root/pipelines"
 # A Vulkan loader: the machine's, else the bundle's packages (gpu-bundle.sh), unpacked here.
-if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1' && ls "$root"/vulkan/*.deb > /dev/null 2>&1; then
-    for deb in "$root"/vulkan/*.deb; do dpkg -x "$deb" "$root/vulkan/root"; done
-    export LD_LIBRARY_PATH="$root/vulkan/root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# (grep reads all of ldconfig's list: with pipefail, `grep -q` could fail the pipe early.)
+if ! ldconfig -p 2>/dev/null | grep 'libvulkan.so.1' > /dev/null && ls "$root"/vulkan/*.deb > /dev/null 2>&1; then
+    if command -v dpkg > /dev/null; then
+        for deb in "$root"/vulkan/*.deb; do dpkg -x "$deb" "$root/vulkan/root"; done
+        export LD_LIBRARY_PATH="$root/vulkan/root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    else
+        echo "note: no Vulkan loader on this machine and no dpkg to unpack the bundle's" >&2
+    fi
 fi
-# The NVIDIA driver's Vulkan manifest, where containers mount the driver outside the
-# standard folders.
+# The NVIDIA driver's Vulkan and EGL manifests, where containers mount the driver outside
+# the standard folders.
 nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ] && [ -e "$nvidia_icd" ] \
     && [ ! -e /usr/share/vulkan/icd.d/nvidia_icd.json ] && [ ! -e /etc/vulkan/icd.d/nvidia_icd.json ]; then
     export VK_DRIVER_FILES="$nvidia_icd"
+fi
+nvidia_egl=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+if [ -z "${__EGL_VENDOR_LIBRARY_FILENAMES:-}" ] && [ -e "$nvidia_egl" ] \
+    && [ ! -e /usr/share/glvnd/egl_vendor.d/10_nvidia.json ]; then
+    export __EGL_VENDOR_LIBRARY_FILENAMES="$nvidia_egl"
 fi
 rmd="$RMD_BIN/rmd"
 work="$out/work"
@@ -93,6 +102,7 @@ stamp "binaries: $RMD_BIN; data: $RMD_DATA_DIR; out: $out"
     fi
     (command -v vulkaninfo >/dev/null && vulkaninfo --summary 2>&1 | grep -E "deviceName|deviceType|driverName|apiVersion") || echo "vulkaninfo: not found"
     "$rmd" --version
+    echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-} __EGL_VENDOR_LIBRARY_FILENAMES=${__EGL_VENDOR_LIBRARY_FILENAMES:-} LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
     "$python" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')" 2>&1 || echo "no PyTorch"
 } > "$out/machine.txt" 2>&1
 cat "$out/machine.txt" >&2
