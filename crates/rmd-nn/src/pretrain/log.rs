@@ -23,6 +23,7 @@ pub struct EpochLog {
 }
 
 impl EpochRecord for EpochLog {
+    // bench/gpu_check_summary.py reads these lines (its EPOCH pattern): keep the two in step.
     fn describe(&self, epochs: usize) -> String {
         format!(
             "epoch {}/{epochs}: loss {:.4}, lr {:.4}, {}{:.0} img/s, augmentation {:.0}% of the step, {:.0}s",
