@@ -9,7 +9,12 @@ fn both_steps_report_rates_as_text_and_json() {
     let out = run(bin("rmd").args(["bench-step", "--profile", "smoke", "--steps", "2", "--warmup", "1"]));
     assert!(out.status.success(), "{}", stderr(&out));
     let line = String::from_utf8_lossy(&out.stdout);
-    assert!(line.starts_with("simsiam smoke (small:8:2:1/stem 2) batch 64 on flex"), "{line}");
+    assert!(
+        line.starts_with(
+            "simsiam smoke (ResNet widths [8, 16] blocks [1, 1], stem stride 2) batch 64 on flex"
+        ),
+        "{line}"
+    );
     assert!(line.contains("model step median") && line.contains("img/s"), "{line}");
 
     let out = run(bin("rmd").args([

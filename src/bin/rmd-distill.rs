@@ -5,7 +5,6 @@ use anyhow::Context;
 use clap::Parser;
 use rmd_nn::BackendKind;
 use rmd_nn::distill::{BaseLoss, LrSchedule, Profile};
-use rmd_nn::models::ResNetConfig;
 use rmdnet::cli::{self, BackendArgs, OutputArgs, StoreArgs, UsageError, parse_arch, short};
 use rmdnet::stages::distill::{DistillInputs, DistillRequest, run_distill};
 use std::process::ExitCode;
@@ -315,11 +314,7 @@ pub fn main() -> ExitCode {
             profile.name(),
             params.epochs,
             params.batch_size,
-            if params.backbone == ResNetConfig::resnet18(channels) {
-                "ResNet-18".to_string()
-            } else {
-                format!("ResNet widths {:?} blocks {:?}", params.backbone.widths, params.backbone.blocks)
-            },
+            params.backbone.describe(),
             compute.description
         ));
         let req = DistillRequest {

@@ -4,7 +4,6 @@
 use anyhow::Context;
 use clap::Parser;
 use rmd_nn::BackendKind;
-use rmd_nn::models::ResNetConfig;
 use rmd_nn::pretrain::{Profile, RmMethod};
 use rmdnet::cli::{self, BackendArgs, DataArgs, OutputArgs, StoreArgs, UsageError, parse_arch, short};
 use rmdnet::stages::pretrain::{PretrainRequest, run_pretrain};
@@ -187,14 +186,7 @@ pub fn main() -> ExitCode {
             profile.name(),
             params.epochs,
             params.batch_size,
-            if params.model.encoder == ResNetConfig::resnet18(channels) {
-                "ResNet-18".to_string()
-            } else {
-                format!(
-                    "ResNet widths {:?} blocks {:?}",
-                    params.model.encoder.widths, params.model.encoder.blocks
-                )
-            },
+            params.model.encoder.describe(),
             compute.description
         ));
         let req = PretrainRequest {

@@ -53,20 +53,15 @@ impl ResNetConfig {
         }
     }
 
-    /// A short name: `resnet18`, else `small:WIDTH:STAGES:BLOCKS` (the `--arch` spelling)
-    /// with `/stem STRIDE` appended when the stem strides.
+    /// How the stages name the network in their messages: `ResNet-18`, else its stage
+    /// widths and blocks, with the stem stride when it is not 1.
     pub fn describe(&self) -> String {
         let base = if *self == ResNetConfig::resnet18(self.in_channels) {
-            "resnet18".to_string()
+            "ResNet-18".to_string()
         } else {
-            format!(
-                "small:{}:{}:{}",
-                self.stem_width,
-                self.widths.len(),
-                self.blocks.first().copied().unwrap_or(0)
-            )
+            format!("ResNet widths {:?} blocks {:?}", self.widths, self.blocks)
         };
-        if self.stem_stride == 1 { base } else { format!("{base}/stem {}", self.stem_stride) }
+        if self.stem_stride == 1 { base } else { format!("{base}, stem stride {}", self.stem_stride) }
     }
 
     /// Dimension of the pooled output features.
