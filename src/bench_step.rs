@@ -72,10 +72,9 @@ pub fn run(args: &BenchStepArgs) -> anyhow::Result<()> {
     let batch = args.batch.unwrap_or(profile_batch);
     let cfg = StepBenchConfig { net, batch, steps: args.steps, warmup: args.warmup };
     let t = rmd_nn::step_bench::run(&cfg, &compute.device).map_err(anyhow::Error::msg)?;
-    let objective = match args.objective {
-        StepObjective::Simsiam => "simsiam",
-        StepObjective::Supervised => "supervised",
-    };
+    // The flag value clap derived from the variant, so the output names the step as it was asked for.
+    let objective = clap::ValueEnum::to_possible_value(&args.objective).expect("no variant is skipped");
+    let objective = objective.get_name();
     if args.json {
         println!("{}", json(objective, profile, &arch, batch, args.steps, &compute.description, &t));
     } else {
