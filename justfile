@@ -35,13 +35,18 @@ test:
 check-cuda:
     DOCS_RS=1 cargo check --release --features cuda --lib --bins
 
+# Type-check the wgpu backend (the GPU build that builds offline), so a change that breaks it
+# fails CI even though no GPU runs here.
+check-wgpu:
+    cargo check --release --features wgpu --lib --bins
+
 # Formatting and lints, as CI runs them.
 lint:
     cargo fmt --all -- --check
     cargo clippy --release --workspace --all-targets -- -D warnings
 
-# Everything CI checks: tests, the CUDA type-check, formatting and lints.
-ci: test check-cuda lint
+# Everything CI checks: tests, the CUDA and wgpu type-checks, formatting and lints.
+ci: test check-cuda check-wgpu lint
 
 # SimSiam training throughput (small net and ResNet-18, batch 128) vs PyTorch when installed.
 bench-pretrain which="all":
