@@ -26,6 +26,10 @@ pub struct BenchStepArgs {
     /// on a GPU backend, cpu on flex). paper: ResNet-18, SimSiam batch 512, supervised 128.
     #[arg(long, value_parser = cli::choice(&Profile::ALL, Profile::name))]
     pub profile: Option<Profile>,
+    /// The network instead of the profile's: resnet18 or small:WIDTH:STAGES:BLOCKS[:STEM_STRIDE]
+    /// (as the stages' --arch).
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<String>,
     /// Images per step instead of the profile's batch size.
     #[arg(long, value_name = "N")]
     pub batch: Option<usize>,
@@ -52,14 +56,21 @@ pub fn run(args: &BenchStepArgs) -> anyhow::Result<()> {
     }
     let compute = args.backend.select()?;
     let profile = args.profile.unwrap_or(Profile::default_for(compute.kind));
+    let backbone = args.arch.as_deref().map(|a| cli::parse_arch(a, 3)).transpose()?;
     let (net, profile_batch, arch) = match args.objective {
         StepObjective::Simsiam => {
-            let p = profile.pretrain_params(3, 1);
+            let mut p = profile.pretrain_params(3, 1);
+            if let Some(b) = backbone {
+                p.model.encoder = b;
+            }
             let arch = p.model.encoder.describe();
             (StepNet::SimSiam(p.model), p.batch_size, arch)
         }
         StepObjective::Supervised => {
-            let p = profile.distill_params(3, rmd_nn::distill::losses::BaseLoss::Ce, 1);
+            let mut p = profile.distill_params(3, rmd_nn::distill::losses::BaseLoss::Ce, 1);
+            if let Some(b) = backbone {
+                p.backbone = b;
+            }
             let arch = p.backbone.describe();
             let cfg = rmd_nn::models::ClassifierConfig {
                 backbone: p.backbone,

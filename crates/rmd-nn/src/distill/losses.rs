@@ -150,10 +150,29 @@ pub fn one_hot(labels: &[u16], classes: usize) -> Vec<f32> {
     out
 }
 
+/// Label-smoothed targets: (1 − ε)·one-hot + ε/classes per row; exactly [`one_hot`] for
+/// ε = 0.
+pub fn smoothed_one_hot(labels: &[u16], classes: usize, epsilon: f64) -> Vec<f32> {
+    let mut out = one_hot(labels, classes);
+    if epsilon > 0.0 {
+        let (keep, spread) = ((1.0 - epsilon) as f32, (epsilon / classes as f64) as f32);
+        out.iter_mut().for_each(|v| *v = *v * keep + spread);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use burn::tensor::{Device, TensorData};
+
+    #[test]
+    fn smoothed_targets_keep_their_mass() {
+        assert_eq!(smoothed_one_hot(&[1, 0], 3, 0.0), one_hot(&[1, 0], 3));
+        let t = smoothed_one_hot(&[2], 4, 0.2);
+        assert!((t[2] - 0.85).abs() < 1e-6 && (t[0] - 0.05).abs() < 1e-6, "{t:?}");
+        assert!((t.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    }
 
     fn scalar(t: Tensor<1>) -> f32 {
         t.into_data().try_to_vec::<f32>().unwrap()[0]

@@ -80,6 +80,12 @@ fn invalid(msg: impl Into<String>) -> NnError {
 pub fn check_request(p: &DistillParams, has_teacher: bool, has_init: bool) -> Result<()> {
     p.backbone.validate().map_err(NnError::Invalid)?;
     p.loss.validate().map_err(NnError::Invalid)?;
+    if !(0.0..1.0).contains(&p.label_smoothing) {
+        return Err(invalid(format!("label smoothing {} must be in [0, 1)", p.label_smoothing)));
+    }
+    if p.label_smoothing > 0.0 && p.loss != BaseLoss::Ce {
+        return Err(invalid(format!("label smoothing applies to the ce loss only, not {}", p.loss.name())));
+    }
     match (&p.rgrl, has_teacher) {
         (Some(r), true) => r.validate().map_err(NnError::Invalid)?,
         (None, false) => {}

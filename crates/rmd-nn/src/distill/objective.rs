@@ -248,7 +248,7 @@ impl Objective<Classifier> for RgrlObjective<'_> {
         );
         let noisy: Vec<u16> = idx.iter().map(|&i| self.labels.noisy[i as usize]).collect();
         let onehot = Tensor::<2>::from_data(
-            TensorData::new(losses::one_hot(&noisy, classes), [b, classes]),
+            TensorData::new(losses::smoothed_one_hot(&noisy, classes, p.label_smoothing), [b, classes]),
             &self.device,
         );
         let out = model.forward(x);

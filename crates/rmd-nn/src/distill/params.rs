@@ -116,12 +116,20 @@ pub struct DistillParams {
     pub crop_padding: usize,
     /// Base loss.
     pub loss: BaseLoss,
+    /// Label smoothing ε of the CE base loss: the target is (1 − ε)·one-hot + ε/C (0: off,
+    /// and then left out of the parameters, so artifacts made before it keep their keys).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub label_smoothing: f64,
     /// Relation distillation (None: the plain baseline, no relations input).
     pub rgrl: Option<RgrlParams>,
     /// Evaluation.
     pub eval: EvalParams,
     /// Seed of initialisation, sample order and augmentation.
     pub seed: u64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl Profile {
@@ -160,6 +168,7 @@ impl Profile {
                 weight_decay: 5e-4,
                 crop_padding: 4,
                 loss,
+                label_smoothing: 0.0,
                 rgrl: None,
                 eval: EvalParams { test_images: Some(512), val_images: 64, memorisation_samples: 64 },
                 seed,
@@ -179,6 +188,7 @@ impl Profile {
                 weight_decay: 5e-4,
                 crop_padding: 4,
                 loss,
+                label_smoothing: 0.0,
                 rgrl: None,
                 eval: EvalParams { test_images: None, val_images: 5_000, memorisation_samples: 1_000 },
                 seed,
@@ -195,6 +205,7 @@ impl Profile {
                 weight_decay: 1e-3,
                 crop_padding: 4,
                 loss,
+                label_smoothing: 0.0,
                 rgrl: None,
                 eval: EvalParams { test_images: None, val_images: 5_000, memorisation_samples: 5_000 },
                 seed,
