@@ -9,24 +9,51 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Where the artifact store is.
+/// Where the artifact store is (the flag alone, for commands without a plan mode).
 #[derive(Debug, Clone, Args)]
-pub struct StoreArgs {
+pub struct StoreDirArgs {
     /// Artifact store directory (created if missing).
     #[arg(long, global = true, env = STORE_ENV, default_value = "data/artifacts", value_name = "DIR")]
     pub store: PathBuf,
+}
+
+impl StoreDirArgs {
+    /// Opens the store.
+    pub fn open(&self) -> anyhow::Result<Store> {
+        Ok(Store::open(&self.store)?.with_content_check(rmd_data::artifact_check::check_artifact))
+    }
+
+    /// The store flag with a command's plan flag, for the commands that have a plan mode.
+    pub fn with_plan(&self, plan: PlanArgs) -> StoreArgs {
+        StoreArgs { dir: self.clone(), plan }
+    }
+}
+
+/// `--plan`: offered only by the commands that honour it (those that produce an artifact).
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct PlanArgs {
     /// Compute nothing: print the key of the artifact this command would produce as the last
     /// stdout line, as `KEY` when it is cached or `run STAGE KEY` when it would be computed.
     /// Its inputs must exist. (Used by `rmd reproduce` to print its plan.)
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub plan: bool,
+}
+
+/// Where the artifact store is, and `--plan`: the store flags of a command that produces an
+/// artifact.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    #[command(flatten)]
+    pub dir: StoreDirArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
 }
 
 impl StoreArgs {
     /// Opens the store (in plan mode with --plan).
     pub fn open(&self) -> anyhow::Result<Store> {
-        let store = Store::open(&self.store)?.with_content_check(rmd_data::artifact_check::check_artifact);
-        Ok(if self.plan { store.planning() } else { store })
+        let store = self.dir.open()?;
+        Ok(if self.plan.plan { store.planning() } else { store })
     }
 }
 
@@ -221,24 +248,80 @@ pub fn expect_stage(a: &rmd_store::Artifact, stage: &str, flag: &str) -> Result<
     Ok(())
 }
 
+/// Refuses a network and batch size whose training step would need more memory than this
+/// machine has (checked for the CPU backend, whose tensors live in host memory), before
+/// anything is allocated: such settings otherwise abort deep inside an allocation.
+/// `images_per_step` counts every image a step holds (two views each for the RM stage).
+pub fn check_training_memory(
+    backbone: &rmd_nn::models::ResNetConfig,
+    images_per_step: usize,
+    height: usize,
+    width: usize,
+    backend: rmd_nn::BackendKind,
+) -> Result<(), UsageError> {
+    if backend != rmd_nn::BackendKind::Flex {
+        return Ok(());
+    }
+    let Some(total) = host_memory_bytes() else { return Ok(()) };
+    let need = backbone.training_bytes(images_per_step, height, width);
+    if need > total as f64 {
+        return Err(UsageError(format!(
+            "a training step of {} with {images_per_step} images of {height}x{width} needs about {:.1} GiB, more than this machine's {:.1} GiB of memory: use a smaller --batch-size or --arch",
+            backbone.describe(),
+            need / f64::from(1u32 << 30),
+            total as f64 / f64::from(1u32 << 30)
+        )));
+    }
+    Ok(())
+}
+
+/// Total memory of this machine (Linux `/proc/meminfo`), when it can be read.
+fn host_memory_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Requires `path` to be a regular file (a symlink to one is fine) for reading as `what`
+/// ("bundle file", ...): a missing path, a directory, FIFO or device gets a message that says
+/// which, instead of a read that blocks or an OS error.
+pub fn require_regular_file(path: &std::path::Path, what: &str) -> Result<(), UsageError> {
+    match rmd_data::input_file_problem(path) {
+        None => Ok(()),
+        Some(problem) => Err(UsageError(format!("{}: the {what} {problem}", path.display()))),
+    }
+}
+
 /// First 12 characters of a key, for human output.
 pub fn short(key: &str) -> &str {
     &key[..key.len().min(12)]
 }
 
-/// Parses a backbone architecture: `resnet18` or `small:WIDTH:STAGES:BLOCKS`.
+/// Parses a backbone architecture: `resnet18` or `small:WIDTH:STAGES:BLOCKS[:STEM_STRIDE]`
+/// (stem stride 1 when omitted; 2 quarters the cost of every later layer).
 pub fn parse_arch(s: &str, channels: usize) -> Result<rmd_nn::models::ResNetConfig, UsageError> {
     if s == "resnet18" {
         return Ok(rmd_nn::models::ResNetConfig::resnet18(channels));
     }
+    let num =
+        |x: &str| x.parse::<usize>().map_err(|_| UsageError(format!("--arch {s}: '{x}' is not a number")));
     let parts: Vec<&str> = s.split(':').collect();
-    match parts.as_slice() {
-        ["small", w, st, b] => {
-            let num = |x: &str| {
-                x.parse::<usize>().map_err(|_| UsageError(format!("--arch {s}: '{x}' is not a number")))
-            };
-            Ok(rmd_nn::models::ResNetConfig::small(channels, num(w)?, num(st)?, num(b)?))
+    let (w, st, b, stride) = match parts.as_slice() {
+        ["small", w, st, b] => (*w, *st, *b, "1"),
+        ["small", w, st, b, stride] => (*w, *st, *b, *stride),
+        _ => {
+            return Err(UsageError(format!(
+                "--arch {s}: expected resnet18 or small:WIDTH:STAGES:BLOCKS[:STEM_STRIDE]"
+            )));
         }
-        _ => Err(UsageError(format!("--arch {s}: expected resnet18 or small:WIDTH:STAGES:BLOCKS"))),
+    };
+    let stem_stride = num(stride)?;
+    if !(1..=4).contains(&stem_stride) {
+        return Err(UsageError(format!("--arch {s}: the stem stride must be 1 to 4, not {stem_stride}")));
     }
+    Ok(rmd_nn::models::ResNetConfig {
+        stem_stride,
+        ..rmd_nn::models::ResNetConfig::small(channels, num(w)?, num(st)?, num(b)?)
+    })
 }

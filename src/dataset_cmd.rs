@@ -57,6 +57,8 @@ pub struct DatasetArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     #[command(flatten)]
+    pub plan: cli::PlanArgs,
+    #[command(flatten)]
     pub data: DataArgs,
     #[command(flatten)]
     pub output: OutputArgs,

@@ -50,11 +50,9 @@ pub fn export(artifact: &Artifact, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let meta = |kind: &str| {
         vec![("rmdnet.artifact_key", artifact.key().to_string()), ("rmdnet.kind", kind.to_string())]
     };
-    let (info, weights_tmp) = match artifact.stage() {
+    let info = match artifact.stage() {
         DISTILL_STAGE => {
             let (model, m) = load_classifier(&artifact.dir, &device)?;
-            let tmp = out.join(".classifier.safetensors.partial");
-            export_classifier(&model, &tmp, &meta("classifier"))?;
             let info = ExportInfo {
                 kind: "classifier",
                 artifact: artifact.key().to_string(),
@@ -66,12 +64,13 @@ pub fn export(artifact: &Artifact, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
                 image_shape: m.image_shape,
                 dataset_key: m.dataset_key,
             };
-            (info, tmp)
+            write_weights(&out.join(&info.weights), |tmp| {
+                Ok(export_classifier(&model, tmp, &meta("classifier"))?)
+            })?;
+            info
         }
         PRETRAIN_STAGE => {
             let (model, m) = load_encoder(&artifact.dir, &device)?;
-            let tmp = out.join(".encoder.safetensors.partial");
-            export_encoder(&model, &tmp, &meta("encoder"))?;
             let info = ExportInfo {
                 kind: "encoder",
                 artifact: artifact.key().to_string(),
@@ -83,7 +82,10 @@ pub fn export(artifact: &Artifact, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
                 image_shape: m.image_shape,
                 dataset_key: m.dataset_key,
             };
-            (info, tmp)
+            write_weights(&out.join(&info.weights), |tmp| {
+                Ok(export_encoder(&model, tmp, &meta("encoder"))?)
+            })?;
+            info
         }
         other => bail!(UsageError(format!(
             "{} is a {other} artifact: only classifiers (distill) and RM encoders (pretrain) can be exported",
@@ -91,18 +93,23 @@ pub fn export(artifact: &Artifact, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
         ))),
     };
     let weights = out.join(&info.weights);
-    // The SafeTensors writer creates its file owner-only; exported weights are for sharing.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&weights_tmp, std::fs::Permissions::from_mode(0o644))
-            .with_context(|| format!("setting permissions of {}", weights_tmp.display()))?;
-    }
-    std::fs::rename(&weights_tmp, &weights).with_context(|| format!("moving into {}", weights.display()))?;
-    let json_tmp = out.join(".export.json.partial");
     let json = out.join("export.json");
-    std::fs::write(&json_tmp, serde_json::to_string_pretty(&info)? + "\n")
-        .with_context(|| format!("writing {}", json_tmp.display()))?;
-    std::fs::rename(&json_tmp, &json).with_context(|| format!("moving into {}", json.display()))?;
+    rmd_store::output::write_file(&json, (serde_json::to_string_pretty(&info)? + "\n").as_bytes())?;
     Ok(vec![weights, json])
+}
+
+/// Writes a weights file through a temporary name ([`rmd_store::output::write_via`]), readable
+/// by everyone: the SafeTensors writer creates its file owner-only, and exported weights are
+/// for sharing.
+fn write_weights(dest: &Path, write: impl FnOnce(&Path) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    rmd_store::output::write_via(dest, |tmp| {
+        write(tmp)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o644))
+                .with_context(|| format!("setting permissions of {}", tmp.display()))?;
+        }
+        Ok(())
+    })
 }

@@ -7,7 +7,7 @@
 //! written beside its destination and renamed into place, so it is complete or absent.
 
 use crate::stages::distill::DISTILL_STAGE;
-use anyhow::{Context, bail};
+use anyhow::bail;
 use arrow_array::{
     ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, RecordBatch, StringArray, UInt16Array,
     UInt32Array,
@@ -52,6 +52,8 @@ pub fn predict_to_parquet(
     compute: &ComputeDevice,
 ) -> anyhow::Result<PredictSummary> {
     expect_stage(classifier, DISTILL_STAGE, "--classifier")?;
+    // Refused before any work: a symlink, FIFO, device or directory is never replaced.
+    rmd_store::output::check_replaceable(out)?;
     let (model, info) = load_classifier(&classifier.dir, &compute.device)?;
     let ds = Dataset::open(dataset)?;
     let shape = [ds.info.channels, ds.info.height, ds.info.width];
@@ -138,12 +140,7 @@ fn write_atomically(out: &Path, batch: &RecordBatch, meta: &BTreeMap<String, Str
     if !dir.is_dir() {
         bail!(UsageError(format!("--out {}: directory {} does not exist", out.display(), dir.display())));
     }
-    let tmp = tempfile::Builder::new()
-        .prefix(".predictions-")
-        .suffix(".parquet.partial")
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    rmd_data::parquet_io::write_parquet(tmp.path(), batch, meta)?;
-    tmp.persist(out).with_context(|| format!("moving the predictions into {}", out.display()))?;
-    Ok(())
+    rmd_store::output::write_via(out, |tmp| -> anyhow::Result<()> {
+        Ok(rmd_data::parquet_io::write_parquet(tmp, batch, meta)?)
+    })
 }

@@ -203,10 +203,9 @@ pub fn csv_text(curves: &[RmCurve]) -> anyhow::Result<String> {
 pub fn write(out: &Path, curves: &[RmCurve]) -> anyhow::Result<Vec<String>> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let md = out.join("rm-curves.md");
-    std::fs::write(&md, markdown(curves)).with_context(|| format!("writing {}", md.display()))?;
+    rmd_store::output::write_file(&md, markdown(curves).as_bytes())?;
     let csv_path = out.join("rm-curves.csv");
-    std::fs::write(&csv_path, csv_text(curves)?)
-        .with_context(|| format!("writing {}", csv_path.display()))?;
+    rmd_store::output::write_file(&csv_path, csv_text(curves)?.as_bytes())?;
     let series: Vec<(String, Vec<(f64, f64)>)> =
         curves.iter().map(|c| (c.label.clone(), c.points.clone())).collect();
     let mut files = vec!["rm-curves.md".to_string(), "rm-curves.csv".to_string()];

@@ -1,6 +1,6 @@
 //! `rmd store ...`: list, show, verify, gc, export and import artifacts.
 
-use crate::cli::{StoreArgs, UsageError, short};
+use crate::cli::{StoreDirArgs, short};
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use rmd_store::{GcOptions, Store};
@@ -55,7 +55,7 @@ pub enum StoreCommand {
 }
 
 /// Runs one store verb.
-pub fn run(cmd: StoreCommand, store_args: &StoreArgs) -> anyhow::Result<()> {
+pub fn run(cmd: StoreCommand, store_args: &StoreDirArgs) -> anyhow::Result<()> {
     let store = store_args.open()?;
     match cmd {
         StoreCommand::List { stage } => list(&store, stage.as_deref()),
@@ -119,9 +119,7 @@ pub fn run(cmd: StoreCommand, store_args: &StoreArgs) -> anyhow::Result<()> {
             Ok(())
         }
         StoreCommand::Import { file } => {
-            if !file.is_file() {
-                return Err(UsageError(format!("{}: no such bundle file", file.display())).into());
-            }
+            crate::cli::require_regular_file(&file, "bundle file")?;
             let s = store.import(&file)?;
             for a in &s.imported {
                 eprintln!("imported {a}");

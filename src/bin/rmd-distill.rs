@@ -85,7 +85,8 @@ struct Args {
     #[arg(long)]
     weight_decay: Option<f64>,
 
-    /// Override the backbone: resnet18, or small:WIDTH:STAGES:BLOCKS (e.g. small:16:3:1).
+    /// Override the backbone: resnet18, or small:WIDTH:STAGES:BLOCKS[:STEM_STRIDE] (e.g.
+    /// small:16:3:1; small:32:3:1:2 is the cpu profile's network, stem stride 2).
     #[arg(long, value_name = "ARCH")]
     arch: Option<String>,
 
@@ -103,6 +104,11 @@ struct Args {
     /// the best accuracy on it against its noisy labels. Default: 5000 (smoke: 64).
     #[arg(long)]
     val_images: Option<usize>,
+
+    /// CE: label smoothing ε, the target (1 − ε)·one-hot + ε/C (0: none, the default; only
+    /// with --loss ce).
+    #[arg(long, value_name = "EPS")]
+    label_smoothing: Option<f64>,
 
     /// GCE: exponent q.
     #[arg(long)]
@@ -235,6 +241,34 @@ impl LossArg {
     }
 }
 
+/// Counts given on the command line must fit the dataset: a count larger than the data would
+/// otherwise be cut to what there is, under a key that records the larger number. (A too
+/// large validation split is refused by the stage itself, whichever way it was set.)
+fn check_counts(
+    args: &Args,
+    val_images: usize,
+    info: &rmd_data::dataset::DatasetInfo,
+) -> Result<(), UsageError> {
+    let name = &info.name;
+    let outside_val = info.n_train.saturating_sub(val_images);
+    if let Some(n) = args.images
+        && n > outside_val
+    {
+        return Err(UsageError(format!(
+            "--images {n}: {name} has {outside_val} training images outside the {val_images}-image validation split (--images 0 uses all)"
+        )));
+    }
+    if let Some(n) = args.test_images
+        && n > info.n_test
+    {
+        return Err(UsageError(format!(
+            "--test-images {n}: {name} has only {} test images (--test-images 0 uses all)",
+            info.n_test
+        )));
+    }
+    Ok(())
+}
+
 fn set<T: Copy>(field: &mut T, value: Option<T>) {
     if let Some(v) = value {
         *field = v;
@@ -280,6 +314,7 @@ pub fn main() -> ExitCode {
         set(&mut params.batch_size, args.batch_size);
         set(&mut params.lr, args.lr);
         set(&mut params.weight_decay, args.weight_decay);
+        set(&mut params.label_smoothing, args.label_smoothing);
         if let Some(n) = args.images {
             params.images = (n > 0).then_some(n);
         }
@@ -287,6 +322,8 @@ pub fn main() -> ExitCode {
             params.eval.test_images = (n > 0).then_some(n);
         }
         set(&mut params.eval.val_images, args.val_images);
+        check_counts(&args, params.eval.val_images, &info)?;
+        cli::check_training_memory(&params.backbone, params.batch_size, info.height, info.width, backend)?;
         if let Some(s) = &args.schedule {
             params.schedule = LrSchedule::parse(s).map_err(UsageError)?;
         }

@@ -80,7 +80,8 @@ struct Args {
     #[arg(long)]
     warmup_epochs: Option<usize>,
 
-    /// Override the encoder: resnet18, or small:WIDTH:STAGES:BLOCKS (e.g. small:16:3:1).
+    /// Override the encoder: resnet18, or small:WIDTH:STAGES:BLOCKS[:STEM_STRIDE] (e.g.
+    /// small:16:3:1; small:32:3:1:2 is the cpu profile's network, stem stride 2).
     #[arg(long, value_name = "ARCH")]
     arch: Option<String>,
 
@@ -174,6 +175,22 @@ pub fn main() -> ExitCode {
         set!(args.proj_dim, params.model.proj_dim);
         set!(args.pred_hidden, params.model.pred_hidden);
         set!(args.knn_every, params.knn.every);
+        cli::check_training_memory(
+            &params.model.encoder,
+            2 * params.batch_size,
+            info.height,
+            info.width,
+            backend,
+        )?;
+        if let Some(n) = args.images
+            && n > info.n_train
+        {
+            return Err(UsageError(format!(
+                "--images {n}: {} has only {} training images (omit --images to use all)",
+                info.name, info.n_train
+            ))
+            .into());
+        }
         if args.images.is_some() {
             params.images = args.images;
         }

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use rmdnet::cli::{self, BackendArgs, DataArgs, OutputArgs, StoreArgs, UsageError};
+use rmdnet::cli::{self, BackendArgs, DataArgs, OutputArgs, PlanArgs, StoreDirArgs, UsageError};
 use rmdnet::label_issues::{LabelIssueInputs, LabelIssueParams, LabelIssueSummary, run_label_issues};
 use rmdnet::predict::{SplitChoice, predict_to_parquet};
 use rmdnet::reproduce::{Pipeline, ReproduceOptions, STAGES, StageRunner, reproduce};
@@ -44,7 +44,7 @@ fn stage_invoked_as() -> Option<fn() -> ExitCode> {
 #[command(name = "rmd", version, about, long_about)]
 struct Cli {
     #[command(flatten)]
-    store: StoreArgs,
+    store: StoreDirArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -191,12 +191,15 @@ struct LabelIssuesArgs {
     #[arg(long)]
     force: bool,
     #[command(flatten)]
+    plan: PlanArgs,
+    #[command(flatten)]
     backend: BackendArgs,
     #[command(flatten)]
     output: OutputArgs,
 }
 
-fn run_label_issues_cmd(args: LabelIssuesArgs, store: &StoreArgs) -> anyhow::Result<()> {
+fn run_label_issues_cmd(args: LabelIssuesArgs, store: &StoreDirArgs) -> anyhow::Result<()> {
+    let store = &store.with_plan(args.plan);
     let started = std::time::Instant::now();
     if !(args.neighbour_tau > 0.0 && args.neighbour_tau.is_finite()) {
         return Err(UsageError(format!("--neighbour-tau must be > 0, got {}", args.neighbour_tau)).into());
@@ -276,7 +279,7 @@ struct PredictArgs {
     output: OutputArgs,
 }
 
-fn run_predict(args: PredictArgs, store: &StoreArgs) -> anyhow::Result<()> {
+fn run_predict(args: PredictArgs, store: &StoreDirArgs) -> anyhow::Result<()> {
     let st = store.open()?;
     let classifier = st.find(Some("distill"), &args.classifier).context("resolving --classifier")?;
     let dataset = match &args.dataset {
@@ -312,7 +315,7 @@ fn run_rm_curves(
     rm: &[String],
     out: &std::path::Path,
     output: &OutputArgs,
-    store: &StoreArgs,
+    store: &StoreDirArgs,
 ) -> anyhow::Result<()> {
     let store = store.open()?;
     let curves = rmdnet::rm_curves::load_all(&store, rm).map_err(|e| UsageError(format!("{e:#}")))?;
@@ -331,8 +334,8 @@ struct ReproduceArgs {
     /// backend, else cpu.
     #[arg(long)]
     profile: Option<String>,
-    /// Print the plan and stop.
-    #[arg(long)]
+    /// Print the plan and stop (--plan is the same).
+    #[arg(long, visible_alias = "plan")]
     dry_run: bool,
     /// Recompute this stage's artifacts even when cached (noise, pretrain, relations,
     /// distill; repeatable).
@@ -354,7 +357,7 @@ struct ReproduceArgs {
     output: OutputArgs,
 }
 
-fn run_reproduce(args: ReproduceArgs, store: &StoreArgs) -> anyhow::Result<()> {
+fn run_reproduce(args: ReproduceArgs, store: &StoreDirArgs) -> anyhow::Result<()> {
     let dir = args.pipelines_dir.clone().unwrap_or_else(|| {
         let local = PathBuf::from("pipelines");
         if local.is_dir() { local } else { PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pipelines") }
@@ -379,7 +382,7 @@ fn run_reproduce(args: ReproduceArgs, store: &StoreArgs) -> anyhow::Result<()> {
     let opts = ReproduceOptions {
         pipeline,
         profile,
-        dry_run: args.dry_run || store.plan,
+        dry_run: args.dry_run,
         force: args.force.clone(),
         out: out.clone(),
         verbose: !args.output.quiet,
@@ -404,7 +407,10 @@ fn main() -> ExitCode {
         }
         match args.command {
             Command::Store { verb } => store_cmd::run(verb, &args.store),
-            Command::Dataset(d) => rmdnet::dataset_cmd::run(d, &args.store),
+            Command::Dataset(d) => {
+                let store = args.store.with_plan(d.plan);
+                rmdnet::dataset_cmd::run(d, &store)
+            }
             Command::Reproduce(r) => run_reproduce(r, &args.store),
             Command::RmCurves { rm, out, output } => run_rm_curves(&rm, &out, &output, &args.store),
             Command::LabelIssues(a) => run_label_issues_cmd(a, &args.store),

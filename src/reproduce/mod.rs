@@ -10,6 +10,7 @@ mod exec;
 mod pipeline;
 pub(crate) mod plots;
 mod report;
+mod toml_lines;
 
 pub use exec::{Planned, StageFailed, StageRunner};
 pub use pipeline::{NoiseSpec, Pipeline, ProfileSpec, RunSpec, TeacherSpec};

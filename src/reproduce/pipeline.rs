@@ -142,6 +142,31 @@ fn one_seed() -> Vec<u64> {
     vec![1]
 }
 
+/// An id that becomes part of file names and table rows: letters, digits, `.`, `_`, `+`
+/// and `-`, starting with a letter or digit.
+fn check_id(what: &str, id: &str) -> Result<(), String> {
+    let ok = id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
+        && id.len() <= 64;
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} {id:?} must be 1 to 64 letters, digits, '.', '_', '+' or '-', starting with a letter or digit (it becomes part of file names)"
+        ))
+    }
+}
+
+/// Seeds of one list must differ: a repeated seed would be counted as another sample of
+/// the same run.
+fn check_seeds(seeds: &[u64]) -> Result<(), String> {
+    let mut seen = BTreeSet::new();
+    match seeds.iter().find(|s| !seen.insert(**s)) {
+        Some(s) => Err(format!("seed {s} is listed twice (each seed is one sample of the mean ± std)")),
+        None => Ok(()),
+    }
+}
+
 /// A pipeline file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -217,89 +242,169 @@ impl Pipeline {
         let mut p: Pipeline = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         p.name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("pipeline").to_string();
         p.path = path.to_path_buf();
-        p.validate().with_context(|| format!("checking {}", path.display()))?;
+        p.validate(&text).with_context(|| format!("checking {}", path.display()))?;
         Ok(p)
     }
 
-    fn validate(&self) -> anyhow::Result<()> {
+    fn validate(&self, text: &str) -> anyhow::Result<()> {
+        use super::toml_lines::{Step::Index, Step::Key, at};
+        let run_at = |i: usize, field: &str| at(text, &[Key("runs"), Index(i), Key(field)]);
+        let noise_at = |i: usize| at(text, &[Key("noise"), Index(i), Key("id")]);
+        let teacher_at = |i: usize| at(text, &[Key("teachers"), Index(i), Key("id")]);
+        let prof_at = |p: &str, field: &str| at(text, &[Key("profiles"), Key(p), Key(field)]);
+        if self.noise.is_empty() {
+            bail!("{}no noise settings: list at least one [[noise]]", at(text, &[Key("noise")]));
+        }
+        if self.runs.is_empty() {
+            bail!("{}no runs: list at least one [[runs]]", at(text, &[Key("runs")]));
+        }
+        // Ids become file names of the report (plots per noise setting) and table rows.
+        for (i, n) in self.noise.iter().enumerate() {
+            check_id("noise id", &n.id).map_err(|e| anyhow::anyhow!("{}{e}", noise_at(i)))?;
+        }
+        for (i, r) in self.runs.iter().enumerate() {
+            check_id("run name", &r.name).map_err(|e| anyhow::anyhow!("{}{e}", run_at(i, "name")))?;
+        }
+        for (i, t) in self.teachers.iter().enumerate() {
+            check_id("teacher id", &t.id).map_err(|e| anyhow::anyhow!("{}{e}", teacher_at(i)))?;
+        }
         let mut names = BTreeSet::new();
-        for r in &self.runs {
+        for (i, r) in self.runs.iter().enumerate() {
             if !names.insert(r.name.as_str()) {
-                bail!("run '{}' appears twice", r.name);
+                bail!("{}run '{}' appears twice", run_at(i, "name"), r.name);
             }
             if !["ce", "gce", "sce", "elr"].contains(&r.loss.as_str()) {
-                bail!("run '{}': unknown loss '{}' (ce, gce, sce or elr)", r.name, r.loss);
+                bail!(
+                    "{}run '{}': unknown loss '{}' (ce, gce, sce or elr)",
+                    run_at(i, "loss"),
+                    r.name,
+                    r.loss
+                );
+            }
+            if let Some(seeds) = &r.seeds {
+                check_seeds(seeds)
+                    .map_err(|e| anyhow::anyhow!("{}run '{}': {e}", run_at(i, "seeds"), r.name))?;
+            }
+            for (field, list) in [("noise", &r.noise), ("teachers", &r.teachers)] {
+                if list.as_ref().is_some_and(Vec::is_empty) {
+                    bail!(
+                        "{}run '{}': {field} = [] leaves the run nothing to do; remove the line or name at least one",
+                        run_at(i, field),
+                        r.name
+                    );
+                }
             }
         }
-        for r in &self.runs {
+        for (i, r) in self.runs.iter().enumerate() {
             if let Some(b) = &r.base
                 && !names.contains(b.as_str())
             {
-                bail!("run '{}': base run '{b}' is not defined", r.name);
+                bail!("{}run '{}': base run '{b}' is not defined", run_at(i, "base"), r.name);
             }
         }
         let mut ids = BTreeSet::new();
-        for n in &self.noise {
+        for (i, n) in self.noise.iter().enumerate() {
             if !ids.insert(n.id.as_str()) {
-                bail!("noise '{}' appears twice", n.id);
+                bail!("{}noise '{}' appears twice", noise_at(i), n.id);
             }
         }
-        for r in &self.runs {
+        for (i, r) in self.runs.iter().enumerate() {
             for id in r.noise.iter().flatten() {
                 if !ids.contains(id.as_str()) {
-                    bail!("run '{}': noise '{id}' is not defined", r.name);
+                    bail!("{}run '{}': noise '{id}' is not defined", run_at(i, "noise"), r.name);
                 }
             }
         }
         let mut teachers = BTreeSet::new();
-        for t in &self.teachers {
+        for (i, t) in self.teachers.iter().enumerate() {
             if !teachers.insert(t.id.as_str()) {
-                bail!("teacher '{}' appears twice", t.id);
+                bail!("{}teacher '{}' appears twice", teacher_at(i), t.id);
             }
         }
-        for r in &self.runs {
+        for (i, r) in self.runs.iter().enumerate() {
             if r.teachers.is_some() && !r.rgrl {
-                bail!("run '{}': teachers are for RGRL runs (rgrl = true)", r.name);
+                bail!("{}run '{}': teachers are for RGRL runs (rgrl = true)", run_at(i, "teachers"), r.name);
             }
             for id in r.teachers.iter().flatten() {
                 if !teachers.contains(id.as_str()) {
-                    bail!("run '{}': teacher '{id}' is not defined", r.name);
+                    bail!("{}run '{}': teacher '{id}' is not defined", run_at(i, "teachers"), r.name);
                 }
             }
         }
         if let Some(i) = &self.import
             && let Err(e) = rmd_data::import::SourceKind::parse(&i.from)
         {
-            bail!("import: {e}");
+            bail!("{}import: {e}", at(text, &[Key("import"), Key("from")]));
         }
-        for t in &self.teachers {
+        for (i, t) in self.teachers.iter().enumerate() {
             if t.synthetic_purity.is_some() && t.embeddings.is_some() {
-                bail!("teacher '{}': synthetic_purity and embeddings exclude each other", t.id);
+                bail!(
+                    "{}teacher '{}': synthetic_purity and embeddings exclude each other",
+                    teacher_at(i),
+                    t.id
+                );
             }
             if let Some(p) = t.synthetic_purity
                 && !(p.is_finite() && p > 0.0 && p <= 1.0)
             {
-                bail!("teacher '{}': synthetic_purity {p} must be in (0, 1]", t.id);
+                bail!("{}teacher '{}': synthetic_purity {p} must be in (0, 1]", teacher_at(i), t.id);
             }
         }
+        if self.profiles.is_empty() {
+            bail!("{}no profiles: add at least one [profiles.NAME] table", at(text, &[Key("profiles")]));
+        }
+        const STAGES: [&str; 4] = ["noise", "pretrain", "relations", "distill"];
         for (pname, prof) in &self.profiles {
+            let here = |field: &str| prof_at(pname, field);
+            if !rmd_nn::Profile::ALL.iter().any(|p| p.name() == prof.stage_profile) {
+                bail!(
+                    "{}profile {pname}: stage_profile '{}' is not one of {}",
+                    here("stage_profile"),
+                    prof.stage_profile,
+                    rmd_nn::Profile::ALL.map(|p| p.name()).join(", ")
+                );
+            }
+            for (field, list) in [("noise", &prof.noise), ("runs", &prof.runs), ("teachers", &prof.teachers)]
+            {
+                if list.as_ref().is_some_and(Vec::is_empty) {
+                    bail!(
+                        "{}profile {pname}: {field} = [] leaves nothing to run; remove the line or name at least one",
+                        here(field)
+                    );
+                }
+            }
             for id in prof.noise.iter().flatten() {
                 if !ids.contains(id.as_str()) {
-                    bail!("profile {pname}: noise '{id}' is not defined");
+                    bail!("{}profile {pname}: noise '{id}' is not defined", here("noise"));
                 }
             }
             for r in prof.runs.iter().flatten() {
                 if !names.contains(r.as_str()) {
-                    bail!("profile {pname}: run '{r}' is not defined");
+                    bail!("{}profile {pname}: run '{r}' is not defined", here("runs"));
                 }
             }
             for t in prof.teachers.iter().flatten() {
                 if !teachers.contains(t.as_str()) {
-                    bail!("profile {pname}: teacher '{t}' is not defined");
+                    bail!("{}profile {pname}: teacher '{t}' is not defined", here("teachers"));
                 }
             }
             if prof.seeds.is_empty() {
-                bail!("profile {pname}: seeds is empty");
+                bail!("{}profile {pname}: seeds is empty", here("seeds"));
+            }
+            check_seeds(&prof.seeds).map_err(|e| anyhow::anyhow!("{}profile {pname}: {e}", here("seeds")))?;
+            for (field, stages) in
+                [("minutes", prof.minutes.keys().collect::<Vec<_>>()), ("args", prof.args.keys().collect())]
+            {
+                if let Some(s) = stages.iter().find(|s| !STAGES.contains(&s.as_str())) {
+                    bail!(
+                        "{}profile {pname}: {field} names stage '{s}'; the stages are {}",
+                        here(field),
+                        STAGES.join(", ")
+                    );
+                }
+            }
+            if let Some((s, m)) = prof.minutes.iter().find(|(_, m)| !(m.is_finite() && **m >= 0.0)) {
+                bail!("{}profile {pname}: minutes of {s} is {m}; estimates are minutes ≥ 0", here("minutes"));
             }
         }
         Ok(())
@@ -439,5 +544,52 @@ mod tests {
         )
         .unwrap();
         assert!(format!("{:#}", Pipeline::load(&path).unwrap_err()).contains("extra"));
+    }
+
+    #[test]
+    fn contradictions_are_refused_with_the_line_at_fault() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("x.toml");
+        let head = "description='x'\ndataset='cifar10'\n[[noise]]\nid='a'\nargs=[]\n";
+        let run = "[[runs]]\nname='r'\nloss='ce'\n";
+        for (body, want) in [
+            (
+                &format!("{run}[profiles.cpu]\nstage_profile='cpu'\nseeds=[1, 2, 1]\n") as &str,
+                "line 11: profile cpu: seed 1 is listed twice",
+            ),
+            (
+                &format!("{run}seeds=[3,3]\n[profiles.cpu]\nstage_profile='cpu'\n"),
+                "line 9: run 'r': seed 3 is listed twice",
+            ),
+            (
+                &format!("{run}[profiles.cpu]\nstage_profile='gpu'\n"),
+                "line 10: profile cpu: stage_profile 'gpu'",
+            ),
+            (
+                &format!("{run}[profiles.cpu]\nstage_profile='cpu'\nruns=[]\n"),
+                "line 11: profile cpu: runs = []",
+            ),
+            (&format!("{run}noise=[]\n[profiles.cpu]\nstage_profile='cpu'\n"), "line 9: run 'r': noise = []"),
+            (
+                &format!("{run}[profiles.cpu]\nstage_profile='cpu'\nminutes={{ distil = 3 }}\n"),
+                "line 11: profile cpu: minutes names stage 'distil'",
+            ),
+            (
+                "[[runs]]\nname='../../x'\nloss='ce'\n[profiles.cpu]\nstage_profile='cpu'\n",
+                "line 7: run name \"../../x\"",
+            ),
+            (&format!("{run}[profiles]\n"), "no profiles"),
+        ] {
+            std::fs::write(&path, format!("{head}{body}")).unwrap();
+            let err = format!("{:#}", Pipeline::load(&path).unwrap_err());
+            assert!(err.contains(want), "{want}: {err}");
+        }
+        std::fs::write(&path, "description='x'\ndataset='cifar10'\nruns=[]\n[[noise]]\nid='a'\nargs=[]\n[profiles.cpu]\nstage_profile='cpu'\n").unwrap();
+        let err = format!("{:#}", Pipeline::load(&path).unwrap_err());
+        assert!(err.contains("line 3: no runs"), "{err}");
+        let noise_id = "description='x'\ndataset='cifar10'\n[[noise]]\nid='/tmp/evil'\nargs=[]\n[[runs]]\nname='r'\nloss='ce'\n[profiles.cpu]\nstage_profile='cpu'\n";
+        std::fs::write(&path, noise_id).unwrap();
+        let err = format!("{:#}", Pipeline::load(&path).unwrap_err());
+        assert!(err.contains("line 4: noise id \"/tmp/evil\""), "{err}");
     }
 }

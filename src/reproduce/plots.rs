@@ -43,20 +43,18 @@ fn both(
     register_font();
     let png = format!("{stem}.png");
     let svg = format!("{stem}.svg");
-    {
-        let path = out.join(&png);
-        let root = BitMapBackend::new(&path, size).into_drawing_area();
+    rmd_store::output::write_via(&out.join(&png), |path| -> anyhow::Result<()> {
+        let root = BitMapBackend::new(path, size).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         draw_png(root.clone())?;
-        root.present().map_err(|e| anyhow!("writing {}: {e:?}", path.display()))?;
-    }
-    {
-        let path = out.join(&svg);
-        let root = SVGBackend::new(&path, size).into_drawing_area();
+        root.present().map_err(|e| anyhow!("writing {}: {e:?}", path.display()))
+    })?;
+    rmd_store::output::write_via(&out.join(&svg), |path| -> anyhow::Result<()> {
+        let root = SVGBackend::new(path, size).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         draw_svg(root.clone())?;
-        root.present().map_err(|e| anyhow!("writing {}: {e:?}", path.display()))?;
-    }
+        root.present().map_err(|e| anyhow!("writing {}: {e:?}", path.display()))
+    })?;
     Ok(vec![png, svg])
 }
 

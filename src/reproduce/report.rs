@@ -374,10 +374,8 @@ pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
     if teachers.iter().any(|t| t.spec.synthetic_purity.is_some()) {
         write_sweep(&mut md, input, p, &rows, &teachers, &store)?;
     }
-    std::fs::write(out.join("results.md"), md)
-        .with_context(|| format!("writing {}", out.join("results.md").display()))?;
-    std::fs::write(out.join("results.csv"), csv)
-        .with_context(|| format!("writing {}", out.join("results.csv").display()))?;
+    rmd_store::output::write_file(&out.join("results.md"), md.as_bytes())?;
+    rmd_store::output::write_file(&out.join("results.csv"), csv.as_bytes())?;
     Ok(())
 }
 

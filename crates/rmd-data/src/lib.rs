@@ -31,3 +31,15 @@ pub use raw::{RawDataset, RawSplit};
 /// Whether an I/O error is the user's input at fault (a missing or unreadable file): exit 2.
 pub use rmd_store::io_is_input_error;
 pub use sources::{DATA_DIR_ENV, KnownDataset, SourceOptions};
+
+/// Why `path` cannot be read as an input file, in words ("does not exist", "is a FIFO, not
+/// a regular file", ...); None when it is a regular file (or a symlink to one). Reading a
+/// FIFO or device would block or never end, so they are refused by name.
+pub fn input_file_problem(path: &std::path::Path) -> Option<String> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => None,
+        Ok(m) => Some(format!("is {}, not a regular file", rmd_store::file_kind(&m.file_type()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("does not exist".into()),
+        Err(e) => Some(format!("cannot be read: {e}")),
+    }
+}

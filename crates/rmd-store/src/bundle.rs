@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
 const BUNDLE_INDEX: &str = "rmdnet-bundle.json";
 
@@ -89,11 +89,13 @@ impl Store {
             root: format!("{}/{}", root.stage(), root.key()),
             artifacts: order.iter().map(|a| format!("{}/{}", a.stage(), a.key())).collect(),
         };
-        let tmp = PathBuf::from(format!("{}.partial", file.display()));
+        let (out, tmp) = crate::output::temp_file_beside(file)?;
         let result = (|| -> Result<()> {
-            let out = File::create(&tmp).ctx("creating", &tmp)?;
             let gz = flate2::write::GzEncoder::new(BufWriter::new(out), flate2::Compression::fast());
             let mut tar = tar::Builder::new(gz);
+            // Verified above as regular files; a link swapped in since is stored as a link
+            // (and refused on import), never followed.
+            tar.follow_symlinks(false);
             let index_json = serde_json::to_vec_pretty(&index).expect("index serialises");
             let mut header = tar::Header::new_gnu();
             header.set_size(index_json.len() as u64);
@@ -116,10 +118,11 @@ impl Store {
             f.sync_all().ctx("syncing", &tmp)?;
             Ok(())
         })();
-        if let Err(e) = result.and_then(|()| std::fs::rename(&tmp, file).ctx("renaming", &tmp)) {
+        if let Err(e) = result {
             let _ = std::fs::remove_file(&tmp);
             return Err(e);
         }
+        crate::output::publish(&tmp, file)?;
         let bytes = std::fs::metadata(file).ctx("inspecting", file)?.len();
         Ok(ExportSummary { artifacts: index.artifacts, bytes })
     }
@@ -269,8 +272,7 @@ mod tests {
         let down = ArtifactSpec::new("down", 1, &json!({"k": 10})).with_input("up", &up_key);
         match a_store.begin(&down, BeginOptions::default()).unwrap() {
             Begin::Run(p) => {
-                std::fs::create_dir_all(p.path("sub")).unwrap();
-                std::fs::write(p.path("sub/graph.bin"), vec![9u8; 700]).unwrap();
+                std::fs::write(p.path("graph.bin"), vec![9u8; 700]).unwrap();
                 p.commit(CommitInfo::default()).unwrap();
             }
             Begin::Cached(_) => panic!(),

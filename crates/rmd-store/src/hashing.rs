@@ -32,6 +32,50 @@ pub fn hash_file(path: &Path) -> Result<FileDigest> {
     Ok(FileDigest { blake3: hasher.finalize().to_hex().to_string(), bytes })
 }
 
+/// Checks that `path` is a regular file itself, not a symlink (to anything), directory,
+/// FIFO or device: an artifact's files are its own, so a link out of the store is never
+/// hashed, served or exported as one of them.
+pub(crate) fn regular_file(path: &Path) -> Result<std::fs::Metadata> {
+    let meta = std::fs::symlink_metadata(path).ctx("inspecting", path)?;
+    if meta.file_type().is_file() {
+        return Ok(meta);
+    }
+    Err(crate::StoreError::io(
+        "inspecting",
+        path,
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not a regular file but {}", file_kind(&meta.file_type())),
+        ),
+    ))
+}
+
+/// A file type in words, for messages.
+pub fn file_kind(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_file() {
+        "a regular file"
+    } else {
+        "a special file"
+    }
+}
+
 /// Lists the regular files under `dir`, recursively, as sorted `/`-separated relative paths.
 pub(crate) fn list_files(dir: &Path) -> Result<Vec<String>> {
     let mut out = Vec::new();

@@ -52,7 +52,7 @@ pub struct Manifest {
     pub params: Value,
     /// Upstream artifacts: role → key.
     pub inputs: BTreeMap<String, String>,
-    /// Output files (relative paths with `/`) → hash and size.
+    /// Output files (plain file names inside the artifact directory) → hash and size.
     pub outputs: BTreeMap<String, OutputFile>,
     /// Stage-specific figures (rates, accuracies, ...).
     pub metrics: Value,
@@ -74,10 +74,19 @@ pub struct Manifest {
 
 impl Manifest {
     /// Reads and parses `dir/manifest.json`.
+    /// Output names that are not plain file names ([`check_output_name`]) make the manifest
+    /// corrupt: every reader of a manifest goes through here, so no output name can point
+    /// outside its artifact.
     pub fn read(dir: &Path) -> Result<Manifest> {
         let path = dir.join(MANIFEST_FILE);
         let text = std::fs::read_to_string(&path).ctx("reading", &path)?;
-        serde_json::from_str(&text).map_err(|e| StoreError::CorruptManifest { path, reason: e.to_string() })
+        let manifest: Manifest = serde_json::from_str(&text)
+            .map_err(|e| StoreError::CorruptManifest { path: path.clone(), reason: e.to_string() })?;
+        for name in manifest.outputs.keys() {
+            check_output_name(name)
+                .map_err(|reason| StoreError::CorruptManifest { path: path.clone(), reason })?;
+        }
+        Ok(manifest)
     }
 
     /// The spec this manifest claims to have been made from.
@@ -96,7 +105,37 @@ impl Manifest {
     }
 }
 
+/// Checks that `name` is a plain file name inside an artifact directory: not empty, not `.`
+/// or `..`, no path separator or NUL, and not the manifest's own name.
+pub fn check_output_name(name: &str) -> std::result::Result<(), String> {
+    let plain = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name != MANIFEST_FILE
+        && !name.contains(['/', '\\', '\0']);
+    if plain {
+        Ok(())
+    } else {
+        Err(format!("output name {name:?} is not a plain file name inside the artifact"))
+    }
+}
+
 /// Current time as RFC 3339 (UTC, second precision).
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_output_name;
+
+    #[test]
+    fn only_plain_file_names_are_output_names() {
+        for ok in ["graph.parquet", ".hidden", "a..b", "epochs.csv"] {
+            assert!(check_output_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".", "..", "../x", "/etc/passwd", "a/b", "a\\b", "x\0y", "manifest.json"] {
+            assert!(check_output_name(bad).is_err(), "{bad:?}");
+        }
+    }
 }

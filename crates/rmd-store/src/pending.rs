@@ -206,7 +206,11 @@ impl PendingArtifact {
             if name == MANIFEST_FILE || name.ends_with(".manifest.tmp") {
                 return Err(StoreError::InvalidOutput { name, reason: "reserved for the store".into() });
             }
+            if let Err(reason) = crate::manifest::check_output_name(&name) {
+                return Err(StoreError::InvalidOutput { name, reason });
+            }
             let path = self.partial.join(&name);
+            crate::hashing::regular_file(&path)?;
             File::open(&path).and_then(|f| f.sync_all()).ctx("syncing", &path)?;
             let digest = hash_file(&path)?;
             outputs.insert(name, OutputFile { blake3: digest.blake3, bytes: digest.bytes });
@@ -310,6 +314,35 @@ mod tests {
         assert_eq!(a.manifest.outputs["out.bin"].bytes, 5);
         assert!(matches!(store.begin(&s, BeginOptions::default()).unwrap(), Begin::Cached(_)));
         assert!(!store.partial_dir("demo", &s.key()).exists());
+    }
+
+    #[test]
+    fn only_plain_regular_files_are_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("s")).unwrap();
+        let outside = dir.path().join("outside.bin");
+        std::fs::write(&outside, b"host").unwrap();
+        for (n, make) in [
+            (
+                1,
+                &(|p: &PendingArtifact| {
+                    std::fs::create_dir_all(p.path("sub")).unwrap();
+                    std::fs::write(p.path("sub/x.bin"), b"x").unwrap();
+                }) as &dyn Fn(&PendingArtifact),
+            ),
+            (2, &|p: &PendingArtifact| std::os::unix::fs::symlink(&outside, p.path("x.bin")).unwrap()),
+        ] {
+            let spec = ArtifactSpec::new("demo", 1, &json!({ "n": n }));
+            let Begin::Run(p) = store.begin(&spec, BeginOptions::default()).unwrap() else { panic!() };
+            make(&p);
+            let err = p.commit(CommitInfo::default()).unwrap_err();
+            assert!(
+                err.to_string().contains("not a plain file name")
+                    || err.to_string().contains("symbolic link"),
+                "{err}"
+            );
+            assert!(store.lookup(&spec).unwrap().is_none());
+        }
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl Artifact {
     pub fn size_problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         for (name, out) in &self.manifest.outputs {
-            match std::fs::metadata(self.dir.join(name)) {
+            match crate::hashing::regular_file(&self.dir.join(name)) {
                 Ok(m) if m.len() == out.bytes => {}
                 Ok(m) => problems.push(format!("{name}: {} bytes, manifest records {}", m.len(), out.bytes)),
                 Err(e) => problems.push(format!("{name}: {e}")),

@@ -124,7 +124,7 @@ pub(crate) fn hash_problems(dir: &Path, manifest: &Manifest) -> Vec<String> {
     let mut problems = Vec::new();
     for (name, expected) in &manifest.outputs {
         let path = dir.join(name);
-        match hash_file(&path) {
+        match crate::hashing::regular_file(&path).and_then(|_| hash_file(&path)) {
             Ok(d) if d.bytes != expected.bytes => {
                 problems.push(format!("{name}: {} bytes, manifest records {}", d.bytes, expected.bytes))
             }

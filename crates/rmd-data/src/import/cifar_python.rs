@@ -141,8 +141,8 @@ fn read_archive_files(archive: &Path) -> Result<Files> {
     let name = archive.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let official =
         [CIFAR10_PYTHON_ARCHIVE, CIFAR100_PYTHON_ARCHIVE].into_iter().find(|a| a.file_name == name);
-    if !archive.exists() {
-        return Err(DataError::Missing(format!("{}: no such file or directory", archive.display())));
+    if let Some(problem) = crate::input_file_problem(archive) {
+        return Err(DataError::Missing(format!("{}: {problem}", archive.display())));
     }
     let md5 = md5_file(archive)?;
     match official {

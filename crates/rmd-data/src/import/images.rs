@@ -287,8 +287,8 @@ pub fn scan_list(list: &Path) -> Result<Scan> {
         }
         let p = PathBuf::from(&paths[r]);
         let path = if p.is_absolute() { p } else { base.join(p) };
-        if !path.is_file() {
-            problems.push(format!("row {row}: {} does not exist", path.display()));
+        if let Some(problem) = crate::input_file_problem(&path) {
+            problems.push(format!("row {row}: {} {problem}", path.display()));
             continue;
         }
         scan.entries.push(ImageEntry { split, class: labels[r].trim().to_string(), path });

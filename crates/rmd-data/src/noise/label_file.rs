@@ -72,8 +72,8 @@ fn to_classes(cells: Cells, path: &Path, column: &str, classes: &[String]) -> Re
 /// column when there is one. The file must have exactly one row per sample.
 pub fn read_label_file(spec: &LabelFileSpec, clean: &[u16], classes: &[String]) -> Result<ImportedLabels> {
     let path = &spec.path;
-    if !path.is_file() {
-        return Err(DataError::bad(path, "label file not found"));
+    if let Some(problem) = crate::input_file_problem(path) {
+        return Err(DataError::bad(path, format!("the label file {problem}")));
     }
     let table = open_table(path)?;
     if let Some((i, c)) = table.columns.iter().enumerate().find(|(i, c)| table.columns[..*i].contains(c)) {

@@ -104,10 +104,9 @@ fn params_for(req: &NoiseRequest, ds: &Dataset) -> Result<(NoiseParams, Option<A
     };
     let label_file = match &req.label_file {
         Some(f) => Some(LabelFileParams {
-            blake3: if f.path.is_file() {
-                file_hash(&f.path)?
-            } else {
-                return Err(DataError::bad(&f.path, "label file not found"));
+            blake3: match crate::input_file_problem(&f.path) {
+                None => file_hash(&f.path)?,
+                Some(problem) => return Err(DataError::bad(&f.path, format!("the label file {problem}"))),
             },
             column: f.column.clone(),
             index_column: f.index_column.clone(),

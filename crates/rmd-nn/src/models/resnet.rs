@@ -84,6 +84,45 @@ impl ResNetConfig {
         Ok(())
     }
 
+    /// Parameters (weights and batch-norm affine terms), as f64 so absurd widths do not
+    /// overflow.
+    pub fn parameter_count(&self) -> f64 {
+        let (mut params, mut c) =
+            (9.0 * self.in_channels as f64 * self.stem_width as f64, self.stem_width as f64);
+        params += 2.0 * c;
+        for (stage, (&w, &n)) in self.widths.iter().zip(&self.blocks).enumerate() {
+            let w = w as f64;
+            for b in 0..n {
+                params += 9.0 * c * w + 9.0 * w * w + 4.0 * w;
+                if b == 0 && (stage > 0 || c != w) {
+                    params += c * w + 2.0 * w;
+                }
+                c = w;
+            }
+        }
+        params
+    }
+
+    /// A rough upper estimate of the bytes one training step of `batch` images of
+    /// `height × width` needs (f32): every layer's output kept for the backward pass with
+    /// its batch-norm and activation copies and gradient (×5), plus weights, gradients and
+    /// optimiser state (×4). Used to refuse settings that cannot fit before allocating.
+    pub fn training_bytes(&self, batch: usize, height: usize, width: usize) -> f64 {
+        let (mut h, mut w) = (
+            (height / self.stem_stride.max(1)).max(1) as f64,
+            (width / self.stem_stride.max(1)).max(1) as f64,
+        );
+        let mut values = self.stem_width as f64 * h * w;
+        for (stage, (&ch, &n)) in self.widths.iter().zip(&self.blocks).enumerate() {
+            if stage > 0 {
+                h = (h / 2.0).ceil();
+                w = (w / 2.0).ceil();
+            }
+            values += 3.0 * n as f64 * ch as f64 * h * w;
+        }
+        4.0 * (5.0 * batch as f64 * values + 4.0 * self.parameter_count())
+    }
+
     /// Builds the network with fresh weights on `device`.
     pub fn init(&self, device: &Device) -> ResNet {
         let stem = conv3x3(self.in_channels, self.stem_width, self.stem_stride, device);
@@ -194,6 +233,23 @@ impl ResNet {
 mod tests {
     use super::*;
     use burn::tensor::Distribution;
+
+    #[test]
+    fn the_parameter_count_is_the_networks() {
+        let device = Device::flex();
+        for cfg in [
+            ResNetConfig::small(3, 8, 3, 1),
+            ResNetConfig { stem_stride: 2, ..ResNetConfig::small(3, 32, 3, 1) },
+            ResNetConfig::small(1, 4, 2, 2),
+            ResNetConfig { stem_width: 5, ..ResNetConfig::small(3, 8, 2, 2) },
+        ] {
+            assert_eq!(cfg.parameter_count(), cfg.init(&device).num_params() as f64, "{cfg:?}");
+        }
+        let huge = ResNetConfig::small(3, 1 << 20, 4, 2);
+        assert!(huge.training_bytes(128, 32, 32) > 1e15, "absurd widths give an absurd estimate");
+        let cpu = ResNetConfig { stem_stride: 2, ..ResNetConfig::small(3, 32, 3, 1) };
+        assert!(cpu.training_bytes(128, 32, 32) < 1e9, "the cpu profile fits easily");
+    }
 
     #[test]
     fn output_shapes_for_cifar_and_mnist_inputs() {

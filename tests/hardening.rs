@@ -1,0 +1,273 @@
+//! Nothing outside the store is read, written or served through a crafted manifest, a
+//! symlink or a pipeline id; flags a command cannot honour are not offered; impossible sizes
+//! and contradictory pipelines are refused before any work; input files that are not regular
+//! files are named as what they are. Each test reproduces one way this went wrong before.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+fn rmd(store: &Path, args: &[&str]) -> Output {
+    run(bin("rmd").args(["--store", store.to_str().unwrap()]).args(args))
+}
+
+fn noise(store: &Path, data: &Path, args: &[&str]) -> Output {
+    run(bin("rmd-noise")
+        .args(["--store", store.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--no-download"])
+        .args(["--dataset", "cifar10"])
+        .args(args))
+}
+
+fn code2(out: &Output, expect: &[&str]) -> String {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for e in expect {
+        assert!(err.contains(e), "missing {e:?} in: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+/// A small CIFAR-10 layout and a noise artifact in a store under `tmp`.
+fn setup(tmp: &Path) -> (PathBuf, String) {
+    write_small_cifar10(tmp, 40);
+    let store = tmp.join("store");
+    let key = ok_key(&noise(&store, tmp, &["--noise", "sym", "--rate", "0.4", "--seed", "2"]));
+    (store, key)
+}
+
+#[test]
+fn a_manifest_output_name_never_leads_outside_the_artifact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, key) = setup(tmp.path());
+    let dir = store.join("noise").join(&key);
+    // A host file outside the store, listed by a relative and by an absolute name with its
+    // true hash and size, in place of the artifact's own files: verify used to hash it and
+    // report ok, and export used to copy it into the bundle.
+    let secret = tmp.path().join("secret.txt");
+    std::fs::write(&secret, b"host file").unwrap();
+    let digest = rmd_store::hash_file(&secret).unwrap();
+    for name in ["../../../secret.txt".to_string(), secret.display().to_string()] {
+        let text = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+        let mut m: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for f in m["outputs"].as_object().unwrap().keys() {
+            let _ = std::fs::remove_file(dir.join(f));
+        }
+        m["outputs"] =
+            serde_json::json!({ name.clone(): { "blake3": digest.blake3, "bytes": digest.bytes } });
+        std::fs::write(dir.join("manifest.json"), serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+
+        let verify = rmd(&store, &["store", "verify"]);
+        assert_eq!(verify.status.code(), Some(1), "{name}: {}", String::from_utf8_lossy(&verify.stdout));
+        let report = String::from_utf8_lossy(&verify.stdout);
+        assert!(report.contains("not a plain file name"), "{name}: {report}");
+        let bundle = tmp.path().join("b.tar.gz");
+        code2(&rmd(&store, &["store", "export", &key, bundle.to_str().unwrap()]), &["not a plain file name"]);
+        assert!(!bundle.exists());
+    }
+}
+
+#[test]
+fn an_artifact_file_that_is_a_symlink_is_not_the_artifacts_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, key) = setup(tmp.path());
+    let labels = store.join("noise").join(&key).join("labels.parquet");
+    // The same bytes, but outside the store behind a link: verify used to pass it.
+    let outside = tmp.path().join("labels-copy.parquet");
+    std::fs::copy(&labels, &outside).unwrap();
+    std::fs::remove_file(&labels).unwrap();
+    std::os::unix::fs::symlink(&outside, &labels).unwrap();
+    let verify = rmd(&store, &["store", "verify"]);
+    assert_eq!(verify.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("symbolic link"));
+    let bundle = tmp.path().join("b.tar.gz");
+    code2(&rmd(&store, &["store", "export", &key, bundle.to_str().unwrap()]), &["symbolic link"]);
+    // Consumers refuse it as damaged, like any other changed file.
+    let distill = run(bin("rmd-distill").args([
+        "--store",
+        store.to_str().unwrap(),
+        "--noise",
+        &key,
+        "--profile",
+        "smoke",
+    ]));
+    code2(&distill, &["damaged", "symbolic link"]);
+}
+
+#[test]
+fn written_files_never_follow_a_symlink_or_replace_a_special_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, key) = setup(tmp.path());
+    let victim = tmp.path().join("victim.txt");
+    std::fs::write(&victim, b"keep me").unwrap();
+
+    // `store export F` wrote through `F.partial` when that was a symlink.
+    let bundle = tmp.path().join("b.tar.gz");
+    std::os::unix::fs::symlink(&victim, tmp.path().join("b.tar.gz.partial")).unwrap();
+    let out = rmd(&store, &["store", "export", &key, bundle.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
+
+    // An export onto a symlink (even a dangling one) is refused, and the link is left.
+    let link = tmp.path().join("link.tar.gz");
+    std::os::unix::fs::symlink(tmp.path().join("nowhere"), &link).unwrap();
+    let out = rmd(&store, &["store", "export", &key, link.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(!tmp.path().join("nowhere").exists());
+
+    // A pipeline whose noise id would put a plot outside --out is refused before any stage.
+    let pipeline = tmp.path().join("p.toml");
+    std::fs::write(
+        &pipeline,
+        "description='x'\ndataset='cifar10'\n[[noise]]\nid='../../escaped'\nargs=['--noise','sym','--rate','0.2']\n[[runs]]\nname='ce'\nloss='ce'\n[profiles.smoke]\nstage_profile='smoke'\n",
+    )
+    .unwrap();
+    let out = rmd(&store, &["reproduce", pipeline.to_str().unwrap(), "--profile", "smoke", "--dry-run"]);
+    code2(&out, &["line 4", "noise id \"../../escaped\""]);
+}
+
+#[test]
+fn predictions_are_never_written_onto_a_fifo_device_or_symlink() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, key) = setup(tmp.path());
+    let clf = ok_key(&run(bin("rmd-distill").args([
+        "--store",
+        store.to_str().unwrap(),
+        "--noise",
+        &key,
+        "--profile",
+        "smoke",
+        "--epochs",
+        "1",
+    ])));
+    let victim = tmp.path().join("victim.txt");
+    std::fs::write(&victim, b"keep me").unwrap();
+    let link = tmp.path().join("p.parquet");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let fifo = tmp.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    for (target, what) in
+        [(&link, "symbolic link"), (&fifo, "FIFO"), (&tmp.path().to_path_buf(), "directory")]
+    {
+        let out = rmd(&store, &["predict", "--classifier", &clf, "--out", target.to_str().unwrap()]);
+        code2(&out, &[what, "refusing to replace it"]);
+    }
+    assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo_like());
+    // Nothing temporary is left beside them.
+    let stray: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+}
+
+trait FifoLike {
+    fn is_fifo_like(&self) -> bool;
+}
+
+impl FifoLike for std::fs::FileType {
+    fn is_fifo_like(&self) -> bool {
+        std::os::unix::fs::FileTypeExt::is_fifo(self)
+    }
+}
+
+#[test]
+fn plan_is_offered_only_where_it_is_honoured() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, key) = setup(tmp.path());
+    // `store gc --keep K --plan` deleted artifacts; no store verb has a plan mode.
+    let before = rmd(&store, &["store", "list"]);
+    for verb in [
+        vec!["store", "gc", "--keep", &key, "--plan"],
+        vec!["store", "verify", "--plan"],
+        vec!["store", "export", &key, "x.tar.gz", "--plan"],
+        vec!["predict", "--classifier", &key, "--out", "p.parquet", "--plan"],
+        vec!["export", &key, "--out", "exported", "--plan"],
+        vec!["--plan", "store", "list"],
+    ] {
+        let out = rmd(&store, &verb);
+        code2(&out, &["--plan"]);
+    }
+    assert_eq!(rmd(&store, &["store", "list"]).stdout, before.stdout, "nothing deleted");
+    assert!(!Path::new("x.tar.gz").exists() && !Path::new("exported").exists());
+    // Where it is honoured it still answers with the key and computes nothing.
+    let plan = run(bin("rmd")
+        .args(["--store", store.to_str().unwrap(), "dataset", "cifar10", "--plan"])
+        .args(["--data-dir", tmp.path().to_str().unwrap(), "--no-download"]));
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    assert_eq!(last_line(&plan).len(), 64);
+}
+
+#[test]
+fn sizes_that_cannot_fit_are_refused_before_allocating() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, key) = setup(tmp.path());
+    let distill = |extra: &[&str]| {
+        run(bin("rmd-distill")
+            .args(["--store", store.to_str().unwrap(), "--noise", &key, "--profile", "smoke"])
+            .args(extra))
+    };
+    // Widths that need terabytes used to abort inside an allocation (exit 134).
+    code2(&distill(&["--arch", "small:100000:4:2"]), &["GiB", "--batch-size or --arch"]);
+    code2(&distill(&["--batch-size", "100000000"]), &["GiB"]);
+    let pretrain = run(bin("rmd-pretrain")
+        .args(["--store", store.to_str().unwrap(), "--dataset", "cifar10", "--profile", "smoke"])
+        .args(["--data-dir", tmp.path().to_str().unwrap(), "--no-download", "--batch-size", "100000000"]));
+    code2(&pretrain, &["GiB"]);
+    // A count larger than the data was cut silently under a key recording the larger count.
+    code2(&distill(&["--images", "100000"]), &["--images 100000", "training images outside"]);
+    code2(&distill(&["--test-images", "100000"]), &["--test-images 100000", "test images"]);
+    assert!(
+        !store.join("distill").exists() || std::fs::read_dir(store.join("distill")).unwrap().count() == 0
+    );
+}
+
+#[test]
+fn contradictory_pipelines_are_refused_with_the_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let pipeline = tmp.path().join("p.toml");
+    let head = "description='x'\ndataset='cifar10'\n";
+    let noise = "[[noise]]\nid='a'\nargs=['--noise','sym','--rate','0.2']\n";
+    for (body, want) in [
+        // A repeated seed was reported as two seeds with ± 0.00.
+        (
+            format!(
+                "{noise}[[runs]]\nname='ce'\nloss='ce'\n[profiles.smoke]\nstage_profile='smoke'\nseeds=[1, 1]\n"
+            ),
+            "line 11: profile smoke: seed 1 is listed twice",
+        ),
+        (format!("runs=[]\n{noise}[profiles.smoke]\nstage_profile='smoke'\n"), "line 3: no runs"),
+    ] {
+        std::fs::write(&pipeline, format!("{head}{body}")).unwrap();
+        let out = rmd(&store, &["reproduce", pipeline.to_str().unwrap(), "--profile", "smoke", "--dry-run"]);
+        code2(&out, &[want, "p.toml"]);
+    }
+}
+
+#[test]
+fn input_files_that_are_not_regular_files_are_named_as_what_they_are() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _) = setup(tmp.path());
+    // "no such bundle file" for a directory, and a read that never ends for /dev/zero.
+    code2(
+        &rmd(&store, &["store", "import", tmp.path().to_str().unwrap()]),
+        &["is a directory, not a regular file"],
+    );
+    code2(&rmd(&store, &["store", "import", "/dev/zero"]), &["is a device, not a regular file"]);
+    // A label file that is a FIFO was reported as "not found".
+    let fifo = tmp.path().join("labels.csv");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let out = noise(
+        &store,
+        tmp.path(),
+        &["--noise", "file", "--labels-file", fifo.to_str().unwrap(), "--label-column", "x"],
+    );
+    code2(&out, &["is a FIFO, not a regular file"]);
+}
