@@ -32,6 +32,9 @@ pub enum StoreCommand {
     /// checkpoints too), replaced artifacts, abandoned imports. Artifact directories without a
     /// readable manifest are moved to `.quarantine/` (never deleted); artifacts whose inputs
     /// are gone are reported and kept. Nothing else is touched.
+    #[command(
+        about = "Remove the store's own leftovers (interrupted runs, replaced artifacts); --keep to prune"
+    )]
     Gc {
         /// Keep only these artifacts (key prefixes) and their inputs; remove everything else.
         #[arg(long, value_name = "KEY")]

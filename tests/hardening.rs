@@ -271,3 +271,24 @@ fn input_files_that_are_not_regular_files_are_named_as_what_they_are() {
     );
     code2(&out, &["is a FIFO, not a regular file"]);
 }
+
+#[test]
+fn the_command_list_is_one_short_line_each() {
+    for args in [vec!["--help"], vec!["store", "--help"]] {
+        let out = run(bin("rmd").args(&args));
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let list: Vec<&str> =
+            text.lines().skip_while(|l| *l != "Commands:").skip(1).take_while(|l| !l.is_empty()).collect();
+        assert!(list.len() >= 6, "{text}");
+        for line in list {
+            // A continuation line (long help wrapped into the list) starts with spaces only.
+            assert!(
+                line.trim_start().split_whitespace().count() > 1 || line.trim() == "help",
+                "{line:?} in:\n{text}"
+            );
+            assert!(line.starts_with("  ") && !line.starts_with("   "), "wrapped line {line:?} in:\n{text}");
+            assert!(line.len() <= 100, "{line:?}");
+        }
+    }
+}

@@ -64,7 +64,10 @@ enum Command {
     ///   rmd dataset --from cifar-python ~/data/cifar-10-python.tar.gz
     ///   rmd dataset --from image-folder ~/data/animals --name animals --size 32
     ///   rmd dataset --from image-list labels.csv --name shop --size 64 --test-fraction 0.2
-    #[command(verbatim_doc_comment)]
+    #[command(
+        verbatim_doc_comment,
+        about = "Import a dataset (known, torchvision files, image folder or list) and print its key"
+    )]
     Dataset(rmdnet::dataset_cmd::DatasetArgs),
     /// Run a pipeline (pipelines/NAME.toml) from raw data to a results table and plots,
     /// reusing every cached artifact.
@@ -77,7 +80,10 @@ enum Command {
     ///   rmd reproduce cifar10-asym --profile smoke
     ///   rmd reproduce cifar10-asym --dry-run
     ///   rmd reproduce cifar10n-worse --force distill
-    #[command(verbatim_doc_comment)]
+    #[command(
+        verbatim_doc_comment,
+        about = "Run a pipeline from raw data to a results table and plots, cached"
+    )]
     Reproduce(ReproduceArgs),
     /// Compare RM artifacts: kNN accuracy against training minutes, as a table (Markdown, CSV)
     /// and a plot (PNG, SVG), with the diagnostics of any relations artifact built from each
@@ -87,7 +93,11 @@ enum Command {
     /// Example:
     ///
     ///   rmd rm-curves 0f880349=simsiam a2c2646a=simclr --out reports/rm-curves
-    #[command(name = "rm-curves", verbatim_doc_comment)]
+    #[command(
+        name = "rm-curves",
+        verbatim_doc_comment,
+        about = "Compare RM artifacts: kNN accuracy against training minutes"
+    )]
     RmCurves {
         /// RM artifacts: KEY or KEY=LABEL (a key prefix is enough when it is unique).
         #[arg(required = true, value_name = "KEY[=LABEL]")]
@@ -111,14 +121,18 @@ enum Command {
     /// clean labels are added. Example:
     ///
     ///   rmd label-issues --noise 695d3437 --relations 1a0123b1
-    #[command(name = "label-issues", verbatim_doc_comment)]
+    #[command(
+        name = "label-issues",
+        verbatim_doc_comment,
+        about = "Find the training labels that are probably wrong (a cached stage)"
+    )]
     LabelIssues(LabelIssuesArgs),
     /// Predict a dataset split with a trained classifier and write the predictions as
     /// Parquet (index, predicted_label, predicted_class, confidence, label, correct,
     /// probabilities); prints the accuracy against the split's labels.
     ///
     ///   rmd predict --classifier 67bbb763 --dataset cifar10 --split test --out predictions.parquet
-    #[command(verbatim_doc_comment)]
+    #[command(verbatim_doc_comment, about = "Predict a dataset split with a trained classifier, as Parquet")]
     Predict(PredictArgs),
     /// Export a classifier's (rmd-distill artifact) or an RM encoder's (rmd-pretrain
     /// artifact) weights as SafeTensors in PyTorch's conventions, with export.json (the
@@ -127,7 +141,10 @@ enum Command {
     ///
     ///   rmd export 67bbb763 --out exported/
     ///   python3 -c "import rmdnet_torch; m, info = rmdnet_torch.load('exported')"
-    #[command(verbatim_doc_comment)]
+    #[command(
+        verbatim_doc_comment,
+        about = "Export a classifier's or RM encoder's weights as SafeTensors for PyTorch"
+    )]
     Export {
         /// The artifact (key or unique prefix): a classifier or an RM encoder.
         #[arg(value_name = "KEY")]
@@ -146,7 +163,11 @@ enum Command {
     ///   rmd bench-step                                   # SimSiam, the default profile
     ///   rmd bench-step --backend wgpu --profile paper    # ResNet-18, batch 512
     ///   rmd bench-step --objective supervised --json
-    #[command(name = "bench-step", verbatim_doc_comment)]
+    #[command(
+        name = "bench-step",
+        verbatim_doc_comment,
+        about = "Time one training step (SimSiam or supervised) on this machine"
+    )]
     BenchStep(rmdnet::bench_step::BenchStepArgs),
 }
 
