@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Crash-safety soak: N times, start a random stage (noise, RM pre-training, relations, RGRL)
-# on a small CIFAR-10-layout dataset, SIGKILL it at a random moment, check `rmd store verify`,
-# rerun the same command to completion (training stages with --resume) and verify again.
+# or store verb (gc --keep on a copy of the store, export of a bundle, import into a second
+# store) on a small CIFAR-10-layout dataset, SIGKILL it at a random moment, check `rmd store
+# verify` (of the store it wrote), rerun the same command to completion (training stages with
+# --resume) and verify again. A killed export leaves no file under the bundle's name unless
+# it is a complete bundle.
 # Usage: bench/kill-loop.sh [RUNS] [SEED]   (binaries from target/release; build them first)
 set -euo pipefail
 runs=${1:-20}
@@ -36,25 +39,41 @@ ms() { echo $(( $(date +%s%N) / 1000000 )); }
 t=$(ms); noise_key=$("$bin/rmd-noise" "${common[@]}" "${data_args[@]}" --dataset cifar10 --noise instance --rate 0.3 --seed 1 | tail -1); noise_ms=$(( $(ms) - t ))
 t=$(ms); enc_key=$("$bin/rmd-pretrain" "${common[@]}" "${data_args[@]}" --dataset cifar10 --profile smoke --epochs 12 --seed 1 | tail -1); pretrain_ms=$(( $(ms) - t ))
 t=$(ms); rel_key=$("$bin/rmd-relations" "${common[@]}" --encoder "$enc_key" --k 5 | tail -1); relations_ms=$(( $(ms) - t ))
-t=$(ms); "$bin/rmd-distill" "${common[@]}" --noise "$noise_key" --relations "$rel_key" --profile smoke --epochs 12 --seed 1 >/dev/null; distill_ms=$(( $(ms) - t ))
-echo "uninterrupted: noise ${noise_ms} ms, pretrain ${pretrain_ms} ms, relations ${relations_ms} ms, distill ${distill_ms} ms"
+t=$(ms); dis_key=$("$bin/rmd-distill" "${common[@]}" --noise "$noise_key" --relations "$rel_key" --profile smoke --epochs 12 --seed 1 | tail -1); distill_ms=$(( $(ms) - t ))
+t=$(ms); "$bin/rmd" --store "$store" store export "$dis_key" "$work/probe.tar.gz" 2>/dev/null; export_ms=$(( $(ms) - t ))
+t=$(ms); "$bin/rmd" --store "$work/probe-store" store import "$work/probe.tar.gz" >/dev/null 2>&1; import_ms=$(( $(ms) - t ))
+rm -rf "$work/probe-store"
+cp -a "$store" "$work/probe-store"
+t=$(ms); "$bin/rmd" --store "$work/probe-store" store gc --keep "$noise_key" >/dev/null; gc_ms=$(( $(ms) - t ))
+rm -rf "$work/probe-store"
+echo "uninterrupted: noise ${noise_ms} ms, pretrain ${pretrain_ms} ms, relations ${relations_ms} ms, distill ${distill_ms} ms, export ${export_ms} ms, import ${import_ms} ms, gc --keep ${gc_ms} ms"
 
 verify() {
-    if ! out=$("$bin/rmd" --store "$store" store verify 2>&1); then
-        echo "FAILED: store verify after $1"; echo "$out"; exit 1
+    local target=${2:-$store}
+    if ! out=$("$bin/rmd" --store "$target" store verify 2>&1); then
+        echo "FAILED: store verify of $target after $1"; echo "$out"; exit 1
     fi
 }
 
 killed=0
 for i in $(seq 1 "$runs"); do
     seed=$((100 + i))
-    case $((RANDOM % 4)) in
+    checked=$store
+    case $((RANDOM % 7)) in
         # The killed run of each stage computes something (a new seed, or --force, which
         # also exercises replacing a complete artifact); the rerun resumes where it can.
         0) stage=noise; cmd=("$bin/rmd-noise" "${common[@]}" "${data_args[@]}" --dataset cifar10 --noise instance --rate 0.3 --seed "$seed"); first=(); resume=() ;;
         1) stage=pretrain; cmd=("$bin/rmd-pretrain" "${common[@]}" "${data_args[@]}" --dataset cifar10 --profile smoke --epochs 12 --seed "$seed"); first=(); resume=(--resume) ;;
         2) stage=relations; cmd=("$bin/rmd-relations" "${common[@]}" --encoder "$enc_key" --k $((3 + i % 3))); first=(--force); resume=() ;;
         3) stage=distill; cmd=("$bin/rmd-distill" "${common[@]}" --noise "$noise_key" --relations "$rel_key" --profile smoke --epochs 12 --seed "$seed"); first=(); resume=(--resume) ;;
+        # Store verbs on their own copies, so the stages above keep their inputs.
+        4) stage=gc; rm -rf "$work/gc-store"; cp -a "$store" "$work/gc-store"; checked=$work/gc-store
+           cmd=("$bin/rmd" --store "$checked" store gc --keep "$noise_key"); first=(); resume=() ;;
+        5) stage=export; bundle=$work/b-$i.tar.gz
+           cmd=("$bin/rmd" --store "$store" store export "$dis_key" "$bundle"); first=(); resume=() ;;
+        6) stage=import; checked=$work/import-store
+           [ -f "$work/probe.tar.gz" ] || "$bin/rmd" --store "$store" store export "$dis_key" "$work/probe.tar.gz" 2>/dev/null
+           cmd=("$bin/rmd" --store "$checked" store import "$work/probe.tar.gz"); first=(); resume=() ;;
     esac
     span_var=${stage}_ms
     delay_ms=$((RANDOM % (${!span_var} + 1)))
@@ -63,9 +82,16 @@ for i in $(seq 1 "$runs"); do
     sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
     if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); state="killed after ${delay_ms} ms"; else state="finished before ${delay_ms} ms"; fi
     wait "$pid" 2>/dev/null || true
-    verify "run $i ($stage, $state)"
-    key=$("${cmd[@]}" "${resume[@]}" | tail -1)
-    verify "rerun $i ($stage)"
+    verify "run $i ($stage, $state)" "$checked"
+    if [ "$stage" = export ]; then
+        # Under the bundle's name: nothing, or a complete bundle that imports.
+        if [ -e "$bundle" ] && ! "$bin/rmd" --store "$work/check-$i" store import "$bundle" >/dev/null 2>&1; then
+            echo "FAILED: a killed export left an incomplete $bundle"; exit 1
+        fi
+        rm -rf "$bundle" "$work/check-$i"
+    fi
+    key=$("${cmd[@]}" "${resume[@]}" 2>/dev/null | tail -1)
+    verify "rerun $i ($stage)" "$checked"
     printf 'run %2d  %-9s %-26s rerun -> %s, verify ok\n' "$i" "$stage" "$state" "${key:0:12}"
 done
 "$bin/rmd" --store "$store" store gc >/dev/null

@@ -42,6 +42,7 @@ impl Store {
     pub fn gc(&self, opts: &GcOptions) -> Result<GcReport> {
         let mut report = GcReport::default();
         let mut doomed: Vec<(PathBuf, String)> = Vec::new();
+        let mut unkept: Vec<(String, String)> = Vec::new();
         let mut suspect: Vec<(String, String, String)> = Vec::new();
 
         for entry in std::fs::read_dir(self.root()).ctx("listing", self.root())? {
@@ -115,7 +116,7 @@ impl Store {
             }
             for (stage, key) in graph.keys() {
                 if !keep.contains(key) {
-                    doomed.push((self.artifact_dir(stage, key), "not needed by a kept artifact".into()));
+                    unkept.push((stage.clone(), key.clone()));
                 }
             }
         }
@@ -140,6 +141,20 @@ impl Store {
             report.removed.push(format!("{} ({why})", path.display()));
             if !opts.dry_run {
                 std::fs::remove_dir_all(&path).ctx("removing", &path)?;
+            }
+        }
+        // An unkept artifact leaves its key in one rename (under the key's lock) before it
+        // is deleted: a kill mid-delete leaves a `.trash-` directory that the next gc
+        // finishes, never a half-deleted artifact under its key.
+        for (stage, key) in unkept {
+            let dir = self.artifact_dir(&stage, &key);
+            report.bytes += dir_size(&dir);
+            report.removed.push(format!("{} (not needed by a kept artifact)", dir.display()));
+            if !opts.dry_run {
+                let _lock = self.lock_key(&stage, &key)?;
+                let trash = self.stage_dir(&stage).join(format!(".trash-{key}-{}", unique_suffix()));
+                std::fs::rename(&dir, &trash).ctx("moving aside", &dir)?;
+                std::fs::remove_dir_all(&trash).ctx("removing", &trash)?;
             }
         }
         Ok(report)

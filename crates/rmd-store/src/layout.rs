@@ -90,6 +90,26 @@ pub(crate) fn foreign_entries(root: &Path) -> Result<Vec<String>> {
     Ok(foreign)
 }
 
+/// Whether some `<stage>/<key>/` under `root` holds a manifest that reads as one and names
+/// that key: the evidence that an unmarked directory is a store made before markers.
+pub(crate) fn holds_an_artifact(root: &Path) -> Result<bool> {
+    for entry in std::fs::read_dir(root).ctx("listing", root)? {
+        let entry = entry.ctx("listing", root)?;
+        if !entry.file_type().ctx("inspecting", entry.path())?.is_dir() {
+            continue;
+        }
+        let stage_dir = entry.path();
+        let Ok(inner) = std::fs::read_dir(&stage_dir) else { continue };
+        for e in inner.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if is_key(&name) && crate::Manifest::read(&e.path()).is_ok_and(|m| m.key == name) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

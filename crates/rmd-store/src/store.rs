@@ -89,7 +89,8 @@ impl Artifact {
 impl Store {
     /// Opens a store rooted at `root`, creating it when `root` does not exist or is an empty
     /// directory. A non-empty directory must carry the store marker ([`STORE_MARKER`]); one
-    /// made before markers existed is adopted when everything in it has the store's layout.
+    /// made before markers existed is adopted when everything in it has the store's layout
+    /// and it holds at least one complete artifact.
     /// Anything else is refused with [`StoreError::NotAStore`].
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
         let root = root.into();
@@ -114,6 +115,12 @@ impl Store {
                     } else {
                         String::new()
                     }
+                )));
+            }
+            let empty = std::fs::read_dir(&root).ctx("listing", &root)?.next().is_none();
+            if !empty && !crate::layout::holds_an_artifact(&root)? {
+                return Err(not_a_store(format!(
+                    "it has no {STORE_MARKER} marker and no complete artifact, so it is not taken for a store made before markers (whose leftovers gc would delete). Give --store a new or empty directory"
                 )));
             }
             std::fs::write(&marker, MARKER_CONTENT).ctx("writing the store marker", &marker)?;
@@ -357,6 +364,19 @@ mod tests {
         let file = dir.path().join("file");
         std::fs::write(&file, b"x").unwrap();
         assert!(Store::open(&file).unwrap_err().to_string().contains("is a file"));
+    }
+
+    #[test]
+    fn a_folder_with_only_store_like_names_is_not_adopted() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = "0123456789abcdef".repeat(4);
+        let file = dir.path().join(format!("backup/.partial-{key}/thesis.tex"));
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, b"years of work").unwrap();
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(err.is_input_error() && err.to_string().contains("no complete artifact"), "{err}");
+        assert!(!dir.path().join(STORE_MARKER).exists());
+        assert_eq!(std::fs::read(&file).unwrap(), b"years of work");
     }
 
     #[test]
