@@ -292,3 +292,56 @@ fn the_command_list_is_one_short_line_each() {
         }
     }
 }
+
+#[test]
+fn a_bundle_cannot_write_more_than_its_manifests_declare() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, key) = setup(tmp.path());
+    let bundle = tmp.path().join("b.tar.gz");
+    assert!(rmd(&store, &["store", "export", &key, bundle.to_str().unwrap()]).status.success());
+    let big = vec![0u8; 64 << 20];
+    // An unlisted entry of 64 MiB (a few kB compressed) was written into the store before
+    // verification refused it; so was a listed entry larger than its manifest says.
+    let unlisted = tmp.path().join("unlisted.tar.gz");
+    let mut bytes = Vec::new();
+    {
+        let mut b = tar::Builder::new(&mut bytes);
+        let mut archive =
+            tar::Archive::new(flate2::read::GzDecoder::new(std::fs::File::open(&bundle).unwrap()));
+        for e in archive.entries().unwrap() {
+            let mut e = e.unwrap();
+            let path = e.path().unwrap().into_owned();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            let mut h = e.header().clone();
+            b.append_data(&mut h, &path, data.as_slice()).unwrap();
+        }
+        let mut h = tar::Header::new_gnu();
+        h.set_size(big.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, format!("noise/{key}/filler.bin"), big.as_slice()).unwrap();
+        b.finish().unwrap();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &bytes).unwrap();
+    std::fs::write(&unlisted, gz.finish().unwrap()).unwrap();
+    let fresh = tmp.path().join("fresh");
+    code2(
+        &rmd(&fresh, &["store", "import", unlisted.to_str().unwrap()]),
+        &["filler.bin is not listed in its artifact's manifest"],
+    );
+
+    let oversized = tmp.path().join("oversized.tar.gz");
+    rewrite_bundle(&bundle, &oversized, |path, data| {
+        if path.ends_with("labels.parquet") {
+            data.extend_from_slice(&big);
+        }
+        true
+    });
+    code2(
+        &rmd(&fresh, &["store", "import", oversized.to_str().unwrap()]),
+        &["labels.parquet is", "but its manifest records"],
+    );
+    assert!(!fresh.join("noise").join(&key).exists());
+}

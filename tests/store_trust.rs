@@ -6,7 +6,6 @@
 mod common;
 
 use common::*;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -156,29 +155,6 @@ fn a_changed_file_is_never_served_and_a_rerun_replaces_it() {
     assert!(stderr(&rerun).contains("damaged"), "{}", stderr(&rerun));
     let out = rmd(&store, &["store", "verify"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
-}
-
-/// Rewrites a bundle: `edit` gets every entry (path, bytes), may change the bytes, and
-/// returns false to leave the entry out.
-fn rewrite_bundle(src: &Path, dst: &Path, mut edit: impl FnMut(&str, &mut Vec<u8>) -> bool) {
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(std::fs::File::open(src).unwrap()));
-    let out = std::fs::File::create(dst).unwrap();
-    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(out, flate2::Compression::fast()));
-    for e in archive.entries().unwrap() {
-        let mut e = e.unwrap();
-        let path = e.path().unwrap().to_string_lossy().into_owned();
-        let mut data = Vec::new();
-        e.read_to_end(&mut data).unwrap();
-        if !edit(&path, &mut data) {
-            continue;
-        }
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        b.append_data(&mut h, &path, data.as_slice()).unwrap();
-    }
-    b.into_inner().unwrap().finish().unwrap();
 }
 
 #[test]

@@ -161,3 +161,26 @@ pub fn wait_for_checkpoint(
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+/// Rewrites a bundle: `edit` gets every entry (path, bytes), may change the bytes, and
+/// returns false to leave the entry out.
+pub fn rewrite_bundle(src: &Path, dst: &Path, mut edit: impl FnMut(&str, &mut Vec<u8>) -> bool) {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(std::fs::File::open(src).unwrap()));
+    let out = std::fs::File::create(dst).unwrap();
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(out, flate2::Compression::fast()));
+    for e in archive.entries().unwrap() {
+        let mut e = e.unwrap();
+        let path = e.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        if !edit(&path, &mut data) {
+            continue;
+        }
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, &path, data.as_slice()).unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap();
+}

@@ -139,6 +139,10 @@ impl Store {
 
     fn import_via(&self, file: &Path, staging: &Path) -> Result<ImportSummary> {
         let bad = |reason: String| StoreError::Bundle { path: file.to_path_buf(), reason };
+        // First pass: only the index and the manifests (small) are read; the sizes they
+        // declare bound what the second pass writes, so a bundle cannot fill the disk with
+        // unlisted or oversized entries before it is refused.
+        let manifests = read_manifests(file, &bad)?;
         let f = File::open(file).ctx("opening", file)?;
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(f)));
         let entries = archive.entries().map_err(|e| bad(format!("not a bundle (tar.gz): {e}")))?;
@@ -149,6 +153,35 @@ impl Store {
                 return Err(bad(format!("entry {} is not a regular file", path.display())));
             }
             check_entry_path(&path).map_err(bad)?;
+            let size =
+                entry.header().size().map_err(|e| bad(format!("bad size of {}: {e}", path.display())))?;
+            match artifact_file(&path) {
+                Some((artifact, name)) if name != MANIFEST_FILE => {
+                    match manifests.get(&artifact).and_then(|m| m.outputs.get(&name)) {
+                        Some(out) if out.bytes == size => {}
+                        Some(out) => {
+                            return Err(bad(format!(
+                                "entry {} is {size} bytes but its manifest records {}",
+                                path.display(),
+                                out.bytes
+                            )));
+                        }
+                        None => {
+                            return Err(bad(format!(
+                                "entry {} is not listed in its artifact's manifest",
+                                path.display()
+                            )));
+                        }
+                    }
+                }
+                _ if size > MAX_METADATA_BYTES => {
+                    return Err(bad(format!(
+                        "{} declares {size} bytes: not an index or manifest",
+                        path.display()
+                    )));
+                }
+                _ => {}
+            }
             let dest = staging.join(&path);
             if let Some(parent) = dest.parent() {
                 std::fs::create_dir_all(parent).ctx("creating", parent)?;
@@ -207,6 +240,49 @@ impl Store {
     }
 }
 
+/// Largest manifest or index a bundle may hold (they are a few kB).
+const MAX_METADATA_BYTES: u64 = 16 << 20;
+
+/// The manifests in a bundle, by `stage/key`, read without unpacking anything else.
+fn read_manifests(
+    file: &Path,
+    bad: &dyn Fn(String) -> StoreError,
+) -> Result<std::collections::BTreeMap<String, crate::Manifest>> {
+    use std::io::Read;
+    let f = File::open(file).ctx("opening", file)?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(f)));
+    let mut manifests = std::collections::BTreeMap::new();
+    for entry in archive.entries().map_err(|e| bad(format!("not a bundle (tar.gz): {e}")))? {
+        let mut entry = entry.map_err(|e| bad(format!("truncated or corrupt: {e}")))?;
+        let path = entry.path().map_err(|e| bad(format!("bad entry name: {e}")))?.into_owned();
+        let Some((artifact, name)) = artifact_file(&path) else { continue };
+        if name != MANIFEST_FILE {
+            continue;
+        }
+        let size = entry.header().size().map_err(|e| bad(format!("bad size of {}: {e}", path.display())))?;
+        if size > MAX_METADATA_BYTES {
+            return Err(bad(format!("{} declares {size} bytes: not a manifest", path.display())));
+        }
+        let mut text = String::new();
+        entry
+            .by_ref()
+            .take(MAX_METADATA_BYTES)
+            .read_to_string(&mut text)
+            .map_err(|e| bad(format!("unreadable {}: {e}", path.display())))?;
+        manifests.insert(artifact, crate::Manifest::parse(&text, &path)?);
+    }
+    Ok(manifests)
+}
+
+/// `stage/key` and the file name of an entry `stage/key/file`.
+fn artifact_file(path: &Path) -> Option<(String, String)> {
+    let parts: Vec<&str> = path.iter().map(|p| p.to_str()).collect::<Option<_>>()?;
+    match parts.as_slice() {
+        [stage, key, name] => Some((format!("{stage}/{key}"), name.to_string())),
+        _ => None,
+    }
+}
+
 /// `stage/key` of every artifact directory unpacked under `staging`.
 fn staged_artifacts(staging: &Path) -> Result<BTreeSet<String>> {
     let mut out = BTreeSet::new();
@@ -234,7 +310,7 @@ fn split_item(item: &str) -> std::result::Result<(&str, &str), String> {
     }
 }
 
-/// Accepts only `rmdnet-bundle.json` and `stage/key/relative/file` without `..` or roots.
+/// Accepts only `rmdnet-bundle.json` and `stage/key/file` (plain names, no `..` or roots).
 fn check_entry_path(path: &Path) -> std::result::Result<(), String> {
     if path == Path::new(BUNDLE_INDEX) {
         return Ok(());
@@ -246,7 +322,7 @@ fn check_entry_path(path: &Path) -> std::result::Result<(), String> {
             _ => Err(format!("entry {} escapes the bundle", path.display())),
         })
         .collect::<std::result::Result<_, _>>()?;
-    if parts.len() < 3 || !crate::layout::is_stage_name(parts[0]) || !is_key(parts[1]) {
+    if parts.len() != 3 || !crate::layout::is_stage_name(parts[0]) || !is_key(parts[1]) {
         return Err(format!("unexpected entry {}", path.display()));
     }
     Ok(())

@@ -80,11 +80,16 @@ impl Manifest {
     pub fn read(dir: &Path) -> Result<Manifest> {
         let path = dir.join(MANIFEST_FILE);
         let text = std::fs::read_to_string(&path).ctx("reading", &path)?;
-        let manifest: Manifest = serde_json::from_str(&text)
-            .map_err(|e| StoreError::CorruptManifest { path: path.clone(), reason: e.to_string() })?;
+        Manifest::parse(&text, &path)
+    }
+
+    /// Parses a manifest's text (`path` names it in errors), with the output-name check of
+    /// [`Manifest::read`].
+    pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
+        let corrupt = |reason: String| StoreError::CorruptManifest { path: path.to_path_buf(), reason };
+        let manifest: Manifest = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
         for name in manifest.outputs.keys() {
-            check_output_name(name)
-                .map_err(|reason| StoreError::CorruptManifest { path: path.clone(), reason })?;
+            check_output_name(name).map_err(corrupt)?;
         }
         Ok(manifest)
     }
