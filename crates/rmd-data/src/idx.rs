@@ -25,41 +25,64 @@ pub struct IdxArray {
     pub data: Vec<u8>,
 }
 
-/// Finds `dir/base` or `dir/base.gz`.
+/// Finds `dir/base` or `dir/base.gz` (the raw file when both exist; the reader then checks
+/// that the two hold the same array).
 pub fn locate(dir: &Path, base: &str) -> Option<PathBuf> {
     [dir.join(base), dir.join(format!("{base}.gz"))].into_iter().find(|p| p.is_file())
 }
 
-/// Reads one IDX file of unsigned bytes (type 0x08), decompressing `.gz` files.
+/// Reads `path`, and when both the raw file and its `.gz` copy exist, both, refusing them
+/// when they differ: which one is meant would be a guess.
+fn read_idx_unambiguous(path: &Path) -> Result<IdxArray> {
+    let array = read_idx(path)?;
+    let gz = PathBuf::from(format!("{}.gz", path.display()));
+    if path.extension().is_none_or(|e| e != "gz") && gz.is_file() && read_idx(&gz)? != array {
+        return Err(DataError::bad(
+            path,
+            format!("{} holds different data; remove one of the two", gz.display()),
+        ));
+    }
+    Ok(array)
+}
+
+/// Reads one IDX file of unsigned bytes (type 0x08), decompressing `.gz` files. The header
+/// is read first and then exactly the bytes it announces, so a gzip stream that inflates to
+/// more than that is refused without being inflated whole.
 pub fn read_idx(path: &Path) -> Result<IdxArray> {
     let file = std::fs::File::open(path).ctx("opening", path)?;
-    let mut bytes = Vec::new();
-    if path.extension().is_some_and(|e| e == "gz") {
-        flate2::read::GzDecoder::new(file)
-            .read_to_end(&mut bytes)
-            .map_err(|e| DataError::bad(path, format!("corrupt gzip stream: {e}")))?;
+    let gz = path.extension().is_some_and(|e| e == "gz");
+    let result = if gz {
+        read_idx_stream(flate2::read::GzDecoder::new(std::io::BufReader::new(file)))
+            .map_err(|e| e.replace("reading:", "corrupt gzip stream:"))
     } else {
-        std::io::BufReader::new(file).read_to_end(&mut bytes).ctx("reading", path)?;
-    }
-    parse_idx(&bytes).map_err(|reason| DataError::bad(path, reason))
+        read_idx_stream(std::io::BufReader::new(file))
+    };
+    result.map_err(|reason| DataError::bad(path, reason))
 }
 
 /// Parses IDX bytes.
 pub fn parse_idx(bytes: &[u8]) -> std::result::Result<IdxArray, String> {
-    if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
+    read_idx_stream(bytes)
+}
+
+/// Reads an IDX array from a stream: the header, then the announced data and not a byte more.
+fn read_idx_stream(mut r: impl Read) -> std::result::Result<IdxArray, String> {
+    let read_err = |e: std::io::Error| format!("reading: {e}");
+    let mut head = [0u8; 4];
+    let got = read_up_to(&mut r, &mut head).map_err(read_err)?;
+    if got < 4 || head[0] != 0 || head[1] != 0 {
         return Err("not an IDX file (bad magic number)".into());
     }
-    if bytes[2] != 0x08 {
-        return Err(format!("IDX element type 0x{:02x} is not unsigned byte (0x08)", bytes[2]));
+    if head[2] != 0x08 {
+        return Err(format!("IDX element type 0x{:02x} is not unsigned byte (0x08)", head[2]));
     }
-    let ndims = bytes[3] as usize;
-    let header = 4 + 4 * ndims;
-    if ndims == 0 || bytes.len() < header {
+    let ndims = head[3] as usize;
+    let mut dim_bytes = vec![0u8; 4 * ndims];
+    if ndims == 0 || read_up_to(&mut r, &mut dim_bytes).map_err(read_err)? < dim_bytes.len() {
         return Err("truncated IDX header".into());
     }
-    let dims: Vec<usize> = (0..ndims)
-        .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize)
-        .collect();
+    let dims: Vec<usize> =
+        dim_bytes.chunks(4).map(|c| u32::from_be_bytes(c.try_into().expect("4 bytes")) as usize).collect();
     let Some(expected) = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)) else {
         return Err(format!(
             "header announces dimensions {dims:?}, whose product overflows: corrupt or crafted header"
@@ -68,14 +91,31 @@ pub fn parse_idx(bytes: &[u8]) -> std::result::Result<IdxArray, String> {
     if dims.contains(&0) {
         return Err(format!("header announces dimensions {dims:?}: a dimension of 0 holds no data"));
     }
-    let data = &bytes[header..];
+    // The buffer grows with what arrives (never reserved from the header), and one byte past
+    // the announced size is enough to know the file holds more.
+    let mut data = Vec::new();
+    r.by_ref().take(expected as u64 + 1).read_to_end(&mut data).map_err(read_err)?;
     if data.len() != expected {
+        let held = if data.len() > expected { "more".to_string() } else { data.len().to_string() };
         return Err(format!(
-            "header announces {dims:?} = {expected} bytes of data but the file holds {}: truncated or corrupt",
-            data.len()
+            "header announces {dims:?} = {expected} bytes of data but the file holds {held}: truncated or corrupt"
         ));
     }
-    Ok(IdxArray { dims, data: data.to_vec() })
+    Ok(IdxArray { dims, data })
+}
+
+/// Reads until `buf` is full or the stream ends; returns the bytes read.
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// Encodes an IDX array (for tests and fixtures).
@@ -117,8 +157,8 @@ pub fn read_idx_dataset(dir: &Path, name: &str, classes: &[&str]) -> Result<RawD
 }
 
 fn read_split(images: &Path, labels: &Path, n_classes: usize) -> Result<(RawSplit, [usize; 3])> {
-    let img = read_idx(images)?;
-    let lab = read_idx(labels)?;
+    let img = read_idx_unambiguous(images)?;
+    let lab = read_idx_unambiguous(labels)?;
     if img.dims.len() != 3 {
         return Err(DataError::bad(
             images,
@@ -152,6 +192,35 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
         gz.write_all(bytes).unwrap();
         gz.finish().unwrap();
+    }
+
+    #[test]
+    fn a_gzip_bomb_is_refused_after_the_announced_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bomb.gz");
+        // Announces 4 bytes, inflates to 256 MiB of zeros (a few hundred kB compressed).
+        let f = std::fs::File::create(&path).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(f, flate2::Compression::best());
+        gz.write_all(&encode_idx(&[4], &[1, 2, 3, 4])).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..256 {
+            gz.write_all(&zeros).unwrap();
+        }
+        gz.finish().unwrap();
+        let err = read_idx(&path).unwrap_err().to_string();
+        assert!(err.contains("4 bytes of data but the file holds more"), "{err}");
+    }
+
+    #[test]
+    fn a_raw_file_and_a_differing_gz_copy_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let raw = dir.path().join("labels");
+        std::fs::write(&raw, encode_idx(&[2], &[1, 2])).unwrap();
+        write_gz(&dir.path().join("labels.gz"), &encode_idx(&[2], &[1, 2]));
+        assert_eq!(read_idx_unambiguous(&raw).unwrap().data, vec![1, 2]);
+        write_gz(&dir.path().join("labels.gz"), &encode_idx(&[2], &[3, 4]));
+        let err = read_idx_unambiguous(&raw).unwrap_err().to_string();
+        assert!(err.contains("labels.gz holds different data"), "{err}");
     }
 
     #[test]

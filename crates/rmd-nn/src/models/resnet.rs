@@ -84,18 +84,18 @@ impl ResNetConfig {
         Ok(())
     }
 
-    /// Parameters (weights and batch-norm affine terms), as f64 so absurd widths do not
-    /// overflow.
+    /// Parameters as burn counts them (`num_params`: weights, and per batch-norm channel its
+    /// scale, shift and two running statistics), as f64 so absurd widths do not overflow.
     pub fn parameter_count(&self) -> f64 {
         let (mut params, mut c) =
             (9.0 * self.in_channels as f64 * self.stem_width as f64, self.stem_width as f64);
-        params += 2.0 * c;
+        params += 4.0 * c;
         for (stage, (&w, &n)) in self.widths.iter().zip(&self.blocks).enumerate() {
             let w = w as f64;
             for b in 0..n {
-                params += 9.0 * c * w + 9.0 * w * w + 4.0 * w;
+                params += 9.0 * c * w + 9.0 * w * w + 8.0 * w;
                 if b == 0 && (stage > 0 || c != w) {
-                    params += c * w + 2.0 * w;
+                    params += c * w + 4.0 * w;
                 }
                 c = w;
             }
