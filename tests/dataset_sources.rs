@@ -140,12 +140,16 @@ fn an_image_list_imports_to_the_same_dataset_as_the_folder_and_names_bad_rows() 
     // A missing file and an unknown split are named by row.
     rows.push("imgs/train/cat/nothere.png,cat,train".into());
     rows.push("imgs/train/cat/000.png,cat,validation".into());
+    // The same file again under another label: which label is meant would be a guess.
+    let again = rows[0].split(',').next().unwrap().to_string();
+    rows.push(format!("{again},zebra,train"));
     std::fs::write(&list, format!("path,label,split\n{}\n", rows.join("\n"))).unwrap();
     let out = dataset_from(&store, "image-list", &list, &["--name", "animals"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("animals.csv") && err.contains("nothere.png does not exist"), "{err}");
     assert!(err.contains("split 'validation' is neither train nor test"), "{err}");
+    assert!(err.contains("is listed again (first on row 2)"), "{err}");
 
     // Without a split column the test split is drawn per class (and must be asked for).
     let no_split: Vec<String> = files

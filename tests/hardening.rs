@@ -345,3 +345,23 @@ fn a_bundle_cannot_write_more_than_its_manifests_declare() {
     );
     assert!(!fresh.join("noise").join(&key).exists());
 }
+
+#[test]
+fn duplicate_or_missing_class_names_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = write_small_cifar10(tmp.path(), 4);
+    let store = tmp.path().join("store");
+    for (names, want) in [
+        (
+            "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ncat\n",
+            "classes 3 and 9 have the same name \"cat\"",
+        ),
+        ("airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\nNaN\n", "missing-value marker"),
+    ] {
+        std::fs::write(dir.join("batches.meta.txt"), names).unwrap();
+        let out = run(bin("rmd")
+            .args(["--store", store.to_str().unwrap(), "dataset", "cifar10", "--no-download"])
+            .args(["--data-dir", tmp.path().to_str().unwrap()]));
+        code2(&out, &["batches.meta.txt", want]);
+    }
+}

@@ -116,6 +116,7 @@ fn read_names(path: &Path, expected: usize) -> Result<Vec<String>> {
     if names.len() != expected {
         return Err(DataError::bad(path, format!("expected {expected} class names, found {}", names.len())));
     }
+    crate::raw::check_class_names(&names).map_err(|e| DataError::bad(path, e))?;
     Ok(names)
 }
 

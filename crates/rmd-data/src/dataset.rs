@@ -115,6 +115,12 @@ fn hash_content(header: &serde_json::Value, splits: [SplitParts; 2]) -> String {
 }
 
 fn check_raw(raw: &RawDataset) -> Result<()> {
+    crate::raw::check_class_names(&raw.classes)
+        .map_err(|e| DataError::invalid(format!("{}: {e}", raw.name)))?;
+    if let Some(coarse) = &raw.coarse_classes {
+        crate::raw::check_class_names(coarse)
+            .map_err(|e| DataError::invalid(format!("{} (coarse classes): {e}", raw.name)))?;
+    }
     for (name, s) in [("train", &raw.train), ("test", &raw.test)] {
         if s.is_empty() {
             return Err(DataError::invalid(format!("{}: the {name} split is empty", raw.name)));

@@ -46,3 +46,40 @@ impl RawDataset {
         self.shape.iter().product()
     }
 }
+
+/// Checks a list of class names: each non-empty, none a missing-value marker (`NaN`, `null`,
+/// `None`, `NA`, `N/A`, `-1`), none repeated. Two classes of one name, or a "class" made of
+/// missing labels, would be guesses downstream. Returns the problem in words.
+pub fn check_class_names(names: &[String]) -> Result<(), String> {
+    const MISSING: [&str; 7] = ["nan", "null", "none", "na", "n/a", "-1", "?"];
+    let mut seen = std::collections::BTreeMap::new();
+    for (i, n) in names.iter().enumerate() {
+        let t = n.trim();
+        if t.is_empty() {
+            return Err(format!("class {i} has an empty name"));
+        }
+        if MISSING.contains(&t.to_ascii_lowercase().as_str()) {
+            return Err(format!("class {i} is named {t:?}, a missing-value marker, not a class"));
+        }
+        if let Some(first) = seen.insert(t.to_string(), i) {
+            return Err(format!("classes {first} and {i} have the same name {t:?}"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_class_names;
+
+    #[test]
+    fn class_names_must_be_distinct_and_present() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(check_class_names(&names(&["cat", "dog"])).is_ok());
+        assert!(check_class_names(&names(&["cat", "dog", "cat"])).unwrap_err().contains("classes 0 and 2"));
+        assert!(check_class_names(&names(&["cat", " "])).unwrap_err().contains("empty"));
+        for m in ["NaN", "-1", "null"] {
+            assert!(check_class_names(&names(&["cat", m])).unwrap_err().contains("missing-value"), "{m}");
+        }
+    }
+}

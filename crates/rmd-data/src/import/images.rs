@@ -270,6 +270,9 @@ pub fn scan_list(list: &Path) -> Result<Scan> {
     let base = list.parent().unwrap_or(Path::new("."));
     let mut scan = Scan { source: list.to_path_buf(), ..Default::default() };
     let mut problems = Vec::new();
+    // The same file twice: refused (with different labels which one is meant is a guess;
+    // with the same label it would be trained on twice).
+    let mut first_row: std::collections::HashMap<PathBuf, usize> = std::collections::HashMap::new();
     for r in 0..table.rows {
         let row = r + 2; // 1-based, after the header line
         let split = match splits.as_ref().map(|s| s[r].to_ascii_lowercase()) {
@@ -289,6 +292,11 @@ pub fn scan_list(list: &Path) -> Result<Scan> {
         let path = if p.is_absolute() { p } else { base.join(p) };
         if let Some(problem) = crate::input_file_problem(&path) {
             problems.push(format!("row {row}: {} {problem}", path.display()));
+            continue;
+        }
+        let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if let Some(first) = first_row.insert(canonical, row) {
+            problems.push(format!("row {row}: {} is listed again (first on row {first})", path.display()));
             continue;
         }
         scan.entries.push(ImageEntry { split, class: labels[r].trim().to_string(), path });
