@@ -283,10 +283,7 @@ fn the_command_list_is_one_short_line_each() {
         assert!(list.len() >= 6, "{text}");
         for line in list {
             // A continuation line (long help wrapped into the list) starts with spaces only.
-            assert!(
-                line.trim_start().split_whitespace().count() > 1 || line.trim() == "help",
-                "{line:?} in:\n{text}"
-            );
+            assert!(line.split_whitespace().count() > 1 || line.trim() == "help", "{line:?} in:\n{text}");
             assert!(line.starts_with("  ") && !line.starts_with("   "), "wrapped line {line:?} in:\n{text}");
             assert!(line.len() <= 100, "{line:?}");
         }
