@@ -9,25 +9,11 @@ use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-fn rmd(store: &Path, args: &[&str]) -> Output {
-    run(bin("rmd").args(["--store", store.to_str().unwrap()]).args(args))
-}
-
-fn noise(store: &Path, data: &Path, args: &[&str]) -> Output {
-    run(bin("rmd-noise")
-        .args(["--store", store.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--no-download"])
-        .args(["--dataset", "cifar10"])
-        .args(args))
-}
-
-fn code2(out: &Output, expect: &[&str]) -> String {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    for e in expect {
-        assert!(err.contains(e), "missing {e:?} in: {err}");
-    }
-    assert!(!err.contains("panicked"), "{err}");
-    err
+/// `rmd-distill --profile smoke` on a noise artifact, with extra flags.
+fn distill_smoke(store: &Path, noise_key: &str, extra: &[&str]) -> Output {
+    run(bin("rmd-distill")
+        .args(["--store", store.to_str().unwrap(), "--noise", noise_key, "--profile", "smoke"])
+        .args(extra))
 }
 
 /// A small CIFAR-10 layout and a noise artifact in a store under `tmp`.
@@ -85,15 +71,7 @@ fn an_artifact_file_that_is_a_symlink_is_not_the_artifacts_file() {
     let bundle = tmp.path().join("b.tar.gz");
     code2(&rmd(&store, &["store", "export", &key, bundle.to_str().unwrap()]), &["symbolic link"]);
     // Consumers refuse it as damaged, like any other changed file.
-    let distill = run(bin("rmd-distill").args([
-        "--store",
-        store.to_str().unwrap(),
-        "--noise",
-        &key,
-        "--profile",
-        "smoke",
-    ]));
-    code2(&distill, &["damaged", "symbolic link"]);
+    code2(&distill_smoke(&store, &key, &[]), &["damaged", "symbolic link"]);
 }
 
 #[test]
@@ -133,16 +111,7 @@ fn written_files_never_follow_a_symlink_or_replace_a_special_file() {
 fn predictions_are_never_written_onto_a_fifo_device_or_symlink() {
     let tmp = tempfile::tempdir().unwrap();
     let (store, key) = setup(tmp.path());
-    let clf = ok_key(&run(bin("rmd-distill").args([
-        "--store",
-        store.to_str().unwrap(),
-        "--noise",
-        &key,
-        "--profile",
-        "smoke",
-        "--epochs",
-        "1",
-    ])));
+    let clf = ok_key(&distill_smoke(&store, &key, &["--epochs", "1"]));
     let victim = tmp.path().join("victim.txt");
     std::fs::write(&victim, b"keep me").unwrap();
     let link = tmp.path().join("p.parquet");
@@ -208,11 +177,7 @@ fn plan_is_offered_only_where_it_is_honoured() {
 fn sizes_that_cannot_fit_are_refused_before_allocating() {
     let tmp = tempfile::tempdir().unwrap();
     let (store, key) = setup(tmp.path());
-    let distill = |extra: &[&str]| {
-        run(bin("rmd-distill")
-            .args(["--store", store.to_str().unwrap(), "--noise", &key, "--profile", "smoke"])
-            .args(extra))
-    };
+    let distill = |extra: &[&str]| distill_smoke(&store, &key, extra);
     // Widths that need terabytes used to abort inside an allocation (exit 134).
     code2(&distill(&["--arch", "small:100000:4:2"]), &["GiB", "--batch-size or --arch"]);
     code2(&distill(&["--batch-size", "100000000"]), &["GiB"]);

@@ -7,28 +7,6 @@ mod common;
 
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::Output;
-
-fn rmd(store: &Path, args: &[&str]) -> Output {
-    run(bin("rmd").args(["--store", store.to_str().unwrap()]).args(args))
-}
-
-fn noise(store: &Path, data: &Path, args: &[&str]) -> Output {
-    run(bin("rmd-noise")
-        .args(["--store", store.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--no-download"])
-        .args(["--dataset", "cifar10"])
-        .args(args))
-}
-
-fn code2(out: &Output, expect: &[&str]) -> String {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    for e in expect {
-        assert!(err.contains(e), "missing {e:?} in: {err}");
-    }
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
 
 fn manifest(store: &Path, key: &str) -> serde_json::Value {
     let out = rmd(store, &["store", "show", key]);

@@ -184,3 +184,27 @@ pub fn rewrite_bundle(src: &Path, dst: &Path, mut edit: impl FnMut(&str, &mut Ve
     }
     b.into_inner().unwrap().finish().unwrap();
 }
+
+/// `rmd --store STORE ARGS...`.
+pub fn rmd(store: &Path, args: &[&str]) -> Output {
+    run(bin("rmd").args(["--store", store.to_str().unwrap()]).args(args))
+}
+
+/// `rmd-noise` on the CIFAR-10 layout under `data` (no download), with `args`.
+pub fn noise(store: &Path, data: &Path, args: &[&str]) -> Output {
+    run(bin("rmd-noise")
+        .args(["--store", store.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--no-download"])
+        .args(["--dataset", "cifar10"])
+        .args(args))
+}
+
+/// Asserts an input error (exit 2, no panic) whose message holds every `expect`; returns it.
+pub fn code2(out: &Output, expect: &[&str]) -> String {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for e in expect {
+        assert!(err.contains(e), "missing {e:?} in: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
