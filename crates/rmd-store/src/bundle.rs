@@ -51,7 +51,9 @@ impl Store {
     /// Every artifact is verified first; the bundle is written to a temporary name and
     /// renamed, so a failed export leaves no bundle.
     pub fn export(&self, prefix: &str, file: &Path) -> Result<ExportSummary> {
-        if file.exists() {
+        // symlink_metadata, not exists(): a dangling symlink is an existing path too, and is
+        // refused here rather than after the whole bundle has been written.
+        if std::fs::symlink_metadata(file).is_ok() {
             return Err(StoreError::Bundle {
                 path: file.to_path_buf(),
                 reason: "already exists; remove it or give another file name".into(),
