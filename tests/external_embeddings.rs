@@ -148,3 +148,100 @@ fn embeddings_that_do_not_fit_are_refused_with_the_numbers() {
     std::fs::write(&not_npy, "hello").unwrap();
     fails(&not_npy, &["text.npy", "not a .npy file"]);
 }
+
+/// A version-1 `.npy` of float64 values, written by hand.
+fn write_npy_f64(path: &Path, values: &[f64], rows: usize, dim: usize) {
+    let mut h = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
+    while !(10 + h.len() + 1).is_multiple_of(64) {
+        h.push(' ');
+    }
+    h.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((h.len() as u16).to_le_bytes());
+    bytes.extend(h.as_bytes());
+    values.iter().for_each(|v| bytes.extend(v.to_le_bytes()));
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn embeddings_of_extreme_magnitude_are_normalised_and_ambiguous_files_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_small_cifar10(tmp.path(), 60);
+    let store = tmp.path().join("store");
+    let (n, dim) = (300, 16);
+    let relations = |file: &Path| {
+        run(cmd("rmd-relations", &store, tmp.path()).args([
+            "--dataset",
+            "cifar10",
+            "--embeddings",
+            file.to_str().unwrap(),
+            "--k",
+            "5",
+        ]))
+    };
+
+    // Rows scaled by 1e30 and 1e-40: cosine neighbours do not depend on a row's scale, but
+    // the squares overflow or underflow float32, and such rows used to become zero or stay
+    // unnormalised with arbitrary neighbours.
+    let mut values = embeddings(n, dim);
+    for (r, row) in values.chunks_mut(dim).enumerate() {
+        let scale = [1e30f32, 1e-40, 1.0][r % 3];
+        row.iter_mut().for_each(|v| *v *= scale);
+    }
+    let npy = tmp.path().join("extreme.npy");
+    rmd_nn::relations::write_npy(&npy, &values, &[n, dim]).unwrap();
+    let key = ok_key(&relations(&npy));
+    let m: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(store.join("relations").join(&key).join("manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(m["metrics"]["neighbour_label_agreement"], 1.0, "{}", m["metrics"]);
+
+    // float64 values that float32 cannot hold are refused, naming the row.
+    let mut wide: Vec<f64> = embeddings(n, dim).iter().map(|&v| v as f64).collect();
+    wide[7 * dim] = 1e300;
+    let f64_file = tmp.path().join("wide.npy");
+    write_npy_f64(&f64_file, &wide, n, dim);
+    code2(&relations(&f64_file), &["row 7, column 0", "outside float32's range"]);
+
+    // A header that does not match the data: trailing bytes, or a shape far larger than the
+    // file (refused before anything that size is allocated).
+    let trailing = tmp.path().join("trailing.npy");
+    rmd_nn::relations::write_npy(&trailing, &embeddings(n, dim), &[n, dim]).unwrap();
+    let mut bytes = std::fs::read(&trailing).unwrap();
+    bytes.extend([0u8; 64]);
+    std::fs::write(&trailing, bytes).unwrap();
+    code2(&relations(&trailing), &["trailing.npy", "the header does not match the data"]);
+    let huge = tmp.path().join("huge.npy");
+    write_npy_f64(&huge, &[1.0; 4], 2, 2);
+    // The shape text is longer, so the header's padding absorbs it.
+    let raw = std::fs::read(&huge).unwrap();
+    let hlen = u16::from_le_bytes([raw[8], raw[9]]) as usize;
+    let header = String::from_utf8_lossy(&raw[10..10 + hlen]).into_owned();
+    let bigger = header.replacen("(2, 2), ", "(4000000000, 4000000000),", 1);
+    let bigger = format!("{:width$}\n", bigger.trim_end(), width = hlen - 1);
+    assert_eq!(bigger.len(), hlen);
+    let mut out = raw[..10].to_vec();
+    out.extend(bigger.as_bytes());
+    out.extend(&raw[10 + hlen..]);
+    std::fs::write(&huge, out).unwrap();
+    code2(&relations(&huge), &["huge.npy", "the header does not match the data"]);
+
+    // A null inside an embedding list (not the whole list) is refused, naming row and column.
+    let nulls = tmp.path().join("nulls.parquet");
+    let mut b = FixedSizeListBuilder::new(Float32Builder::new(), dim as i32);
+    let base = embeddings(n, dim);
+    for r in 0..n {
+        for c in 0..dim {
+            if r == 11 && c == 3 {
+                b.values().append_null();
+            } else {
+                b.values().append_value(base[r * dim + c]);
+            }
+        }
+        b.append(true);
+    }
+    let batch = RecordBatch::try_from_iter(vec![("embedding", Arc::new(b.finish()) as ArrayRef)]).unwrap();
+    rmd_data::parquet_io::write_parquet(&nulls, &batch, &BTreeMap::new()).unwrap();
+    code2(&relations(&nulls), &["nulls.parquet", "row 11, column 3 of the embedding is null"]);
+}

@@ -327,3 +327,99 @@ fn duplicate_or_missing_class_names_are_refused() {
         code2(&out, &["batches.meta.txt", want]);
     }
 }
+
+/// Flips one byte of `path` at `at` bytes from its end.
+fn flip_byte(path: &Path, from_end: usize) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let i = bytes.len() - from_end;
+    bytes[i] ^= 0x40;
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn consumers_refuse_what_verify_refuses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, key) = setup(tmp.path());
+    let datasets: Vec<PathBuf> = std::fs::read_dir(store.join("dataset"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    assert_eq!(datasets.len(), 1);
+    let dataset = &datasets[0];
+    // Altered training images whose manifest hash and size were rewritten to match: the
+    // hashes agree, only the content check (images and labels against the key's content
+    // hash) sees it. Verify refused it; the stages used to train on it.
+    let images = dataset.join("train_images.u8");
+    flip_byte(&images, 100);
+    let digest = rmd_store::hash_file(&images).unwrap();
+    let text = std::fs::read_to_string(dataset.join("manifest.json")).unwrap();
+    let mut m: serde_json::Value = serde_json::from_str(&text).unwrap();
+    m["outputs"]["train_images.u8"] = serde_json::json!({ "blake3": digest.blake3, "bytes": digest.bytes });
+    std::fs::write(dataset.join("manifest.json"), serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+
+    let verify = rmd(&store, &["store", "verify"]);
+    assert_eq!(verify.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("another dataset's files"));
+    code2(&distill_smoke(&store, &key, &[]), &["damaged", "another dataset's files"]);
+    assert!(
+        !store.join("distill").exists()
+            || std::fs::read_dir(store.join("distill"))
+                .unwrap()
+                .all(|e| { e.unwrap().file_name().to_string_lossy().starts_with('.') })
+    );
+
+    // A file the manifest does not list is a verify problem, and so a consumer's.
+    let (store2, key2) = {
+        let t = tmp.path().join("second");
+        std::fs::create_dir_all(&t).unwrap();
+        setup(&t)
+    };
+    std::fs::write(store2.join("noise").join(&key2).join("extra.txt"), b"planted").unwrap();
+    code2(&distill_smoke(&store2, &key2, &[]), &["damaged", "extra.txt: not listed in the manifest"]);
+}
+
+#[test]
+fn a_damaged_checkpoint_is_refused_not_trained_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, key) = setup(tmp.path());
+    let args = ["--store", store.to_str().unwrap(), "--noise", &key, "--profile", "smoke", "--epochs", "8"];
+    let partial_checkpoints = || -> Vec<PathBuf> {
+        std::fs::read_dir(store.join("distill"))
+            .map(|d| {
+                d.map(|e| e.unwrap().path().join("checkpoint").join("state.json"))
+                    .filter(|p| p.to_string_lossy().contains(".partial-"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut child = bin("rmd-distill")
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = wait_for_checkpoint(&mut child, 2, partial_checkpoints);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let checkpoint = state.parent().unwrap().to_path_buf();
+
+    // One flipped bit in the weights: burn reads the record without complaint, and the run
+    // used to train on and commit a classifier that no uninterrupted run produces.
+    flip_byte(&checkpoint.join("model.bpk"), 64);
+    let out = run(bin("rmd-distill").args(args).arg("--resume"));
+    code2(&out, &["model.bpk", "content changed", "remove", "to start the run over"]);
+    let committed = std::fs::read_dir(store.join("distill"))
+        .unwrap()
+        .filter(|e| !e.as_ref().unwrap().file_name().to_string_lossy().starts_with('.'))
+        .count();
+    assert_eq!(committed, 0, "nothing was committed from the damaged checkpoint");
+    flip_byte(&checkpoint.join("model.bpk"), 64);
+
+    // The progress record is covered too: an edited epoch count is not believed.
+    let mut record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    record["epochs_done"] = serde_json::json!(7);
+    std::fs::write(&state, serde_json::to_vec(&record).unwrap()).unwrap();
+    code2(&run(bin("rmd-distill").args(args).arg("--resume")), &["state.json", "checksums.json"]);
+}

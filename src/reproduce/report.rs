@@ -48,7 +48,7 @@ impl RunResult {
         teacher: Option<&str>,
         seed: u64,
     ) -> anyhow::Result<RunResult> {
-        let store = Store::open(store)?;
+        let store = Store::open(store)?.with_content_check(rmd_data::artifact_check::check_artifact);
         let a = store.find(Some("distill"), key)?;
         let m = &a.manifest;
         let num = |k: &str| {
@@ -239,7 +239,7 @@ struct TeacherRow<'a> {
 pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
     let out = input.out;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let store = Store::open(input.store)?;
+    let store = Store::open(input.store)?.with_content_check(rmd_data::artifact_check::check_artifact);
     let p = input.pipeline;
     let rows = rows(input.results);
     let mut teachers = Vec::new();

@@ -1,8 +1,11 @@
 //! Per-epoch checkpoints inside a run's partial directory, shared by the training stages.
 //!
 //! A checkpoint is written to `checkpoint.new/` (model, optimizer, any named `f32` blobs,
-//! then `state.json` last) and swapped for `checkpoint/`; a crash during the swap leaves a
-//! complete `checkpoint.new/`, which [`Checkpoint::load`] also accepts.
+//! `state.json`, then `checksums.json` last: the size and blake3 of every other file) and
+//! swapped for `checkpoint/`; a crash during the swap leaves a complete `checkpoint.new/`,
+//! which [`Checkpoint::load`] also accepts. A checkpoint is an input like any artifact:
+//! [`Checkpoint::load`] re-hashes every file against `checksums.json` and refuses a damaged
+//! one, naming the file, instead of training on from altered weights.
 
 use crate::error::{IoContext, NnError, Result};
 use burn::module::Module;
@@ -27,9 +30,69 @@ fn staging(dir: &Path) -> PathBuf {
     dir.with_file_name(format!("{}.new", dir.file_name().and_then(|n| n.to_str()).unwrap_or("checkpoint")))
 }
 
+/// The file written last into a checkpoint: what makes it complete.
+const CHECKSUMS_FILE: &str = "checksums.json";
+
+/// Size and blake3 of one checkpoint file.
+#[derive(Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+struct FileSum {
+    bytes: u64,
+    blake3: String,
+}
+
+type Checksums = std::collections::BTreeMap<String, FileSum>;
+
+fn read_checksums(dir: &Path) -> Option<Checksums> {
+    let text = std::fs::read_to_string(dir.join(CHECKSUMS_FILE)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
 fn read_state<S: DeserializeOwned>(dir: &Path) -> Option<S> {
+    read_checksums(dir)?;
     let text = std::fs::read_to_string(dir.join("state.json")).ok()?;
     serde_json::from_str(&text).ok()
+}
+
+fn sum_of(path: &Path) -> Result<FileSum> {
+    let bytes = std::fs::read(path).ctx("reading", path)?;
+    Ok(FileSum { bytes: bytes.len() as u64, blake3: blake3::hash(&bytes).to_hex().to_string() })
+}
+
+/// Re-hashes the files of a complete checkpoint against its `checksums.json`: the first
+/// file that is missing, resized or altered is an error naming it.
+fn check_sums(dir: &Path) -> Result<()> {
+    let sums = read_checksums(dir).ok_or_else(|| NnError::Record {
+        path: dir.join(CHECKSUMS_FILE),
+        reason: "missing or unreadable".into(),
+    })?;
+    for (name, expected) in &sums {
+        let path = dir.join(name);
+        let damaged = |reason: String| NnError::BadRecord {
+            path: path.clone(),
+            what: "checkpoint file",
+            reason: format!(
+                "{reason}; the interrupted run cannot be resumed from it: remove {} to start the run over",
+                dir.display()
+            ),
+        };
+        let meta = std::fs::symlink_metadata(&path).map_err(|e| damaged(format!("cannot be read ({e})")))?;
+        if !meta.is_file() {
+            return Err(damaged("is not a regular file".into()));
+        }
+        let actual = sum_of(&path)?;
+        if actual.bytes != expected.bytes {
+            return Err(damaged(format!(
+                "{} bytes, {CHECKSUMS_FILE} records {}",
+                actual.bytes, expected.bytes
+            )));
+        }
+        if actual.blake3 != expected.blake3 {
+            return Err(damaged(format!(
+                "content changed since it was written (blake3 differs from {CHECKSUMS_FILE})"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The progress record of the checkpoint in `dir` (or its complete staging copy), if any,
@@ -68,6 +131,14 @@ impl<M: Module + Clone, S: Serialize + DeserializeOwned> Checkpoint<M, S> {
         }
         let s = new.join("state.json");
         std::fs::write(&s, serde_json::to_vec(state).expect("json")).ctx("writing", &s)?;
+        let mut sums = Checksums::new();
+        for entry in std::fs::read_dir(&new).ctx("listing", &new)? {
+            let path = entry.ctx("listing", &new)?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            sums.insert(name, sum_of(&path)?);
+        }
+        let c = new.join(CHECKSUMS_FILE);
+        std::fs::write(&c, serde_json::to_vec_pretty(&sums).expect("json")).ctx("writing", &c)?;
         if dir.exists() {
             std::fs::remove_dir_all(dir).ctx("removing", dir)?;
         }
@@ -76,7 +147,8 @@ impl<M: Module + Clone, S: Serialize + DeserializeOwned> Checkpoint<M, S> {
     }
 
     /// Loads the checkpoint in `dir` (or its complete staging copy) into the given fresh
-    /// model and optimizer; `None` when there is none.
+    /// model and optimizer; `None` when there is none. A complete checkpoint whose files do
+    /// not match its checksums is an error naming the file.
     pub fn load(dir: &Path, model: M, optim: ModuleOptimizer) -> Result<Option<Self>> {
         let dir = if read_state::<S>(dir).is_some() {
             dir.to_path_buf()
@@ -85,6 +157,7 @@ impl<M: Module + Clone, S: Serialize + DeserializeOwned> Checkpoint<M, S> {
         } else {
             return Ok(None);
         };
+        check_sums(&dir)?;
         let state = read_state(&dir).expect("checked above");
         let m = dir.join("model.bpk");
         let model = model.try_load_file(&m).map_err(|e| NnError::unreadable_record(&m, e))?;

@@ -217,7 +217,9 @@ impl Store {
             .as_ref()
             .is_some_and(|s| s.contains(&memo_key));
         if !known_good {
-            let problems = crate::verify::hash_problems(&artifact.dir, &artifact.manifest);
+            // The same checks as `store verify` (hashes, unlisted files, the installed
+            // format-level check): a consumer never builds on what verify would refuse.
+            let (problems, _) = crate::verify::verify_dir(&artifact.dir, stage, key, self.content_check);
             if !problems.is_empty() {
                 return Ok(Lookup::Broken(problems.join("; ")));
             }

@@ -99,15 +99,20 @@ fn read_npy(path: &Path) -> Result<ExternalEmbeddings> {
     }
     // descr() is numpy's repr of the dtype, quoted for a plain type: '<f4'.
     let descr = npy.dtype().descr();
-    let values: Vec<f32> = match descr.trim_matches('\'') {
-        "<f4" => npy.into_vec::<f32>().map_err(|e| bad(path, format!("reading the values: {e}")))?,
-        "<f8" => npy
-            .into_vec::<f64>()
-            .map_err(|e| bad(path, format!("reading the values: {e}")))?
-            .into_iter()
-            .map(|v| v as f32)
-            .collect(),
+    let item = match descr.trim_matches('\'') {
+        "<f4" => 4,
+        "<f8" => 8,
         other => return Err(bad(path, format!("dtype {other}: expected float32 (<f4) or float64 (<f8)"))),
+    };
+    // Before reading: a header that promises more (or less) than the file holds is refused
+    // without allocating what it promises.
+    let count = (rows as usize).checked_mul(dim as usize).unwrap_or(usize::MAX);
+    check_npy_size(path, count, item)?;
+    let values: Vec<f32> = if item == 4 {
+        npy.into_vec::<f32>().map_err(|e| bad(path, format!("reading the values: {e}")))?
+    } else {
+        let wide = npy.into_vec::<f64>().map_err(|e| bad(path, format!("reading the values: {e}")))?;
+        narrow(path, &wide, dim as usize, 0)?
     };
     let (rows, dim) = (rows as usize, dim as usize);
     if values.len() != rows * dim {
@@ -116,11 +121,60 @@ fn read_npy(path: &Path) -> Result<ExternalEmbeddings> {
     Ok(ExternalEmbeddings { rows, dim, values })
 }
 
-/// Values of one list element (float32 or float64).
-fn floats(path: &Path, a: &ArrayRef) -> Result<Vec<f32>> {
+/// The file must end where its header says the data ends: trailing bytes mean the header's
+/// shape or dtype is not the one the data was written with.
+fn check_npy_size(path: &Path, values: usize, item: usize) -> Result<()> {
+    use std::io::Read;
+    let io = |cause| NnError::Io { action: "reading", path: path.to_path_buf(), cause };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len() as usize;
+    let mut head = [0u8; 12];
+    file.read_exact(&mut head[..len.min(12)]).map_err(io)?;
+    // Magic (6 bytes), version (2), then the header length: u16 in version 1, u32 after.
+    let data_start = match head[6] {
+        1 => 10 + u16::from_le_bytes([head[8], head[9]]) as usize,
+        _ => 12 + u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as usize,
+    };
+    let expected = values.saturating_mul(item).saturating_add(data_start);
+    if len != expected {
+        return Err(bad(
+            path,
+            format!(
+                "{len} bytes, but its header describes {values} values of {item} bytes after a {data_start}-byte header ({expected} bytes): the header does not match the data"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// float64 values as float32, refusing finite values that float32 cannot hold (they would
+/// become infinite or zero). `first_row` numbers the rows in messages.
+fn narrow(path: &Path, values: &[f64], dim: usize, first_row: usize) -> Result<Vec<f32>> {
+    let mut out = Vec::with_capacity(values.len());
+    for (i, &v) in values.iter().enumerate() {
+        let x = v as f32;
+        if v.is_finite() && (x.is_infinite() || (x == 0.0 && v != 0.0)) {
+            let (r, c) = (first_row + i / dim.max(1), i % dim.max(1));
+            return Err(bad(
+                path,
+                format!(
+                    "row {r}, column {c} is {v:e}, outside float32's range (about 1e-45 to 3e38 in magnitude), which rmdnet computes in: divide the embeddings by a common scale first"
+                ),
+            ));
+        }
+        out.push(x);
+    }
+    Ok(out)
+}
+
+/// Values of one list element, row `row` (float32 or float64, no nulls).
+fn floats(path: &Path, a: &ArrayRef, row: usize) -> Result<Vec<f32>> {
+    if let Some(c) = (0..a.len()).find(|&i| a.is_null(i)) {
+        return Err(bad(path, format!("row {row}, column {c} of the embedding is null")));
+    }
     match a.data_type() {
         DataType::Float32 => Ok(a.as_primitive::<Float32Type>().values().to_vec()),
-        DataType::Float64 => Ok(a.as_primitive::<Float64Type>().values().iter().map(|&v| v as f32).collect()),
+        DataType::Float64 => narrow(path, a.as_primitive::<Float64Type>().values(), a.len(), row),
         other => Err(bad(path, format!("embedding values are {other}, expected float32 or float64"))),
     }
 }
@@ -167,7 +221,7 @@ fn read_parquet_embeddings(path: &Path) -> Result<ExternalEmbeddings> {
             }
         };
         for (i, r) in rows.iter().enumerate() {
-            let v = floats(path, r)?;
+            let v = floats(path, r, row + i)?;
             match dim {
                 None => dim = Some(v.len()),
                 Some(d) if d != v.len() => {
