@@ -293,6 +293,23 @@ pub fn require_regular_file(path: &std::path::Path, what: &str) -> Result<(), Us
     }
 }
 
+/// Creates the output directory `dir` given by `flag` (with its parents), or accepts it when
+/// it is already a directory; a file, FIFO or anything else in its place is a usage error
+/// naming what it is, instead of the OS's "File exists".
+pub fn create_output_dir(dir: &std::path::Path, flag: &str) -> Result<(), UsageError> {
+    if let Ok(m) = std::fs::metadata(dir)
+        && !m.is_dir()
+    {
+        return Err(UsageError(format!(
+            "{flag} {}: it is {}, not a directory; give a directory (it is created if missing)",
+            dir.display(),
+            rmd_store::file_kind(&m.file_type())
+        )));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| UsageError(format!("{flag} {}: cannot create this directory: {e}", dir.display())))
+}
+
 /// First 12 characters of a key, for human output.
 pub fn short(key: &str) -> &str {
     &key[..key.len().min(12)]

@@ -45,7 +45,7 @@ pub struct ExportInfo {
 /// Exports `artifact` (an RGRL-stage classifier or an RM encoder) into `out`; returns the
 /// paths written.
 pub fn export(artifact: &Artifact, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    crate::cli::create_output_dir(out, "--out")?;
     let device = rmd_nn::ComputeDevice::select(rmd_nn::BackendKind::Flex, None)?.device;
     let meta = |kind: &str| {
         vec![("rmdnet.artifact_key", artifact.key().to_string()), ("rmdnet.kind", kind.to_string())]

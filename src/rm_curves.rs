@@ -201,7 +201,7 @@ pub fn csv_text(curves: &[RmCurve]) -> anyhow::Result<String> {
 /// Writes `rm-curves.md`, `rm-curves.csv`, `rm-curves.png` and `rm-curves.svg` into `out`;
 /// returns the file names.
 pub fn write(out: &Path, curves: &[RmCurve]) -> anyhow::Result<Vec<String>> {
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    crate::cli::create_output_dir(out, "--out")?;
     let md = out.join("rm-curves.md");
     rmd_store::output::write_file(&md, markdown(curves).as_bytes())?;
     let csv_path = out.join("rm-curves.csv");

@@ -273,3 +273,65 @@ fn the_user_dataset_pipeline_runs_on_an_image_folder() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(preds.is_file());
 }
+
+/// Image folders whose links would make images count twice, loop, or carry two labels are
+/// refused naming the link; a link to a directory seen nowhere else is followed. Before, a
+/// loop became hundreds of duplicate images and a class of its own.
+#[test]
+fn linked_folders_that_loop_or_repeat_are_refused() {
+    use std::os::unix::fs::symlink;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let root = tmp.path().join("animals");
+    write_folder(&root, 4, 2);
+
+    // A loop: a link inside a class folder back to the training folder.
+    let lp = root.join("train").join("cat").join("again");
+    symlink(root.join("train"), &lp).unwrap();
+    let out = dataset_from(&store, "image-folder", &root, &["--name", "animals"]);
+    code2(&out, &["again", "symbolic link loop"]);
+    std::fs::remove_file(&lp).unwrap();
+
+    // The same folder twice: a second class that is a link to the first.
+    let twin = root.join("train").join("kitten");
+    symlink(root.join("train").join("cat"), &twin).unwrap();
+    let out = dataset_from(&store, "image-folder", &root, &["--name", "animals"]);
+    code2(&out, &["kitten", "counted twice"]);
+    std::fs::remove_file(&twin).unwrap();
+
+    // One file in two classes (a file link): which label it has would be a guess.
+    let file_twin = root.join("train").join("dog").join("cat-000.png");
+    symlink(root.join("train").join("cat").join("000.png"), &file_twin).unwrap();
+    let out = dataset_from(&store, "image-folder", &root, &["--name", "animals"]);
+    code2(&out, &["cat-000.png", "the same file as", "class 'cat'", "class 'dog'"]);
+    std::fs::remove_file(&file_twin).unwrap();
+
+    // A class folder that links to images stored elsewhere, once, is fine.
+    let elsewhere = tmp.path().join("more-foxes");
+    std::fs::rename(root.join("train").join("fox"), &elsewhere).unwrap();
+    symlink(&elsewhere, root.join("train").join("fox")).unwrap();
+    let out = dataset_from(&store, "image-folder", &root, &["--name", "animals"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// A name that `--dataset` would resolve to something else is refused at import: an official
+/// dataset's name (the official files win whenever they are present) or a name of hex
+/// digits (it reads as an artifact key prefix).
+#[test]
+fn dataset_names_that_would_be_shadowed_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let root = tmp.path().join("animals");
+    write_folder(&root, 2, 1);
+    code2(
+        &dataset_from(&store, "image-folder", &root, &["--name", "cifar10"]),
+        &["official dataset", "--name"],
+    );
+    code2(&dataset_from(&store, "image-folder", &root, &["--name", "MNIST"]), &["official dataset"]);
+    code2(&dataset_from(&store, "image-folder", &root, &["--name", "cafe01"]), &["hexadecimal", "key"]);
+    // The folder's own name is checked the same way.
+    let named = tmp.path().join("cifar100");
+    std::fs::rename(&root, &named).unwrap();
+    code2(&dataset_from(&store, "image-folder", &named, &[]), &["official dataset", "folder"]);
+    assert!(dataset_from(&store, "image-folder", &named, &["--name", "my-animals"]).status.success());
+}

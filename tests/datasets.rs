@@ -228,3 +228,47 @@ fn normalizer_statistics_of_real_cifar10_are_unchanged_by_counting() {
     let sequential = rmd_data::augment::Normalizer::from_images_sequential(&images, 3, 1024);
     assert_eq!(counted, sequential);
 }
+
+/// With only torchvision's extracted CIFAR directory in the data directory, `rmd dataset
+/// cifar10` / `cifar100` (and every stage's `--dataset`) import it, to the same key as the
+/// binary copy; before, they asked for the binary archive.
+#[test]
+fn torchvision_directories_in_the_data_directory_are_used_by_name() {
+    use rmd_data::import::cifar_python::write::write_cifar_python;
+    let tmp = tempfile::tempdir().unwrap();
+    let dataset = |store: &str, data: &Path, name: &str| {
+        run(bin("rmd")
+            .args(["--store", tmp.path().join(store).to_str().unwrap(), "dataset", name, "--no-download"])
+            .arg("--data-dir")
+            .arg(data))
+    };
+    let binary = tmp.path().join("binary");
+    write_small_cifar10(&binary, 20);
+    write_small_cifar100(&binary, 500);
+    let python = tmp.path().join("python");
+    let raw10 = rmd_data::cifar::read_cifar10(&binary.join("cifar-10-batches-bin")).unwrap();
+    write_cifar_python(&raw10, &python.join("cifar-10-batches-py")).unwrap();
+    let raw100 = rmd_data::cifar::read_cifar100(&binary.join("cifar-100-binary")).unwrap();
+    write_cifar_python(&raw100, &python.join("cifar-100-python")).unwrap();
+    for name in ["cifar10", "cifar100"] {
+        let from_binary = ok_key(&dataset("a", &binary, name));
+        let out = dataset("b", &python, name);
+        assert_eq!(ok_key(&out), from_binary, "{name}: {}", stderr(&out));
+        assert!(stderr(&out).contains("-py") || stderr(&out).contains("-python"), "{}", stderr(&out));
+        // The second time the unchanged files are recognised without reading them.
+        let again = dataset("b", &python, name);
+        assert_eq!(ok_key(&again), from_binary);
+        assert!(!stderr(&again).contains("importing"), "{}", stderr(&again));
+    }
+    // A torchvision directory that holds the other dataset is named, not imported as this one.
+    let swapped = tmp.path().join("swapped");
+    write_cifar_python(&raw100, &swapped.join("cifar-10-batches-py")).unwrap();
+    let out = dataset("c", &swapped, "cifar10");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // Neither copy: the message offers torchvision's files too.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = dataset("d", &empty, "cifar10");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cifar-10-python.tar.gz"), "{}", stderr(&out));
+}

@@ -423,3 +423,66 @@ fn a_damaged_checkpoint_is_refused_not_trained_on() {
     std::fs::write(&state, serde_json::to_vec(&record).unwrap()).unwrap();
     code2(&run(bin("rmd-distill").args(args).arg("--resume")), &["state.json", "checksums.json"]);
 }
+
+#[test]
+fn messages_name_the_problem_in_plain_words() {
+    use arrow_array::{ArrayRef, DictionaryArray, RecordBatch, types::Int8Type};
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _) = setup(tmp.path());
+    let data = tmp.path().to_str().unwrap();
+
+    // An output directory that is a file: was "File exists (os error 17)" with exit 1.
+    let file = tmp.path().join("taken");
+    std::fs::write(&file, b"mine").unwrap();
+    let out = run(bin("rmd-relations").args([
+        "--store",
+        store.to_str().unwrap(),
+        "--data-dir",
+        data,
+        "--no-download",
+        "--dataset",
+        "cifar10",
+        "--synthetic-purity",
+        "0.9",
+        "--k",
+        "5",
+        "--npy",
+        file.to_str().unwrap(),
+    ]));
+    code2(&out, &["--npy", "taken", "a regular file, not a directory"]);
+    assert_eq!(std::fs::read(&file).unwrap(), b"mine");
+
+    // Class names as a categorical (dictionary) column, as pandas writes a `category`: read
+    // as names. It was refused as "expected integers".
+    let labels: DictionaryArray<Int8Type> =
+        (0..200).map(|n| CIFAR10_NAMES[(n + usize::from(n % 7 == 0)) % 10]).collect();
+    let batch = RecordBatch::try_from_iter(vec![("label", std::sync::Arc::new(labels) as ArrayRef)]).unwrap();
+    let pq = tmp.path().join("labels.parquet");
+    rmd_data::parquet_io::write_parquet(&pq, &batch, &Default::default()).unwrap();
+    let out = noise(
+        &store,
+        tmp.path(),
+        &["--noise", "file", "--labels-file", pq.to_str().unwrap(), "--label-column", "label"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // A pickle whose labels are tuples: named in Python's words, not the decoder's.
+    let raw = rmd_data::cifar::read_cifar10(&tmp.path().join("cifar-10-batches-bin")).unwrap();
+    let py = tmp.path().join("cifar-10-batches-py");
+    rmd_data::import::cifar_python::write::write_cifar_python(&raw, &py).unwrap();
+    let meta = std::fs::read(py.join("batches.meta")).unwrap();
+    // The label name 'airplane' (SHORT_BINSTRING: 'U', length, bytes) becomes the integer
+    // 60 inside a 1-tuple (BININT1 60, TUPLE1).
+    let needle = b"airplane";
+    let at = meta.windows(needle.len()).position(|w| w == needle).unwrap();
+    assert_eq!(&meta[at - 2..at], &[b'U', 8]);
+    let mut edited = meta[..at - 2].to_vec();
+    edited.extend([b'K', 60, b'\x85']);
+    edited.extend(&meta[at + needle.len()..]);
+    std::fs::write(py.join("batches.meta"), edited).unwrap();
+    let out = run(bin("rmd")
+        .args(["--store", store.to_str().unwrap(), "dataset", "--from", "cifar-python"])
+        .arg(&py));
+    let err = code2(&out, &["batches.meta", "a tuple of 1 item"]);
+    assert!(!err.contains("Tuple(") && !err.contains("I64("), "{err}");
+}

@@ -205,7 +205,7 @@ pub fn main() -> ExitCode {
             ));
         }
         if let Some(dir) = &args.npy {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            rmdnet::cli::create_output_dir(dir, "--npy")?;
             let g = RelationGraph::open(&artifact.dir)?;
             write_npy(&dir.join("embeddings.npy"), &g.embeddings, &[g.n, g.dim])?;
             write_npy(&dir.join("neighbours.npy"), &g.dst, &[g.n, g.k])?;

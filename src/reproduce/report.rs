@@ -238,7 +238,7 @@ struct TeacherRow<'a> {
 /// table and plot into `input.out`.
 pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
     let out = input.out;
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    crate::cli::create_output_dir(out, "--out")?;
     let store = Store::open(input.store)?.with_content_check(rmd_data::artifact_check::check_artifact);
     let p = input.pipeline;
     let rows = rows(input.results);

@@ -8,7 +8,7 @@
 use crate::error::{DataError, IoContext, Result};
 use crate::parquet_io::{int_column, read_parquet, write_parquet};
 use crate::raw::{RawDataset, RawSplit};
-use crate::sources::{KnownDataset, SourceOptions};
+use crate::sources::{KnownDataset, SourceLocation, SourceOptions};
 use arrow_array::{ArrayRef, RecordBatch, UInt16Array, UInt32Array};
 use rmd_store::{Artifact, ArtifactSpec, Begin, BeginOptions, CodeIdentity, CommitInfo, Store};
 use serde::{Deserialize, Serialize};
@@ -265,9 +265,14 @@ pub fn resolve_dataset(
     {
         return Ok(a);
     }
-    let dir = known.locate(sources)?;
+    let location = known.locate_source(sources)?;
+    let dir = location.path().to_path_buf();
     let canonical = std::fs::canonicalize(&dir).unwrap_or(dir.clone());
-    let files = known.present_files(&dir);
+    let files = match &location {
+        SourceLocation::Binary(_) => known.present_files(&dir),
+        SourceLocation::Python(p) if p.is_dir() => crate::import::cifar_python::member_files(p),
+        SourceLocation::Python(p) => vec![p.clone()],
+    };
     let index_dir = store.stage_dir(DATASET_STAGE).join(".sources");
     let tag = blake3::hash(canonical.display().to_string().as_bytes()).to_hex();
     let index_path = index_dir.join(format!("{}-{}.json", known.name(), &tag[..16]));
@@ -280,7 +285,16 @@ pub fn resolve_dataset(
         return Ok(a);
     }
     rmd_store::report::note(format!("importing {} from {}", known.name(), dir.display()));
-    let raw = known.read(&dir)?;
+    let raw = match &location {
+        SourceLocation::Binary(_) => known.read(&dir)?,
+        SourceLocation::Python(p) => {
+            let raw = crate::import::cifar_python::read_cifar_python(p)?;
+            if raw.name != known.name() {
+                return Err(DataError::bad(p, format!("holds {}, not {}", raw.name, known.name())));
+            }
+            raw
+        }
+    };
     let artifact = import_raw(store, &raw, code, &format!("{} ({})", known.name(), canonical.display()))?;
     let idx =
         SourceIndex { dir: canonical.display().to_string(), files: stats, key: artifact.key().to_string() };

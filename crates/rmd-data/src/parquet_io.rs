@@ -137,11 +137,14 @@ pub fn string_column(table: &ParquetTable, path: &Path, name: &str) -> Result<Ve
             return Err(DataError::bad(path, format!("column '{name}' has {} null values", a.null_count())));
         }
         match a.data_type() {
-            DataType::Utf8 => {
-                out.extend(a.as_string::<i32>().iter().map(|s| s.unwrap_or_default().to_string()))
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+                out.extend(plain_strings(a.as_ref()))
             }
-            DataType::LargeUtf8 => {
-                out.extend(a.as_string::<i64>().iter().map(|s| s.unwrap_or_default().to_string()))
+            // A categorical column (pandas `category`, R factors): the names its codes point at.
+            DataType::Dictionary(_, values) if is_text(values) => {
+                let d = a.as_any_dictionary();
+                let names = plain_strings(d.values().as_ref());
+                out.extend(d.normalized_keys().into_iter().map(|k| names[k].clone()));
             }
             other => {
                 return Err(DataError::bad(
@@ -152,6 +155,29 @@ pub fn string_column(table: &ParquetTable, path: &Path, name: &str) -> Result<Ve
         }
     }
     Ok(out)
+}
+
+/// Whether a column of this type holds text (plain strings or categorical names).
+pub fn is_text(t: &arrow_schema::DataType) -> bool {
+    use arrow_schema::DataType;
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, values) => is_text(values),
+        _ => false,
+    }
+}
+
+/// The cells of a plain string array (Utf8, LargeUtf8 or Utf8View), nulls as "".
+fn plain_strings(a: &dyn arrow_array::Array) -> Vec<String> {
+    use arrow_array::cast::AsArray;
+    use arrow_schema::DataType;
+    let own = |s: Option<&str>| s.unwrap_or_default().to_string();
+    match a.data_type() {
+        DataType::Utf8 => a.as_string::<i32>().iter().map(own).collect(),
+        DataType::LargeUtf8 => a.as_string::<i64>().iter().map(own).collect(),
+        DataType::Utf8View => a.as_string_view().iter().map(own).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Data type of a column, if present.

@@ -138,10 +138,15 @@ impl KnownDataset {
             )));
         };
         let archive_path = opts.data_dir.join(archive.file_name);
+        let python = if self == KnownDataset::Cifar100 {
+            crate::import::cifar_python::CIFAR100_PYTHON_ARCHIVE
+        } else {
+            crate::import::cifar_python::CIFAR10_PYTHON_ARCHIVE
+        };
         let missing_msg = |why: &str| {
             DataError::Missing(format!(
                 "{} not found in {}: {why}.\nPut the official {} (md5 {}) into {}, or its extracted directory {}/ \
-                 (files: {}), or point --data-dir / {DATA_DIR_ENV} at a directory that has them.",
+                 (files: {}), or torchvision's {} or its directory {}/, or point --data-dir / {DATA_DIR_ENV} at a directory that has them.",
                 self.name(),
                 opts.data_dir.display(),
                 archive.file_name,
@@ -149,6 +154,8 @@ impl KnownDataset {
                 opts.data_dir.display(),
                 archive.extracts_to,
                 required.join(", "),
+                python.file_name,
+                python.extracts_to,
             ))
         };
         if dir.exists() && !archive_path.exists() && !opts.download {
@@ -174,6 +181,34 @@ impl KnownDataset {
         download::extract(&archive_path, &archive, &opts.data_dir)
     }
 
+    /// torchvision's copy of the dataset in `data_dir`, for CIFAR: the extracted
+    /// `cifar-10-batches-py/` (`cifar-100-python/`) or else `cifar-10-python.tar.gz`
+    /// (`cifar-100-python.tar.gz`).
+    pub fn python_copy(self, data_dir: &Path) -> Option<PathBuf> {
+        let archive = match self {
+            KnownDataset::Cifar10 => crate::import::cifar_python::CIFAR10_PYTHON_ARCHIVE,
+            KnownDataset::Cifar100 => crate::import::cifar_python::CIFAR100_PYTHON_ARCHIVE,
+            _ => return None,
+        };
+        let dir = data_dir.join(archive.extracts_to);
+        let file = data_dir.join(archive.file_name);
+        if dir.is_dir() { Some(dir) } else { file.is_file().then_some(file) }
+    }
+
+    /// Where the dataset's files are: the binary version when its files or its archive are
+    /// in the data directory, else torchvision's Python version when that is there (the same
+    /// images, labels and class names, so the same dataset), else what [`Self::locate`]
+    /// finds (a download when allowed).
+    pub fn locate_source(self, opts: &SourceOptions) -> Result<SourceLocation> {
+        let dir = opts.data_dir.join(self.dir_name());
+        let binary_here = self.present_files(&dir).len() == self.required_files().len()
+            || self.archive().is_some_and(|a| opts.data_dir.join(a.file_name).exists());
+        if !binary_here && let Some(copy) = self.python_copy(&opts.data_dir) {
+            return Ok(SourceLocation::Python(copy));
+        }
+        self.locate(opts).map(SourceLocation::Binary)
+    }
+
     /// Reads the dataset's files from `dir`.
     pub fn read(self, dir: &Path) -> Result<RawDataset> {
         match self {
@@ -183,6 +218,24 @@ impl KnownDataset {
             KnownDataset::FashionMnist => {
                 crate::idx::read_idx_dataset(dir, "fashion-mnist", &FASHION_MNIST_CLASSES)
             }
+        }
+    }
+}
+
+/// Where [`KnownDataset::locate_source`] found a dataset's files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceLocation {
+    /// The official binary layout, in this directory.
+    Binary(PathBuf),
+    /// torchvision's Python version: its extracted directory or its archive.
+    Python(PathBuf),
+}
+
+impl SourceLocation {
+    /// The directory or archive.
+    pub fn path(&self) -> &Path {
+        match self {
+            SourceLocation::Binary(p) | SourceLocation::Python(p) => p,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! whatever the file format (label files, image lists).
 
 use crate::error::{DataError, Result};
-use crate::parquet_io::{column_type, int_column, read_parquet, string_column};
+use crate::parquet_io::{column_type, int_column, is_text, read_parquet, string_column};
 use std::path::Path;
 
 /// A column's cells as text or integers, whatever the file format.
@@ -32,9 +32,7 @@ pub(crate) fn open_table(path: &Path) -> Result<Table> {
                 columns,
                 rows,
                 get: Box::new(move |name| match column_type(&table, name) {
-                    Some(arrow_schema::DataType::Utf8 | arrow_schema::DataType::LargeUtf8) => {
-                        Ok(Cells::Text(string_column(&table, &path, name)?))
-                    }
+                    Some(t) if is_text(&t) => Ok(Cells::Text(string_column(&table, &path, name)?)),
                     _ => Ok(Cells::Ints(int_column(&table, &path, name)?)),
                 }),
             })

@@ -124,6 +124,17 @@ fn detect(present: impl Fn(&str) -> bool, place: &Path) -> Result<Variant> {
     ))
 }
 
+/// The member files present in an extracted directory (those of either variant), for
+/// recognising an unchanged copy by size and modification time.
+pub fn member_files(dir: &Path) -> Vec<PathBuf> {
+    [Variant::Cifar10, Variant::Cifar100]
+        .into_iter()
+        .flat_map(Variant::files)
+        .map(|f| dir.join(f))
+        .filter(|p| p.is_file())
+        .collect()
+}
+
 fn read_dir_files(dir: &Path) -> Result<Files> {
     let variant = detect(|f| dir.join(f).is_file(), dir)?;
     let mut files = BTreeMap::new();
@@ -213,6 +224,25 @@ fn field<'a>(path: &Path, v: &'a Value, key: &str) -> Result<&'a Value> {
         .ok_or_else(|| DataError::bad(path, format!("the pickled dict has no key '{key}'")))
 }
 
+/// A pickled value in Python's words, for messages: "the integer 60", "a tuple of 1 item".
+fn describe(v: &Value) -> String {
+    let items = |n: usize| if n == 1 { "1 item".to_string() } else { format!("{n} items") };
+    match v {
+        Value::None => "None".into(),
+        Value::Bool(b) => format!("the boolean {}", if *b { "True" } else { "False" }),
+        Value::I64(n) => format!("the integer {n}"),
+        Value::Int(n) => format!("the integer {n}"),
+        Value::F64(x) => format!("the float {x}"),
+        Value::Bytes(b) => format!("a byte string of {} bytes", b.len()),
+        Value::String(s) if s.chars().count() <= 40 => format!("the string '{s}'"),
+        Value::String(s) => format!("a string of {} characters", s.chars().count()),
+        Value::List(l) => format!("a list of {}", items(l.len())),
+        Value::Tuple(t) => format!("a tuple of {}", items(t.len())),
+        Value::Set(s) | Value::FrozenSet(s) => format!("a set of {}", items(s.len())),
+        Value::Dict(d) => format!("a dict of {}", items(d.len())),
+    }
+}
+
 fn string_list(path: &Path, v: &Value, key: &str, expected: usize) -> Result<Vec<String>> {
     let Value::List(items) = field(path, v, key)? else {
         return Err(DataError::bad(path, format!("'{key}' is not a list")));
@@ -222,7 +252,7 @@ fn string_list(path: &Path, v: &Value, key: &str, expected: usize) -> Result<Vec
         .map(|x| match x {
             Value::Bytes(b) => Ok(String::from_utf8_lossy(b).into_owned()),
             Value::String(s) => Ok(s.clone()),
-            other => Err(DataError::bad(path, format!("'{key}' holds {other:?}, not names"))),
+            other => Err(DataError::bad(path, format!("'{key}' holds {}, not names", describe(other)))),
         })
         .collect::<Result<_>>()?;
     if names.len() != expected {
@@ -243,7 +273,7 @@ fn int_list(path: &Path, v: &Value, key: &str, limit: usize) -> Result<Vec<u16>>
             Value::I64(l) if (0..limit as i64).contains(l) => Ok(*l as u16),
             other => Err(DataError::bad(
                 path,
-                format!("'{key}'[{i}] = {other:?} is not a class index in 0..{limit}"),
+                format!("'{key}'[{i}] is {}, not a class index in 0..{limit}", describe(other)),
             )),
         })
         .collect()

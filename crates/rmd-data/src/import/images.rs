@@ -170,14 +170,47 @@ fn sorted_dir(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(v)
 }
 
+/// The directories a folder scan has entered, by their real path: a directory reached a
+/// second time (through a symbolic link) would count its images twice, and one that is its
+/// own ancestor (a link loop) would never end. Both are refused, naming the link.
+#[derive(Default)]
+struct Visited {
+    /// Real path of every directory entered, with the path it was reached by.
+    dirs: BTreeMap<PathBuf, PathBuf>,
+}
+
+impl Visited {
+    /// Records that the walk enters `dir`; an error when it has been entered before.
+    fn enter(&mut self, dir: &Path) -> Result<()> {
+        let real = std::fs::canonicalize(dir).ctx("resolving", dir)?;
+        if let Some(first) = self.dirs.get(&real) {
+            let what = if dir.starts_with(first) {
+                format!("a symbolic link loop: it leads back to {}", first.display())
+            } else {
+                format!(
+                    "the same directory as {} (through a symbolic link): its images would be counted twice",
+                    first.display()
+                )
+            };
+            return Err(DataError::bad(
+                dir,
+                format!("{what}; remove the link or pass the folders without it"),
+            ));
+        }
+        self.dirs.insert(real, dir.to_path_buf());
+        Ok(())
+    }
+}
+
 /// Every file under `dir`, recursively, sorted by path; hidden entries are ignored.
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+fn files_under(dir: &Path, visited: &mut Visited, out: &mut Vec<PathBuf>) -> Result<()> {
+    visited.enter(dir)?;
     for p in sorted_dir(dir)? {
         if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
             continue;
         }
         if p.is_dir() {
-            files_under(&p, out)?;
+            files_under(&p, visited, out)?;
         } else {
             out.push(p);
         }
@@ -185,7 +218,33 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn scan_class_dirs(root: &Path, split: Option<SplitName>, scan: &mut Scan) -> Result<()> {
+/// Refuses two entries that are one file (a file linked into two places, or into two
+/// classes): which label it has would be a guess.
+fn refuse_same_file_twice(entries: &[ImageEntry]) -> Result<()> {
+    let mut by_real: BTreeMap<PathBuf, &ImageEntry> = BTreeMap::new();
+    for e in entries {
+        let Ok(real) = std::fs::canonicalize(&e.path) else { continue }; // reported when decoded
+        if let Some(first) = by_real.insert(real, e) {
+            return Err(DataError::bad(
+                &e.path,
+                format!(
+                    "the same file as {} (class '{}'), here as class '{}': each image must appear once",
+                    first.path.display(),
+                    first.class,
+                    e.class
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn scan_class_dirs(
+    root: &Path,
+    split: Option<SplitName>,
+    visited: &mut Visited,
+    scan: &mut Scan,
+) -> Result<()> {
     for class_dir in sorted_dir(root)? {
         let Some(class) = class_dir.file_name().and_then(|n| n.to_str()).map(String::from) else { continue };
         if class.starts_with('.') {
@@ -196,7 +255,7 @@ fn scan_class_dirs(root: &Path, split: Option<SplitName>, scan: &mut Scan) -> Re
             continue;
         }
         let mut files = Vec::new();
-        files_under(&class_dir, &mut files)?;
+        files_under(&class_dir, visited, &mut files)?;
         let before = scan.entries.len();
         for f in files {
             if is_image(&f) {
@@ -219,12 +278,16 @@ pub fn scan_folder(root: &Path) -> Result<Scan> {
         return Err(DataError::Missing(format!("{}: no such directory", root.display())));
     }
     let mut scan = Scan { source: root.to_path_buf(), ..Default::default() };
+    let mut visited = Visited::default();
+    visited.enter(root)?;
     let train = root.join("train");
     if train.is_dir() {
-        scan_class_dirs(&train, Some(SplitName::Train), &mut scan)?;
+        visited.enter(&train)?;
+        scan_class_dirs(&train, Some(SplitName::Train), &mut visited, &mut scan)?;
         let test = root.join("test");
         if test.is_dir() {
-            scan_class_dirs(&test, Some(SplitName::Test), &mut scan)?;
+            visited.enter(&test)?;
+            scan_class_dirs(&test, Some(SplitName::Test), &mut visited, &mut scan)?;
         } else {
             // No test folder: the test share is drawn from train (needs test_fraction).
             for e in &mut scan.entries {
@@ -232,8 +295,9 @@ pub fn scan_folder(root: &Path) -> Result<Scan> {
             }
         }
     } else {
-        scan_class_dirs(root, None, &mut scan)?;
+        scan_class_dirs(root, None, &mut visited, &mut scan)?;
     }
+    refuse_same_file_twice(&scan.entries)?;
     if scan.entries.is_empty() {
         return Err(DataError::bad(
             root,

@@ -60,6 +60,18 @@ pub fn read_source(
         SourceKind::CifarPython => {
             let mut raw = cifar_python::read_cifar_python(path)?;
             if !opts.name.is_empty() {
+                if let Some(known) = crate::KnownDataset::parse(&opts.name)
+                    && known.name() != raw.name
+                {
+                    return Err(DataError::invalid(format!(
+                        "--name {}: these files hold {}, and `--dataset {}` means the official {} whenever its files are in the data directory; choose a name that is not one of {}",
+                        opts.name,
+                        raw.name,
+                        known.name(),
+                        known.name(),
+                        crate::KnownDataset::ALL.map(|k| k.name()).join(", ")
+                    )));
+                }
                 raw.name = opts.name.clone();
             }
             Ok(raw)
@@ -84,7 +96,11 @@ pub fn check_name(name: &str) -> Result<()> {
         && name.len() <= 64
         && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         && !name.starts_with('.');
-    if ok {
+    if ok && name.chars().all(|c| c.is_ascii_hexdigit()) {
+        Err(DataError::invalid(format!(
+            "dataset name '{name}': only hexadecimal digits, so `--dataset {name}` could also mean an artifact key starting with them; add a letter beyond a-f or a '-'"
+        )))
+    } else if ok {
         Ok(())
     } else {
         Err(DataError::invalid(format!(
@@ -137,6 +153,14 @@ pub fn import_source(
 ) -> Result<Artifact> {
     if kind != SourceKind::CifarPython || !opts.name.is_empty() {
         check_name(&opts.name)?;
+    }
+    if kind != SourceKind::CifarPython && crate::KnownDataset::parse(&opts.name).is_some() {
+        return Err(DataError::invalid(format!(
+            "dataset name '{}' (from --name or the {} name) is an official dataset's: `--dataset {}` means the official files whenever they are in the data directory, so your images could not be reached by it; give them another name with --name",
+            opts.name,
+            if kind == SourceKind::ImageFolder { "folder" } else { "list file" },
+            opts.name
+        )));
     }
     let raw = read_source(kind, path, opts, quiet)?;
     let canonical = std::fs::canonicalize(path).unwrap_or(path.to_path_buf());

@@ -212,11 +212,8 @@ pub fn write_npy<T: NpyElement>(path: &Path, values: &[T], shape: &[usize]) -> R
     for v in values {
         out.extend_from_slice(&v.le_bytes());
     }
-    std::fs::write(path, out).map_err(|cause| NnError::Io {
-        action: "writing",
-        path: path.to_path_buf(),
-        cause,
-    })
+    // A user-named file: written through a temporary, never through a planted symlink.
+    rmd_store::output::write_file(path, &out).map_err(|e| NnError::Data(e.into()))
 }
 
 /// Element types `write_npy` supports.
