@@ -293,19 +293,24 @@ pub fn require_regular_file(path: &std::path::Path, what: &str) -> Result<(), Us
     }
 }
 
+/// Refuses an output directory `dir` (given by `flag`) that exists as something else than a
+/// directory; called before long work so that it does not fail only at the end.
+pub fn check_output_dir(dir: &std::path::Path, flag: &str) -> Result<(), UsageError> {
+    match std::fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => Err(UsageError(format!(
+            "{flag} {}: it is {}, not a directory; give a directory (it is created if missing)",
+            dir.display(),
+            rmd_store::file_kind(&m.file_type())
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Creates the output directory `dir` given by `flag` (with its parents), or accepts it when
 /// it is already a directory; a file, FIFO or anything else in its place is a usage error
 /// naming what it is, instead of the OS's "File exists".
 pub fn create_output_dir(dir: &std::path::Path, flag: &str) -> Result<(), UsageError> {
-    if let Ok(m) = std::fs::metadata(dir)
-        && !m.is_dir()
-    {
-        return Err(UsageError(format!(
-            "{flag} {}: it is {}, not a directory; give a directory (it is created if missing)",
-            dir.display(),
-            rmd_store::file_kind(&m.file_type())
-        )));
-    }
+    check_output_dir(dir, flag)?;
     std::fs::create_dir_all(dir)
         .map_err(|e| UsageError(format!("{flag} {}: cannot create this directory: {e}", dir.display())))
 }

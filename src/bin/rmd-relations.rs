@@ -130,6 +130,9 @@ pub fn main() -> ExitCode {
     cli::run(|| {
         let args = Args::parse();
         args.output.apply();
+        if let Some(dir) = &args.npy {
+            cli::check_output_dir(dir, "--npy")?;
+        }
         let started = Instant::now();
         let store = args.store.open()?;
         let code = cli::code_identity(true);

@@ -240,6 +240,7 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
             bail!("--force {f}: expected one of {}", STAGES.join(", "));
         }
     }
+    crate::cli::check_output_dir(&opts.out, "--out")?;
     let ctx = Ctx {
         p,
         prof,
