@@ -116,7 +116,7 @@ pub struct RunSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileSpec {
-    /// `--profile` of the stage binaries (smoke, cpu, paper).
+    /// `--profile` of the stage binaries (smoke, cpu, cpu-full, paper).
     pub stage_profile: String,
     /// Noise ids to run (default: all).
     #[serde(default)]

@@ -207,6 +207,8 @@ impl Profile {
                 },
                 seed,
             },
+            // The cpu RM for 30 epochs (the cpu-long pipelines' teacher: the same key).
+            Profile::CpuFull => PretrainParams { epochs: 30, ..Profile::Cpu.pretrain_params(channels, seed) },
             Profile::Paper => PretrainParams {
                 method: RmMethod::SimSiam,
                 model: SimSiamConfig {

@@ -106,7 +106,7 @@ fn read_npy(path: &Path) -> Result<ExternalEmbeddings> {
     };
     // Before reading: a header that promises more (or less) than the file holds is refused
     // without allocating what it promises.
-    let count = (rows as usize).checked_mul(dim as usize).unwrap_or(usize::MAX);
+    let count = (rows as usize).saturating_mul(dim as usize);
     check_npy_size(path, count, item)?;
     let values: Vec<f32> = if item == 4 {
         npy.into_vec::<f32>().map_err(|e| bad(path, format!("reading the values: {e}")))?
