@@ -5,7 +5,7 @@
 # Every recipe runs once (seed 1) through the store, so a rerun of the same list is cached
 # and only new lines compute. Writes OUT/recipes.csv (one row per recipe: final and best
 # validation accuracy, the epoch of the best, minutes, img/s) and OUT/curves.csv (per epoch:
-# cumulative minutes and validation accuracy), which bench/recipe_plot.py draws.
+# cumulative minutes and validation accuracy), which bench/recipe_plot.py draws (python3 bench/recipe_plot.py OUT.png OUT/curves.csv).
 #
 # Usage: bench/recipe-search.sh RECIPES OUT
 #   env: BIN_DIR (default target/release), RMD_STORE, RMD_DATA_DIR (must hold CIFAR-10)
