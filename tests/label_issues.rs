@@ -276,3 +276,54 @@ fn export_writes_pytorch_named_weights_and_a_description() {
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
     assert!(stderr(&bad).contains("only classifiers"), "{}", stderr(&bad));
 }
+
+/// Prune and retrain: `rmd-distill --drop-flagged KEY` leaves the flagged samples out of
+/// training (recorded in its metrics and inputs, a key of its own), keeps the validation
+/// split, and refuses a label-issue artifact made for other labels.
+#[test]
+fn prune_and_retrain_drops_the_flagged_samples() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = setup(tmp.path());
+    let issues = ok_key(&label_issues(&s, &[]));
+    let flagged =
+        manifest(&s.store.join("label-issues").join(&issues))["metrics"]["flagged"].as_u64().unwrap();
+    assert!(flagged > 0);
+    let distill = |extra: &[&str]| {
+        run(cmd("rmd-distill", &s)
+            .args(["--noise", &s.noise, "--profile", "smoke", "--images", "0"])
+            .args(extra))
+    };
+    let plain = ok_key(&distill(&[]));
+    let pruned = ok_key(&distill(&["--drop-flagged", &issues]));
+    assert_ne!(plain, pruned);
+    let (mp, mq) =
+        (manifest(&s.store.join("distill").join(&plain)), manifest(&s.store.join("distill").join(&pruned)));
+    assert_eq!(mq["inputs"]["drop_flagged"], serde_json::json!(issues));
+    let dropped = mq["metrics"]["pruned"]["dropped_from_training"].as_u64().unwrap();
+    assert!(dropped > 0 && dropped <= flagged, "{}", mq["metrics"]);
+    assert_eq!(
+        mp["metrics"]["images"].as_u64().unwrap() - dropped,
+        mq["metrics"]["images"].as_u64().unwrap()
+    );
+    assert_eq!(mp["metrics"]["val_images"], mq["metrics"]["val_images"], "the validation split is unchanged");
+    // A perfect teacher's flags are mostly the flipped labels: fewer flipped samples remain.
+    assert!(
+        mq["metrics"]["flipped_in_training_set"].as_u64().unwrap()
+            < mp["metrics"]["flipped_in_training_set"].as_u64().unwrap()
+    );
+
+    // The flags of other labels (another noise draw) are refused.
+    let mut other = cmd("rmd-noise", &s);
+    with_data(&mut other, &s);
+    let other =
+        ok_key(&run(other.args(["--dataset", "cifar10", "--noise", "sym", "--rate", "0.4", "--seed", "9"])));
+    let out = run(cmd("rmd-distill", &s).args([
+        "--noise",
+        &other,
+        "--profile",
+        "smoke",
+        "--drop-flagged",
+        &issues,
+    ]));
+    code2(&out, &["--drop-flagged", "judged the labels of noise artifact"]);
+}

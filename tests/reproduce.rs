@@ -329,3 +329,25 @@ fn run_args_override_the_profile_and_run_seeds_limit_the_seeds() {
         assert_eq!(epochs(key), 1, "the profile's --epochs");
     }
 }
+
+/// A prune-and-retrain run (`drop_flagged = true` in cifar10-sym's smoke profile): the plan
+/// has the label-issues stage, the run trains without the flagged samples and is compared
+/// with plain CE.
+#[test]
+fn a_pruning_run_finds_the_label_issues_first_and_drops_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_small_cifar10(tmp.path(), 60);
+    let store = tmp.path().join("store");
+    let out = tmp.path().join("report");
+    let log = ok(&run(&mut reproduce(&store, tmp.path(), &out, &["cifar10-sym", "--profile", "smoke"])));
+    let plan_line = log.lines().find(|l| l.trim_start().starts_with("label-issues")).unwrap_or_default();
+    assert!(plan_line.contains("sym-0.5 flagged by teacher rm"), "{log}");
+    assert_eq!(count(&store, "label-issues"), 1);
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let table: Vec<csv_row::Row> = csv_row::parse(&csv);
+    let prune = table.iter().find(|r| r["run"] == "prune").expect("a prune row");
+    assert_eq!(prune["base_run"], "ce");
+    let m = manifest_of(&store, prune["keys"].split(' ').next().unwrap());
+    assert!(m["inputs"]["drop_flagged"].is_string(), "{}", m["inputs"]);
+    assert!(m["metrics"]["pruned"]["dropped_from_training"].as_u64().unwrap() > 0, "{}", m["metrics"]);
+}

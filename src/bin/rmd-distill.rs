@@ -97,6 +97,12 @@ struct Args {
     #[arg(long, value_name = "KEY")]
     init_from_rm: Option<String>,
 
+    /// Prune and retrain: leave out of training every sample that this label-issues artifact
+    /// (`rmd label-issues` over the same noise artifact) flags as probably mislabelled. The
+    /// validation split is unchanged, so the selection is judged as for any other run.
+    #[arg(long, value_name = "KEY")]
+    drop_flagged: Option<String>,
+
     /// Override: test images evaluated each epoch (0: all).
     #[arg(long)]
     test_images: Option<usize>,
@@ -302,6 +308,14 @@ pub fn main() -> ExitCode {
             Some(k) => Some(store.find(Some("pretrain"), k).context("resolving --init-from-rm")?),
             None => None,
         };
+        let drop_flagged = match &args.drop_flagged {
+            Some(k) => Some(
+                store
+                    .find(Some(rmdnet::label_issues::LABEL_ISSUES_STAGE), k)
+                    .context("resolving --drop-flagged")?,
+            ),
+            None => None,
+        };
         let dataset_key = noise.manifest.inputs.get("dataset").cloned().unwrap_or_default();
         let dataset = store
             .find(Some("dataset"), &dataset_key)
@@ -364,8 +378,12 @@ pub fn main() -> ExitCode {
             progress: args.output.progress(),
             verbose: !args.output.quiet,
         };
-        let inputs =
-            DistillInputs { noise: &noise, relations: relations.as_ref(), init_encoder: init.as_ref() };
+        let inputs = DistillInputs {
+            noise: &noise,
+            relations: relations.as_ref(),
+            init_encoder: init.as_ref(),
+            drop_flagged: drop_flagged.as_ref(),
+        };
         let (artifact, cached) = run_distill(&store, inputs, &req, &compute, &code)?;
         let m = &artifact.manifest.metrics;
         let selected = match m["val_selected_epoch"].as_u64() {

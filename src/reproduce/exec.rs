@@ -86,7 +86,7 @@ impl StageRunner {
             v.extend(["--backend".into(), b.clone()]);
         }
         v.extend(args.iter().cloned());
-        if bin == "rmd" {
+        if bin == "rmd" && args.first().is_some_and(|verb| verb == "dataset") {
             // `rmd dataset NAME` takes the data flags after the verb.
             v.extend(["--data-dir".into(), self.data_dir.display().to_string()]);
             if self.no_download {

@@ -48,6 +48,12 @@ enum Target {
     Pretrain,
     /// The relations of a teacher (index into the profile's teachers).
     Relations(usize),
+    /// `rmd label-issues` on a noise setting's labels with a teacher's relations, for the
+    /// prune-and-retrain runs.
+    LabelIssues {
+        noise: usize,
+        teacher: usize,
+    },
     /// An RGRL-stage run; `teacher` is set for RGRL runs.
     Distill {
         noise: usize,
@@ -63,6 +69,7 @@ impl Target {
             Target::Noise(_) => "noise",
             Target::Pretrain => "pretrain",
             Target::Relations(_) => "relations",
+            Target::LabelIssues { .. } => "label-issues",
             Target::Distill { .. } => "distill",
         }
     }
@@ -72,6 +79,7 @@ impl Target {
             Target::Noise(_) => "rmd-noise",
             Target::Pretrain => "rmd-pretrain",
             Target::Relations(_) => "rmd-relations",
+            Target::LabelIssues { .. } => "rmd",
             Target::Distill { .. } => "rmd-distill",
         }
     }
@@ -99,10 +107,32 @@ impl Ctx<'_> {
         self.runs.iter().any(|r| r.rgrl)
     }
 
-    /// Whether the RM stage runs: an RGRL run with an RM teacher, or an RM-initialised run.
+    /// Whether any run prunes with a teacher's label issues.
+    fn any_pruning(&self) -> bool {
+        self.runs.iter().any(|r| r.drop_flagged)
+    }
+
+    /// Whether the teachers' relations are computed: for RGRL or for pruning.
+    fn needs_relations(&self) -> bool {
+        self.any_rgrl() || self.any_pruning()
+    }
+
+    /// Whether the RM stage runs: a teacher from the RM is used, or an RM-initialised run.
     fn needs_rm(&self) -> bool {
-        (self.any_rgrl() && self.teachers.iter().any(|t| t.needs_rm()))
+        (self.needs_relations() && self.teachers.iter().any(|t| t.needs_rm()))
             || self.runs.iter().any(|r| r.init_from_rm)
+    }
+
+    /// The teachers a run uses (its `teachers`, else the profile's), by index.
+    fn teachers_of(&self, run: &RunSpec) -> Vec<usize> {
+        (0..self.teachers.len())
+            .filter(|&t| run.teachers.as_ref().is_none_or(|ids| ids.contains(&self.teachers[t].id)))
+            .collect()
+    }
+
+    /// The teacher whose label issues a pruning run drops: its first.
+    fn pruning_teacher(&self, run: &RunSpec) -> Option<usize> {
+        if run.drop_flagged { self.teachers_of(run).first().copied() } else { None }
     }
 
     fn targets(&self) -> Vec<Target> {
@@ -110,24 +140,29 @@ impl Ctx<'_> {
         if self.needs_rm() {
             t.push(Target::Pretrain);
         }
-        if self.any_rgrl() {
+        if self.needs_relations() {
             t.extend((0..self.teachers.len()).map(Target::Relations));
+        }
+        for (n, noise) in self.noise.iter().enumerate() {
+            for run in &self.runs {
+                if run.noise.as_ref().is_some_and(|ids| !ids.contains(&noise.id)) {
+                    continue;
+                }
+                if let Some(teacher) = self.pruning_teacher(run) {
+                    let issues = Target::LabelIssues { noise: n, teacher };
+                    if !t.contains(&issues) {
+                        t.push(issues);
+                    }
+                }
+            }
         }
         for (n, noise) in self.noise.iter().enumerate() {
             for (r, run) in self.runs.iter().enumerate() {
                 if run.noise.as_ref().is_some_and(|ids| !ids.contains(&noise.id)) {
                     continue;
                 }
-                let teachers: Vec<Option<usize>> = if run.rgrl {
-                    (0..self.teachers.len())
-                        .filter(|&t| {
-                            run.teachers.as_ref().is_none_or(|ids| ids.contains(&self.teachers[t].id))
-                        })
-                        .map(Some)
-                        .collect()
-                } else {
-                    vec![None]
-                };
+                let teachers: Vec<Option<usize>> =
+                    if run.rgrl { self.teachers_of(run).into_iter().map(Some).collect() } else { vec![None] };
                 for teacher in teachers {
                     for &seed in &self.prof.seeds {
                         if run.seeds.as_ref().is_some_and(|s| !s.contains(&seed)) {
@@ -147,6 +182,9 @@ impl Ctx<'_> {
             Target::Pretrain => format!("RM, profile {}", self.prof.stage_profile),
             Target::Relations(t) => {
                 format!("teacher {} {}", self.teachers[t].id, self.p.relations.args.join(" "))
+            }
+            Target::LabelIssues { noise, teacher } => {
+                format!("{} flagged by teacher {}", self.noise[noise].id, self.teachers[teacher].id)
             }
             Target::Distill { noise, run, teacher, seed } => {
                 let with = teacher.map(|t| format!(" @{}", self.teachers[t].id)).unwrap_or_default();
@@ -201,9 +239,22 @@ impl Ctx<'_> {
                 a.extend(self.p.relations.args.iter().cloned());
                 a.extend(self.extra("relations"));
             }
+            Target::LabelIssues { noise, teacher } => {
+                a.extend([
+                    "label-issues".into(),
+                    "--noise".into(),
+                    keys.found.get(&Target::Noise(noise))?.clone(),
+                    "--relations".into(),
+                    keys.found.get(&Target::Relations(teacher))?.clone(),
+                ]);
+            }
             Target::Distill { noise, run, teacher, seed } => {
                 let r = self.runs[run];
                 a.extend(["--noise".into(), keys.found.get(&Target::Noise(noise))?.clone()]);
+                if let Some(t) = self.pruning_teacher(r) {
+                    let issues = keys.found.get(&Target::LabelIssues { noise, teacher: t })?.clone();
+                    a.extend(["--drop-flagged".into(), issues]);
+                }
                 if let Some(t) = teacher {
                     a.extend(["--relations".into(), keys.found.get(&Target::Relations(t))?.clone()]);
                 }
@@ -249,8 +300,15 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
         teachers: p.teachers_for(prof),
         data_dir: runner.data_dir.clone(),
     };
-    if ctx.any_rgrl() && ctx.teachers.is_empty() {
-        bail!("profile {}: RGRL runs but no teacher", opts.profile);
+    if ctx.needs_relations() && ctx.teachers.is_empty() {
+        bail!("profile {}: RGRL or pruning runs but no teacher", opts.profile);
+    }
+    if let Some(r) = ctx.runs.iter().find(|r| r.drop_flagged && ctx.pruning_teacher(r).is_none()) {
+        bail!(
+            "profile {}: run {} prunes with a teacher's label issues, but none of its teachers is in the profile",
+            opts.profile,
+            r.name
+        );
     }
     let v = opts.verbose;
     say(

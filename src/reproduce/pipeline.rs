@@ -100,10 +100,16 @@ pub struct RunSpec {
     /// Initialise the backbone from the RM encoder (`--init-from-rm`, the C2D-style baseline).
     #[serde(default)]
     pub init_from_rm: bool,
+    /// Prune and retrain: first `rmd label-issues` with the run's teacher (the first of the
+    /// profile's teachers, or of `teachers`), then train without the samples it flags
+    /// (`--drop-flagged`): the workflow a cleanlab user tries first.
+    #[serde(default)]
+    pub drop_flagged: bool,
     /// Noise ids this run is limited to (default: every noise setting of the profile).
     #[serde(default)]
     pub noise: Option<Vec<String>>,
-    /// Teacher ids an RGRL run is limited to (default: every teacher of the profile).
+    /// Teacher ids an RGRL run is limited to (default: every teacher of the profile); a
+    /// pruning run uses the first.
     #[serde(default)]
     pub teachers: Option<Vec<String>>,
     /// Seeds this run is limited to (default: every seed of the profile), e.g. one seed of
@@ -322,8 +328,12 @@ impl Pipeline {
             }
         }
         for (i, r) in self.runs.iter().enumerate() {
-            if r.teachers.is_some() && !r.rgrl {
-                bail!("{}run '{}': teachers are for RGRL runs (rgrl = true)", run_at(i, "teachers"), r.name);
+            if r.teachers.is_some() && !r.rgrl && !r.drop_flagged {
+                bail!(
+                    "{}run '{}': teachers are for RGRL runs (rgrl = true) and pruning runs (drop_flagged = true)",
+                    run_at(i, "teachers"),
+                    r.name
+                );
             }
             for id in r.teachers.iter().flatten() {
                 if !teachers.contains(id.as_str()) {
@@ -441,12 +451,14 @@ impl Pipeline {
 
     /// The run a run is compared with, if any.
     pub fn base_of<'a>(&'a self, run: &RunSpec) -> Option<&'a RunSpec> {
-        let plain = |r: &RunSpec| r.loss == run.loss && !r.rgrl && !r.init_from_rm && r.args.is_empty();
+        let plain = |r: &RunSpec| {
+            r.loss == run.loss && !r.rgrl && !r.init_from_rm && !r.drop_flagged && r.args.is_empty()
+        };
         match &run.base {
             // Its own name: compared with nothing (a run under another budget).
             Some(b) if *b == run.name => None,
             Some(b) => self.runs.iter().find(|r| &r.name == b),
-            None if run.rgrl || run.init_from_rm || !run.args.is_empty() => {
+            None if run.rgrl || run.init_from_rm || run.drop_flagged || !run.args.is_empty() => {
                 self.runs.iter().find(|r| plain(r))
             }
             None => None,

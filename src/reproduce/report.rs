@@ -497,6 +497,7 @@ mod tests {
             args: vec![],
             base: None,
             init_from_rm: false,
+            drop_flagged: false,
             noise: None,
             teachers: None,
             seeds: None,

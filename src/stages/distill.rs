@@ -5,6 +5,8 @@
 use super::BeginTraining;
 use super::pretrain::PRETRAIN_STAGE;
 use super::relations::RELATIONS_STAGE;
+use arrow_array::Array;
+use arrow_array::cast::AsArray;
 use rmd_data::dataset::{DATASET_STAGE, Dataset};
 use rmd_data::noise::{NOISE_STAGE, NoiseLabels};
 use rmd_nn::distill::{DistillParams, EpochLog, InitEncoder, Profile};
@@ -29,6 +31,39 @@ pub struct DistillInputs<'a> {
     pub relations: Option<&'a Artifact>,
     /// The RM artifact whose encoder initialises the backbone (when `init_from_rm`).
     pub init_encoder: Option<&'a Artifact>,
+    /// A label-issues artifact over the same noise artifact whose flagged samples are left
+    /// out of training (prune and retrain).
+    pub drop_flagged: Option<&'a Artifact>,
+}
+
+/// The training samples a label-issues artifact flags, by index, after checking that it
+/// judged these labels (its `noise` input is `noise`) over `n` samples.
+fn flagged_samples(issues: &Artifact, noise: &Artifact, n: usize) -> Result<Vec<u32>, NnError> {
+    expect_stage(issues, crate::label_issues::LABEL_ISSUES_STAGE, "--drop-flagged")?;
+    if issues.manifest.inputs.get("noise").map(String::as_str) != Some(noise.key()) {
+        return Err(invalid(format!(
+            "--drop-flagged {} judged the labels of noise artifact {}, not those of --noise {}",
+            &issues.key()[..12],
+            issues.manifest.inputs.get("noise").map(|k| &k[..12.min(k.len())]).unwrap_or("?"),
+            &noise.key()[..12]
+        )));
+    }
+    let path = issues.path("label_issues.parquet");
+    let table = rmd_data::parquet_io::read_parquet(&path)?;
+    let index = rmd_data::parquet_io::int_column(&table, &path, "index")?;
+    let bad = |reason: String| NnError::BadRecord { path: path.clone(), what: "label-issue table", reason };
+    let mut flags = Vec::with_capacity(index.len());
+    for chunk in table.column("flagged").ok_or_else(|| bad("no 'flagged' column".into()))? {
+        let b = chunk.as_boolean_opt().ok_or_else(|| bad("'flagged' is not a boolean column".into()))?;
+        if b.null_count() > 0 {
+            return Err(bad("'flagged' has null values".into()));
+        }
+        flags.extend(b.values().iter());
+    }
+    if index.len() != n || flags.len() != n || index.iter().enumerate().any(|(i, &x)| x != i as i64) {
+        return Err(bad(format!("expected {n} rows with index 0..{n} in order, one per training sample")));
+    }
+    Ok((0..n as u32).filter(|&i| flags[i as usize]).collect())
 }
 
 /// How to run the stage.
@@ -112,6 +147,10 @@ pub fn run_distill(
     if let Some(a) = inputs.init_encoder {
         expect_stage(a, PRETRAIN_STAGE, "--init-from-rm")?;
     }
+    let dropped = match inputs.drop_flagged {
+        Some(a) => flagged_samples(a, inputs.noise, n)?,
+        None => Vec::new(),
+    };
 
     let mut spec = ArtifactSpec::new(DISTILL_STAGE, DISTILL_SCHEMA_VERSION, p)
         .with_input("dataset", &ds.key)
@@ -122,13 +161,16 @@ pub fn run_distill(
     if let Some(a) = inputs.init_encoder {
         spec = spec.with_input("init_encoder", a.key());
     }
+    if let Some(a) = inputs.drop_flagged {
+        spec = spec.with_input("drop_flagged", a.key());
+    }
     let run = match super::begin_training::<EpochLog>(store, &spec, p.epochs, req.force, req.resume)? {
         BeginTraining::Cached(a) => return Ok((a, true)),
         BeginTraining::Run(run) => run,
     };
     let init = inputs.init_encoder.map(|a| InitEncoder { dir: &a.dir, key: a.key() });
     let options = run.options(req.progress, req.verbose);
-    let trained = rmd_nn::distill::train(&ds, &labels, graph.as_ref(), init, p, compute, options)?;
+    let trained = rmd_nn::distill::train(&ds, &labels, graph.as_ref(), init, &dropped, p, compute, options)?;
     trained.write(run.pending.dir())?;
     let teacher = inputs.relations.map(|a| {
         serde_json::json!({
@@ -140,7 +182,13 @@ pub fn run_distill(
             "training_neighbour_label_agreement": trained.training_neighbour_label_agreement,
         })
     });
-    let metrics = trained.metrics(p, req.profile, &ds.info.name, teacher);
+    let mut metrics = trained.metrics(p, req.profile, &ds.info.name, teacher);
+    if inputs.drop_flagged.is_some() {
+        metrics["pruned"] = serde_json::json!({
+            "flagged": dropped.len(),
+            "dropped_from_training": trained.dropped_from_training,
+        });
+    }
     let artifact = super::commit(run.pending, metrics, &[("distill", p.seed)], compute, code)?;
     Ok((artifact, false))
 }

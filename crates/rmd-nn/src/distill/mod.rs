@@ -143,6 +143,8 @@ pub struct TrainedClassifier {
     pub flipped: usize,
     /// Validation images held out.
     pub val_images: usize,
+    /// Training-subset images left out because they were listed as excluded.
+    pub dropped_from_training: usize,
     /// Of the neighbours L_graph used (among the training images): clean-label agreement.
     pub training_neighbour_label_agreement: Option<f64>,
 }
@@ -195,12 +197,16 @@ fn training_neighbours(
     }
 }
 
-/// Trains a classifier on the noisy `labels` of `ds`, distilling from `graph` when given.
+/// Trains a classifier on the noisy `labels` of `ds`, distilling from `graph` when given;
+/// the training samples listed in `excluded` (sorted indices) are left out of training
+/// (prune and retrain), the validation split is not changed.
+#[allow(clippy::too_many_arguments)]
 pub fn train(
     ds: &Dataset,
     labels: &NoiseLabels,
     graph: Option<&RelationGraph>,
     init_encoder: Option<InitEncoder>,
+    excluded: &[u32],
     p: &DistillParams,
     compute: &ComputeDevice,
     run: RunOptions,
@@ -210,12 +216,20 @@ pub fn train(
     // Data: the training subset, flipped samples tracked for memorisation, test subset.
     let shape = ImageShape { channels: ds.info.channels, height: ds.info.height, width: ds.info.width };
     let norm = Normalizer::from_images(ds.train.all_images(), shape.channels, shape.height * shape.width);
-    let TrainValSplit { train: subset, val: val_idx } =
+    let TrainValSplit { train: mut subset, val: val_idx } =
         TrainValSplit::new(n, p.eval.val_images, p.images, p.seed).map_err(invalid)?;
+    let before = subset.len();
+    subset.retain(|i| excluded.binary_search(i).is_err());
+    let dropped_from_training = before - subset.len();
     let steps_per_epoch = subset.len() / p.batch_size;
     if steps_per_epoch == 0 {
+        let pruned = if dropped_from_training > 0 {
+            format!(" (after leaving out {dropped_from_training} flagged samples)")
+        } else {
+            String::new()
+        };
         return Err(invalid(format!(
-            "{} training images with batch size {} leave no training step",
+            "{} training images{pruned} with batch size {} leave no training step",
             subset.len(),
             p.batch_size
         )));
@@ -294,6 +308,7 @@ pub fn train(
         images: subset.len(),
         flipped: flipped.len(),
         val_images,
+        dropped_from_training,
         training_neighbour_label_agreement: train_neighbours
             .as_ref()
             .map(|t| t.label_agreement(&subset, &labels.clean)),
