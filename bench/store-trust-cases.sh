@@ -4,18 +4,8 @@
 # into OUT_DIR (deleted first). Prints each command with the tail of its stderr/stdout and its
 # exit code. Run it against two builds to compare them.
 # Usage: bench/store-trust-cases.sh BIN_DIR OUT_DIR   (needs python3; case 6g: pip blake3)
-B=$(cd "$1" && pwd); W=$2; rm -rf "$W"; mkdir -p "$W"; cd "$W"
-python3 - data <<'PY'
-import os, sys
-d = os.path.join(sys.argv[1], "cifar-10-batches-bin"); os.makedirs(d)
-names = "airplane automobile bird cat deer dog frog horse ship truck".split()
-open(os.path.join(d, "batches.meta.txt"), "w").write("\n".join(names) + "\n")
-for fi, f in enumerate([f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]):
-    out = bytearray()
-    for i in range(60):
-        n = fi * 60 + i; out.append(n % 10); out.extend((p * 7 + n * 13) % 256 for p in range(3072))
-    open(os.path.join(d, f), "wb").write(out)
-PY
+S=$(cd "$(dirname "$0")" && pwd); B=$(cd "$1" && pwd); W=$2; rm -rf "$W"; mkdir -p "$W"; cd "$W"
+python3 "$S/write_small_cifar10.py" data
 D="--data-dir data --no-download"
 say() { echo; echo "### $*"; }
 ex() { echo "\$ $*"; "$@" > out.txt 2> err.txt; rc=$?; tail -c 600 err.txt | tail -n 4 | sed 's/^/  stderr: /'; tail -n 2 out.txt | sed 's/^/  stdout: /'; echo "  exit $rc"; }

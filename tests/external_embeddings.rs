@@ -52,16 +52,7 @@ fn npy_and_parquet_embeddings_make_the_same_teacher_and_rgrl_trains_on_it() {
     let values = embeddings(n, dim);
     let npy = tmp.path().join("emb.npy");
     rmd_nn::relations::write_npy(&npy, &values, &[n, dim]).unwrap();
-    let relations = |file: &Path| {
-        run(cmd("rmd-relations", &store, tmp.path()).args([
-            "--dataset",
-            "cifar10",
-            "--embeddings",
-            file.to_str().unwrap(),
-            "--k",
-            "5",
-        ]))
-    };
+    let relations = |file: &Path| relations_from(&store, tmp.path(), file);
     let out = relations(&npy);
     let key = ok_key(&out);
     let m: serde_json::Value = serde_json::from_slice(
@@ -149,18 +140,16 @@ fn embeddings_that_do_not_fit_are_refused_with_the_numbers() {
     fails(&not_npy, &["text.npy", "not a .npy file"]);
 }
 
-/// A version-1 `.npy` of float64 values, written by hand.
-fn write_npy_f64(path: &Path, values: &[f64], rows: usize, dim: usize) {
-    let mut h = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
-    while !(10 + h.len() + 1).is_multiple_of(64) {
-        h.push(' ');
-    }
-    h.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((h.len() as u16).to_le_bytes());
-    bytes.extend(h.as_bytes());
-    values.iter().for_each(|v| bytes.extend(v.to_le_bytes()));
-    std::fs::write(path, bytes).unwrap();
+/// `rmd-relations --dataset cifar10 --embeddings FILE --k 5` on the small dataset.
+fn relations_from(store: &Path, data: &Path, file: &Path) -> std::process::Output {
+    run(cmd("rmd-relations", store, data).args([
+        "--dataset",
+        "cifar10",
+        "--embeddings",
+        file.to_str().unwrap(),
+        "--k",
+        "5",
+    ]))
 }
 
 #[test]
@@ -169,16 +158,7 @@ fn embeddings_of_extreme_magnitude_are_normalised_and_ambiguous_files_refused() 
     write_small_cifar10(tmp.path(), 60);
     let store = tmp.path().join("store");
     let (n, dim) = (300, 16);
-    let relations = |file: &Path| {
-        run(cmd("rmd-relations", &store, tmp.path()).args([
-            "--dataset",
-            "cifar10",
-            "--embeddings",
-            file.to_str().unwrap(),
-            "--k",
-            "5",
-        ]))
-    };
+    let relations = |file: &Path| relations_from(&store, tmp.path(), file);
 
     // Rows scaled by 1e30 and 1e-40: cosine neighbours do not depend on a row's scale, but
     // the squares overflow or underflow float32, and such rows used to become zero or stay
@@ -201,7 +181,7 @@ fn embeddings_of_extreme_magnitude_are_normalised_and_ambiguous_files_refused() 
     let mut wide: Vec<f64> = embeddings(n, dim).iter().map(|&v| v as f64).collect();
     wide[7 * dim] = 1e300;
     let f64_file = tmp.path().join("wide.npy");
-    write_npy_f64(&f64_file, &wide, n, dim);
+    rmd_nn::relations::write_npy(&f64_file, &wide, &[n, dim]).unwrap();
     code2(&relations(&f64_file), &["row 7, column 0", "outside float32's range"]);
 
     // A header that does not match the data: trailing bytes, or a shape far larger than the
@@ -213,7 +193,7 @@ fn embeddings_of_extreme_magnitude_are_normalised_and_ambiguous_files_refused() 
     std::fs::write(&trailing, bytes).unwrap();
     code2(&relations(&trailing), &["trailing.npy", "the header does not match the data"]);
     let huge = tmp.path().join("huge.npy");
-    write_npy_f64(&huge, &[1.0; 4], 2, 2);
+    rmd_nn::relations::write_npy(&huge, &[1.0f64; 4], &[2, 2]).unwrap();
     // The shape text is longer, so the header's padding absorbs it.
     let raw = std::fs::read(&huge).unwrap();
     let hlen = u16::from_le_bytes([raw[8], raw[9]]) as usize;

@@ -252,19 +252,11 @@ mod tests {
         let a = ExternalEmbeddings::read(&p32).unwrap();
         assert_eq!((a.rows, a.dim), (3, 2));
         assert_eq!(a.values, vals);
-        // float64 of the same values, written by hand (numpy's v1.0 header).
-        let header = "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }";
-        let mut h = header.to_string();
-        while !(10 + h.len() + 1).is_multiple_of(64) {
-            h.push(' ');
-        }
-        h.push('\n');
-        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-        bytes.extend((h.len() as u16).to_le_bytes());
-        bytes.extend(h.as_bytes());
-        vals.iter().for_each(|v| bytes.extend((*v as f64).to_le_bytes()));
+        // float64 of the same values.
         let p64 = dir.path().join("b.npy");
-        std::fs::write(&p64, &bytes).unwrap();
+        let wide: Vec<f64> = vals.iter().map(|&v| v as f64).collect();
+        crate::relations::write_npy(&p64, &wide, &[3, 2]).unwrap();
+        let bytes = std::fs::read(&p64).unwrap();
         let b = ExternalEmbeddings::read(&p64).unwrap();
         assert_eq!(b.values, vals);
         assert_eq!(a.source(), b.source());

@@ -205,12 +205,12 @@ pub fn write_npy<T: NpyElement>(path: &Path, values: &[T], shape: &[usize]) -> R
     let total = 10 + header.len() + 1;
     header.push_str(&" ".repeat((64 - total % 64) % 64));
     header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len() + values.len() * 4);
+    let mut out = Vec::with_capacity(10 + header.len() + values.len() * 8);
     out.extend_from_slice(b"\x93NUMPY\x01\x00");
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
     for v in values {
-        out.extend_from_slice(&v.le_bytes());
+        v.extend_le(&mut out);
     }
     // A user-named file: written through a temporary, never through a planted symlink.
     rmd_store::output::write_file(path, &out).map_err(|e| NnError::Data(e.into()))
@@ -220,20 +220,27 @@ pub fn write_npy<T: NpyElement>(path: &Path, values: &[T], shape: &[usize]) -> R
 pub trait NpyElement {
     /// numpy dtype descriptor.
     const DESCR: &'static str;
-    /// Little-endian bytes.
-    fn le_bytes(&self) -> [u8; 4];
+    /// Appends the value's little-endian bytes.
+    fn extend_le(&self, out: &mut Vec<u8>);
 }
 
 impl NpyElement for f32 {
     const DESCR: &'static str = "<f4";
-    fn le_bytes(&self) -> [u8; 4] {
-        self.to_le_bytes()
+    fn extend_le(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+}
+
+impl NpyElement for f64 {
+    const DESCR: &'static str = "<f8";
+    fn extend_le(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
     }
 }
 
 impl NpyElement for u32 {
     const DESCR: &'static str = "<u4";
-    fn le_bytes(&self) -> [u8; 4] {
-        self.to_le_bytes()
+    fn extend_le(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
     }
 }
