@@ -52,7 +52,7 @@ struct Args {
     /// Parameter set: smoke (seconds: a few hundred images, a tiny network), cpu (small
     /// residual networks sized for a 2-core CPU, 10,000 images, 8 epochs), cpu-full (the cpu
     /// network on every training image, 24 epochs, lr 0.1, label smoothing 0.1 for CE: about
-    /// 20 minutes a run on 2 cores), paper (ResNet-18, 120 epochs, a GPU job);
+    /// 22-27 minutes a run on 2 cores), paper (ResNet-18, 120 epochs, a GPU job);
     /// the flags below override single values. Default: paper when built with a GPU
     /// backend, else cpu.
     #[arg(long, value_parser = cli::choice(&Profile::ALL, Profile::name))]

@@ -196,8 +196,8 @@ impl Profile {
             Profile::CpuFull => DistillParams {
                 // The cpu network on all 45,000 training images (5,000 held out), 24 epochs
                 // at lr 0.1 with label smoothing 0.1 for CE: chosen on the clean-label
-                // validation split (docs/results/cpu-full-recipe.md), about 20 minutes per
-                // run on an idle 2-core CPU (~950 img/s).
+                // validation split (docs/results/cpu-full-recipe.md), 22-27 minutes per
+                // run on a 2-core CPU (700-1000 img/s).
                 images: None,
                 epochs: 24,
                 lr: 0.1,
