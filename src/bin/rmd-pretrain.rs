@@ -41,7 +41,7 @@ struct Args {
 
     /// Parameter set: smoke (seconds: a few hundred images, a tiny network), cpu (small
     /// residual networks sized for a 2-core CPU, 9 epochs), cpu-full (the cpu RM for 30
-    /// epochs, about 3 hours on 2 cores), paper (ResNet-18, 800 epochs, a GPU job);
+    /// epochs, about 65 minutes on 2 cores), paper (ResNet-18, 800 epochs, a GPU job);
     /// the flags below override single values. Default: paper when built with a GPU
     /// backend, else cpu.
     #[arg(long, value_parser = cli::choice(&Profile::ALL, Profile::name))]
