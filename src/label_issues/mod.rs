@@ -278,6 +278,30 @@ fn summary_lines(n: usize, flagged: usize, q: Option<&DetectionQuality>, classif
     lines
 }
 
+/// The samples a label-issues artifact flags (sorted indices), read from its
+/// `label_issues.parquet`, which must hold one row per training sample `0..n` in order.
+pub fn read_flagged(issues: &Artifact, n: usize) -> Result<Vec<u32>, rmd_nn::NnError> {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    let path = issues.path("label_issues.parquet");
+    let table = rmd_data::parquet_io::read_parquet(&path)?;
+    let index = rmd_data::parquet_io::int_column(&table, &path, "index")?;
+    let bad =
+        |reason: String| rmd_nn::NnError::BadRecord { path: path.clone(), what: "label-issue table", reason };
+    let mut flags = Vec::with_capacity(index.len());
+    for chunk in table.column("flagged").ok_or_else(|| bad("no 'flagged' column".into()))? {
+        let b = chunk.as_boolean_opt().ok_or_else(|| bad("'flagged' is not a boolean column".into()))?;
+        if b.null_count() > 0 {
+            return Err(bad("'flagged' has null values".into()));
+        }
+        flags.extend(b.values().iter());
+    }
+    if index.len() != n || flags.len() != n || index.iter().enumerate().any(|(i, &x)| x != i as i64) {
+        return Err(bad(format!("expected {n} rows with index 0..{n} in order, one per training sample")));
+    }
+    Ok((0..n as u32).filter(|&i| flags[i as usize]).collect())
+}
+
 /// The rows of `label_issues.parquet`.
 struct Table<'a> {
     given: &'a [u16],

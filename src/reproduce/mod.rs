@@ -145,7 +145,7 @@ impl Ctx<'_> {
         }
         for (n, noise) in self.noise.iter().enumerate() {
             for run in &self.runs {
-                if run.noise.as_ref().is_some_and(|ids| !ids.contains(&noise.id)) {
+                if !run.applies_to(&noise.id) {
                     continue;
                 }
                 if let Some(teacher) = self.pruning_teacher(run) {
@@ -158,7 +158,7 @@ impl Ctx<'_> {
         }
         for (n, noise) in self.noise.iter().enumerate() {
             for (r, run) in self.runs.iter().enumerate() {
-                if run.noise.as_ref().is_some_and(|ids| !ids.contains(&noise.id)) {
+                if !run.applies_to(&noise.id) {
                     continue;
                 }
                 let teachers: Vec<Option<usize>> =

@@ -118,6 +118,13 @@ pub struct RunSpec {
     pub seeds: Option<Vec<u64>>,
 }
 
+impl RunSpec {
+    /// Whether the run is made under the noise setting `id` (its `noise` list, else all).
+    pub fn applies_to(&self, id: &str) -> bool {
+        self.noise.as_ref().is_none_or(|ids| ids.iter().any(|n| n == id))
+    }
+}
+
 /// A profile: which stage profile, which noise settings, runs and seeds, and time estimates.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

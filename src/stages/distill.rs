@@ -5,8 +5,6 @@
 use super::BeginTraining;
 use super::pretrain::PRETRAIN_STAGE;
 use super::relations::RELATIONS_STAGE;
-use arrow_array::Array;
-use arrow_array::cast::AsArray;
 use rmd_data::dataset::{DATASET_STAGE, Dataset};
 use rmd_data::noise::{NOISE_STAGE, NoiseLabels};
 use rmd_nn::distill::{DistillParams, EpochLog, InitEncoder, Profile};
@@ -39,31 +37,17 @@ pub struct DistillInputs<'a> {
 /// The training samples a label-issues artifact flags, by index, after checking that it
 /// judged these labels (its `noise` input is `noise`) over `n` samples.
 fn flagged_samples(issues: &Artifact, noise: &Artifact, n: usize) -> Result<Vec<u32>, NnError> {
+    use crate::cli::short;
     expect_stage(issues, crate::label_issues::LABEL_ISSUES_STAGE, "--drop-flagged")?;
     if issues.manifest.inputs.get("noise").map(String::as_str) != Some(noise.key()) {
         return Err(invalid(format!(
             "--drop-flagged {} judged the labels of noise artifact {}, not those of --noise {}",
-            &issues.key()[..12],
-            issues.manifest.inputs.get("noise").map(|k| &k[..12.min(k.len())]).unwrap_or("?"),
-            &noise.key()[..12]
+            short(issues.key()),
+            issues.manifest.inputs.get("noise").map_or("?", |k| short(k)),
+            short(noise.key())
         )));
     }
-    let path = issues.path("label_issues.parquet");
-    let table = rmd_data::parquet_io::read_parquet(&path)?;
-    let index = rmd_data::parquet_io::int_column(&table, &path, "index")?;
-    let bad = |reason: String| NnError::BadRecord { path: path.clone(), what: "label-issue table", reason };
-    let mut flags = Vec::with_capacity(index.len());
-    for chunk in table.column("flagged").ok_or_else(|| bad("no 'flagged' column".into()))? {
-        let b = chunk.as_boolean_opt().ok_or_else(|| bad("'flagged' is not a boolean column".into()))?;
-        if b.null_count() > 0 {
-            return Err(bad("'flagged' has null values".into()));
-        }
-        flags.extend(b.values().iter());
-    }
-    if index.len() != n || flags.len() != n || index.iter().enumerate().any(|(i, &x)| x != i as i64) {
-        return Err(bad(format!("expected {n} rows with index 0..{n} in order, one per training sample")));
-    }
-    Ok((0..n as u32).filter(|&i| flags[i as usize]).collect())
+    crate::label_issues::read_flagged(issues, n)
 }
 
 /// How to run the stage.

@@ -87,6 +87,15 @@ impl KnownDataset {
         }
     }
 
+    /// torchvision's archive of the dataset (the Python version), for CIFAR.
+    fn python_archive(self) -> Option<OfficialArchive> {
+        match self {
+            KnownDataset::Cifar10 => Some(crate::import::cifar_python::CIFAR10_PYTHON_ARCHIVE),
+            KnownDataset::Cifar100 => Some(crate::import::cifar_python::CIFAR100_PYTHON_ARCHIVE),
+            _ => None,
+        }
+    }
+
     fn archive(self) -> Option<OfficialArchive> {
         match self {
             KnownDataset::Cifar10 => Some(CIFAR10_ARCHIVE),
@@ -138,15 +147,14 @@ impl KnownDataset {
             )));
         };
         let archive_path = opts.data_dir.join(archive.file_name);
-        let python = if self == KnownDataset::Cifar100 {
-            crate::import::cifar_python::CIFAR100_PYTHON_ARCHIVE
-        } else {
-            crate::import::cifar_python::CIFAR10_PYTHON_ARCHIVE
-        };
+        let torchvision = self
+            .python_archive()
+            .map(|p| format!(" or torchvision's {} or its directory {}/,", p.file_name, p.extracts_to))
+            .unwrap_or_default();
         let missing_msg = |why: &str| {
             DataError::Missing(format!(
                 "{} not found in {}: {why}.\nPut the official {} (md5 {}) into {}, or its extracted directory {}/ \
-                 (files: {}), or torchvision's {} or its directory {}/, or point --data-dir / {DATA_DIR_ENV} at a directory that has them.",
+                 (files: {}),{torchvision} or point --data-dir / {DATA_DIR_ENV} at a directory that has them.",
                 self.name(),
                 opts.data_dir.display(),
                 archive.file_name,
@@ -154,8 +162,6 @@ impl KnownDataset {
                 opts.data_dir.display(),
                 archive.extracts_to,
                 required.join(", "),
-                python.file_name,
-                python.extracts_to,
             ))
         };
         if dir.exists() && !archive_path.exists() && !opts.download {
@@ -185,11 +191,7 @@ impl KnownDataset {
     /// `cifar-10-batches-py/` (`cifar-100-python/`) or else `cifar-10-python.tar.gz`
     /// (`cifar-100-python.tar.gz`).
     pub fn python_copy(self, data_dir: &Path) -> Option<PathBuf> {
-        let archive = match self {
-            KnownDataset::Cifar10 => crate::import::cifar_python::CIFAR10_PYTHON_ARCHIVE,
-            KnownDataset::Cifar100 => crate::import::cifar_python::CIFAR100_PYTHON_ARCHIVE,
-            _ => return None,
-        };
+        let archive = self.python_archive()?;
         let dir = data_dir.join(archive.extracts_to);
         let file = data_dir.join(archive.file_name);
         if dir.is_dir() { Some(dir) } else { file.is_file().then_some(file) }

@@ -54,8 +54,8 @@ fn read_state<S: DeserializeOwned>(dir: &Path) -> Option<S> {
 }
 
 fn sum_of(path: &Path) -> Result<FileSum> {
-    let bytes = std::fs::read(path).ctx("reading", path)?;
-    Ok(FileSum { bytes: bytes.len() as u64, blake3: blake3::hash(&bytes).to_hex().to_string() })
+    let d = rmd_store::hash_file(path).map_err(|e| NnError::Data(e.into()))?;
+    Ok(FileSum { bytes: d.bytes, blake3: d.blake3 })
 }
 
 /// Re-hashes the files of a complete checkpoint against its `checksums.json`: the first
