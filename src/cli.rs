@@ -204,6 +204,13 @@ pub fn code_identity(burn: bool) -> CodeIdentity {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+impl UsageError {
+    /// A usage error carrying another error's message (with its causes).
+    pub fn from_err(e: impl Into<anyhow::Error>) -> UsageError {
+        UsageError(format!("{:#}", e.into()))
+    }
+}
+
 /// Exit code for an error: 2 when the input is at fault, 1 otherwise.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     let input = err.chain().any(|e| {
@@ -212,6 +219,8 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             || e.downcast_ref::<rmd_nn::BackendError>().is_some()
             || e.downcast_ref::<rmd_nn::NnError>().is_some_and(rmd_nn::NnError::is_input_error)
             || e.downcast_ref::<UsageError>().is_some()
+            || e.downcast_ref::<rmd_remote::RemoteError>()
+                .is_some_and(rmd_remote::RemoteError::is_input_error)
             || e.downcast_ref::<crate::reproduce::StageFailed>().is_some_and(|f| f.code == 2)
     });
     if input { 2 } else { 1 }

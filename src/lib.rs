@@ -11,6 +11,7 @@ pub mod dataset_cmd;
 pub mod export;
 pub mod label_issues;
 pub mod predict;
+pub mod remote_cmd;
 pub mod reproduce;
 pub mod rm_curves;
 pub mod stages;

@@ -24,9 +24,14 @@ pub enum StoreCommand {
         path: bool,
     },
     /// Re-hash outputs and check manifests; exits 1 if anything was changed or is missing.
+    /// With --remote, downloads the remote's artifacts into a staging directory and checks
+    /// them the same way (nothing is installed).
     Verify {
         /// Only the artifact with this key prefix (default: all).
         key: Option<String>,
+        /// Verify what this remote holds instead of the local store (name or URL).
+        #[arg(long, value_name = "NAME|URL")]
+        remote: Option<String>,
     },
     /// Remove the store's own leftovers: partial directories of interrupted runs (their
     /// checkpoints too), replaced artifacts, abandoned imports. Artifact directories without a
@@ -55,6 +60,42 @@ pub enum StoreCommand {
         /// Bundle file written by `export`.
         file: PathBuf,
     },
+    /// Name, forget or list remotes (kept in the store's `.remotes.toml`, without credentials).
+    #[command(subcommand)]
+    Remote(crate::remote_cmd::RemoteCommand),
+    /// Upload artifacts and every input they depend on to a remote: files first, each
+    /// manifest last and only if absent, so an interrupted push never leaves an artifact that
+    /// looks complete (rerun it to finish), and two people pushing at once are fine.
+    Push {
+        #[command(flatten)]
+        remote: crate::remote_cmd::RemoteArg,
+        /// Keys or unique key prefixes of the artifacts to push.
+        keys: Vec<String>,
+        /// Push every artifact of this pipeline's plan (pipelines/NAME.toml or a path) that
+        /// the store has; with --profile.
+        #[arg(long, value_name = "NAME")]
+        pipeline: Option<String>,
+        /// The pipeline's profile (with --pipeline).
+        #[arg(long, default_value = "cpu", requires = "pipeline")]
+        profile: String,
+        /// Raw-data directory, for planning a pipeline's dataset (with --pipeline).
+        #[arg(long, env = rmd_data::DATA_DIR_ENV, default_value = "data/raw", value_name = "DIR")]
+        data_dir: PathBuf,
+    },
+    /// Download artifacts (and the inputs this store lacks) from a remote; everything is
+    /// verified (sizes, blake3, keys re-derived, embedded keys) before anything is installed.
+    /// Prints each requested key.
+    Pull {
+        #[command(flatten)]
+        remote: crate::remote_cmd::RemoteArg,
+        /// Keys (or, on remotes that can list, unique key prefixes).
+        keys: Vec<String>,
+    },
+    /// What is only in this store, only on the remote, or in both.
+    Status {
+        #[command(flatten)]
+        remote: crate::remote_cmd::RemoteArg,
+    },
 }
 
 /// Runs one store verb.
@@ -71,7 +112,10 @@ pub fn run(cmd: StoreCommand, store_args: &StoreDirArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        StoreCommand::Verify { key } => {
+        StoreCommand::Verify { key, remote: Some(remote) } => {
+            crate::remote_cmd::verify(&store, &crate::remote_cmd::RemoteArg { remote }, key.as_deref())
+        }
+        StoreCommand::Verify { key, remote: None } => {
             let report = store.verify(key.as_deref())?;
             for w in &report.warnings {
                 eprintln!("warning: {}/{}: {}", w.stage, short(&w.key), w.what);
@@ -121,6 +165,30 @@ pub fn run(cmd: StoreCommand, store_args: &StoreDirArgs) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        StoreCommand::Remote(cmd) => crate::remote_cmd::remote_verb(&store, cmd),
+        StoreCommand::Push { remote, keys, pipeline: None, .. } => {
+            crate::remote_cmd::push(&store, &remote, &keys).map(|_| ())
+        }
+        StoreCommand::Push { remote, mut keys, pipeline: Some(name), profile, data_dir } => {
+            let planned = crate::reproduce::planned_artifacts(&name, &profile, &store_args.store, &data_dir)?;
+            if planned.missing > 0 {
+                eprintln!(
+                    "note: {} planned artifact(s) are not in the store and are not pushed (run `rmd reproduce {name} --profile {profile}` first)",
+                    planned.missing
+                );
+            }
+            keys.extend(planned.present);
+            let r = remote.open(&store, true)?;
+            crate::reproduce::push_name_record(&r, &planned.dataset_name, &planned.dataset_key)?;
+            let s = r.push(&store, &keys)?;
+            for n in &s.notes {
+                eprintln!("note: {n}");
+            }
+            eprintln!("{}", s.line("pushed"));
+            Ok(())
+        }
+        StoreCommand::Pull { remote, keys } => crate::remote_cmd::pull(&store, &remote, &keys).map(|_| ()),
+        StoreCommand::Status { remote } => crate::remote_cmd::status(&store, &remote),
         StoreCommand::Import { file } => {
             crate::cli::require_regular_file(&file, "bundle file")?;
             let s = store.import(&file)?;

@@ -9,11 +9,7 @@ use std::process::{Command, Output};
 use std::time::Instant;
 
 fn reproduce(store: &Path, data: &Path, out: &Path, args: &[&str]) -> Command {
-    let mut c = bin("rmd");
-    c.args(["--store", store.to_str().unwrap(), "reproduce"]).args(args);
-    c.args(["--data-dir", data.to_str().unwrap(), "--no-download", "--out", out.to_str().unwrap()]);
-    c.args(["--pipelines-dir", concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines")]);
-    c
+    reproduce_cmd(store, data, out, args)
 }
 
 fn ok(out: &Output) -> String {

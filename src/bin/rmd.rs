@@ -372,6 +372,15 @@ struct ReproduceArgs {
     /// Compute backend passed to the training stages (flex, wgpu, cuda).
     #[arg(long)]
     backend: Option<String>,
+    /// Pull every planned artifact this remote has (a configured name or a URL, as for `rmd
+    /// store pull`) before computing anything; the plan marks them "remote". Its dataset
+    /// record lets a machine without the raw files pull the dataset too.
+    #[arg(long, value_name = "NAME|URL")]
+    remote: Option<String>,
+    /// After the run, upload every artifact of the plan and the dataset's name record to
+    /// --remote (what is already there is skipped).
+    #[arg(long, requires = "remote")]
+    push: bool,
     #[command(flatten)]
     data: DataArgs,
     #[command(flatten)]
@@ -379,10 +388,7 @@ struct ReproduceArgs {
 }
 
 fn run_reproduce(args: ReproduceArgs, store: &StoreDirArgs) -> anyhow::Result<()> {
-    let dir = args.pipelines_dir.clone().unwrap_or_else(|| {
-        let local = PathBuf::from("pipelines");
-        if local.is_dir() { local } else { PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pipelines") }
-    });
+    let dir = rmdnet::reproduce::pipelines_dir(args.pipelines_dir.as_deref());
     let pipeline =
         Pipeline::load(&Pipeline::locate(&args.pipeline, &dir).map_err(|e| UsageError(e.to_string()))?)
             .map_err(|e| UsageError(format!("{e:#}")))?;
@@ -407,6 +413,8 @@ fn run_reproduce(args: ReproduceArgs, store: &StoreDirArgs) -> anyhow::Result<()
         force: args.force.clone(),
         out: out.clone(),
         verbose: !args.output.quiet,
+        remote: args.remote.clone(),
+        push: args.push,
     };
     reproduce(&opts, &runner)?;
     if !opts.dry_run {

@@ -9,11 +9,13 @@
 mod exec;
 mod pipeline;
 pub(crate) mod plots;
+mod remote;
 mod report;
 mod toml_lines;
 
 pub use exec::{Planned, StageFailed, StageRunner};
 pub use pipeline::{NoiseSpec, Pipeline, ProfileSpec, RunSpec, TeacherSpec};
+pub use remote::{PlannedArtifacts, pipelines_dir, planned_artifacts, push_name_record};
 pub use report::{RunResult, write_report};
 
 use anyhow::bail;
@@ -39,6 +41,26 @@ pub struct ReproduceOptions {
     pub out: PathBuf,
     /// Print progress lines.
     pub verbose: bool,
+    /// A remote (configured name or URL) to pull every planned artifact it has from, before
+    /// computing anything.
+    pub remote: Option<String>,
+    /// Upload every artifact of the plan (computed, cached or pulled) to `remote` at the end.
+    pub push: bool,
+}
+
+/// What a reproduce run planned or did.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// The report directory.
+    pub out: PathBuf,
+    /// The dataset's name in the pipeline and its artifact key.
+    pub dataset: (String, String),
+    /// `(stage, key)` of every planned artifact the store has (after the run: all of them).
+    pub present: Vec<(String, String)>,
+    /// Planned artifacts the store does not have (a dry run's "to run" entries).
+    pub missing: usize,
+    /// Stages pulled from the remote.
+    pub pulled: usize,
 }
 
 /// One stage invocation of the plan.
@@ -282,7 +304,7 @@ fn say(verbose: bool, msg: impl AsRef<str>) {
 }
 
 /// Runs a pipeline; returns the report directory.
-pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Result<PathBuf> {
+pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let p = &opts.pipeline;
     let prof = p.profile(&opts.profile)?;
@@ -336,34 +358,73 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
             a
         }
     };
+    let remote = match &opts.remote {
+        Some(r) => {
+            let store = rmd_store::Store::open(&runner.store)?
+                .with_content_check(rmd_data::artifact_check::check_artifact);
+            let remote = crate::remote_cmd::open_remote(&store, r, opts.push)?;
+            say(v, format!("remote {}", remote.label()));
+            if p.import.is_none() {
+                remote::pull_dataset(&remote, &store, &p.dataset, v)?;
+            }
+            Some((remote, store))
+        }
+        None => None,
+    };
+    if opts.push && remote.is_none() {
+        bail!("--push needs --remote");
+    }
     let (dataset, _) = runner.run("rmd", &dataset_args)?;
     let mut keys = Keys { dataset: dataset.clone(), ..Keys::default() };
 
     // Plan.
     let targets = ctx.targets();
     let mut plan: Vec<(Target, Planned)> = Vec::new();
+    let mut pulled: Vec<Target> = Vec::new();
+    let forced = |t: Target| opts.force.iter().any(|f| f == t.stage());
     for &t in &targets {
-        let planned = match ctx.args(t, &keys) {
+        let mut planned = match ctx.args(t, &keys) {
             Some(args) => runner.plan(t.bin(), &args)?,
             None => Planned::AfterInputs,
         };
+        if let (Planned::Run(k), Some((remote, store))) = (&planned, &remote)
+            && !forced(t)
+            && !opts.dry_run
+            && remote.has(t.stage(), k)?
+        {
+            // Computed by someone else: verified and installed before anything runs here.
+            let s = remote.pull(
+                store,
+                &[(t.stage().to_string(), k.clone())],
+                &crate::remote_cmd::stage_names(store),
+            )?;
+            say(v, format!("  pulled {} {} ({})", t.stage(), &k[..12], s.line("pulled")));
+            pulled.push(t);
+            planned = Planned::Cached(k.clone());
+        } else if let (Planned::Run(k), Some((remote, _))) = (&planned, &remote)
+            && opts.dry_run
+            && remote.has(t.stage(), k)?
+        {
+            pulled.push(t);
+        }
         if let Planned::Cached(k) = &planned {
             keys.found.insert(t, k.clone());
         }
         plan.push((t, planned));
     }
-    let forced = |t: Target| opts.force.iter().any(|f| f == t.stage());
     say(v, format!("  {:<10} {:<38} cached {}", "dataset", p.dataset, &dataset[..12]));
     let mut to_run = 0;
     let mut minutes = 0.0;
     for (t, planned) in &plan {
         let status = match planned {
             Planned::Cached(k) if forced(*t) => format!("forced   {} (~{} min)", &k[..12], ctx.minutes(*t)),
+            Planned::Cached(k) if pulled.contains(t) => format!("remote   {} (pulled)", &k[..12]),
+            Planned::Run(k) if pulled.contains(t) => format!("remote   {} (would be pulled)", &k[..12]),
             Planned::Cached(k) => format!("cached   {}", &k[..12]),
             Planned::Run(k) => format!("run      {} (~{} min)", &k[..12], ctx.minutes(*t)),
             Planned::AfterInputs => format!("run after its inputs (~{} min)", ctx.minutes(*t)),
         };
-        if !planned.is_cached() || forced(*t) {
+        if (!planned.is_cached() && !pulled.contains(t)) || forced(*t) {
             to_run += 1;
             minutes += ctx.minutes(*t);
         }
@@ -371,10 +432,27 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
     }
     say(
         v,
-        format!("plan: {} cached, {to_run} to run, estimated {:.0} min", plan.len() - to_run, minutes.ceil()),
+        format!(
+            "plan: {} cached, {} from the remote, {to_run} to run, estimated {:.0} min",
+            plan.len() - to_run - pulled.len(),
+            pulled.len(),
+            minutes.ceil()
+        ),
     );
+    let mut outcome = Outcome {
+        out: opts.out.clone(),
+        dataset: (p.dataset.clone(), dataset.clone()),
+        pulled: pulled.len(),
+        ..Outcome::default()
+    };
     if opts.dry_run {
-        return Ok(opts.out.clone());
+        for (t, planned) in &plan {
+            match planned {
+                Planned::Cached(k) => outcome.present.push((t.stage().to_string(), k.clone())),
+                _ => outcome.missing += 1,
+            }
+        }
+        return Ok(outcome);
     }
 
     // Execute.
@@ -396,6 +474,21 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
         let (key, secs) = runner.run(t.bin(), &args)?;
         say(v, format!("[{step}/{to_run}] done in {:.1} min: {}", secs / 60.0, &key[..12]));
         keys.found.insert(*t, key);
+    }
+    outcome.present = targets.iter().map(|t| (t.stage().to_string(), keys.found[t].clone())).collect();
+    if opts.push
+        && let Some((remote, store)) = &remote
+    {
+        let mut all: Vec<String> = vec![dataset.clone()];
+        all.extend(outcome.present.iter().map(|(_, k)| k.clone()));
+        let s = remote.push(store, &all)?;
+        for n in &s.notes {
+            say(v, format!("note: {n}"));
+        }
+        if p.import.is_none() {
+            remote::push_name_record(remote, &p.dataset, &dataset)?;
+        }
+        say(v, s.line("pushed"));
     }
 
     // Report.
@@ -442,5 +535,5 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
             started.elapsed().as_secs_f64()
         ),
     );
-    Ok(opts.out.clone())
+    Ok(outcome)
 }

@@ -208,3 +208,13 @@ pub fn code2(out: &Output, expect: &[&str]) -> String {
     assert!(!err.contains("panicked"), "{err}");
     err
 }
+
+/// `rmd reproduce ARGS` on `store` with the data directory (no downloads), the report
+/// directory and the source tree's pipelines.
+pub fn reproduce_cmd(store: &Path, data: &Path, out: &Path, args: &[&str]) -> Command {
+    let mut c = bin("rmd");
+    c.args(["--store", store.to_str().unwrap(), "reproduce"]).args(args);
+    c.args(["--data-dir", data.to_str().unwrap(), "--no-download", "--out", out.to_str().unwrap()]);
+    c.args(["--pipelines-dir", concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines")]);
+    c
+}

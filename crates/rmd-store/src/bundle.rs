@@ -6,7 +6,6 @@
 
 use crate::error::{IoContext, Result, StoreError};
 use crate::manifest::MANIFEST_FILE;
-use crate::pending::unique_suffix;
 use crate::store::{Artifact, Store, is_key};
 use crate::verify::verify_dir;
 use serde::{Deserialize, Serialize};
@@ -132,14 +131,12 @@ impl Store {
     /// Unpacks a bundle into a temporary directory of the store, verifies every artifact in
     /// it (hashes and keys), then moves each into place unless the store already has it.
     pub fn import(&self, file: &Path) -> Result<ImportSummary> {
-        let staging = self.root().join(format!(".import-{}", unique_suffix()));
-        std::fs::create_dir_all(&staging).ctx("creating", &staging)?;
-        let result = self.import_via(file, &staging);
-        let _ = std::fs::remove_dir_all(&staging);
-        result
+        let staging = self.staging()?;
+        self.import_via(file, &staging)
     }
 
-    fn import_via(&self, file: &Path, staging: &Path) -> Result<ImportSummary> {
+    fn import_via(&self, file: &Path, staged: &crate::Staging) -> Result<ImportSummary> {
+        let staging = staged.path();
         let bad = |reason: String| StoreError::Bundle { path: file.to_path_buf(), reason };
         // First pass: only the index and the manifests (small) are read; the sizes they
         // declare bound what the second pass writes, so a bundle cannot fill the disk with
@@ -197,47 +194,30 @@ impl Store {
             std::fs::read_to_string(&index_path).map_err(|_| bad(format!("no {BUNDLE_INDEX} inside")))?;
         let index: BundleIndex =
             serde_json::from_str(&text).map_err(|e| bad(format!("unreadable {BUNDLE_INDEX}: {e}")))?;
-        for item in &index.artifacts {
-            let (stage, key) = split_item(item).map_err(bad)?;
-            let (problems, _) = verify_dir(&staging.join(stage).join(key), stage, key, self.content_check());
-            if !problems.is_empty() {
-                return Err(bad(format!("artifact {item} fails verification: {}", problems.join("; "))));
-            }
-        }
         if !index.artifacts.contains(&index.root) {
             return Err(bad(format!("its root {} is not among its artifacts", index.root)));
-        }
-        // Every input must come with the bundle or already be in this store, so nothing
-        // imported dangles; and the stage directories on disk must be the ones listed.
-        let listed: BTreeSet<&str> =
-            index.artifacts.iter().filter_map(|i| i.split_once('/')).map(|(_, k)| k).collect();
-        for item in &index.artifacts {
-            let (stage, key) = split_item(item).map_err(bad)?;
-            let manifest = crate::Manifest::read(&staging.join(stage).join(key))?;
-            for (role, input) in &manifest.inputs {
-                if !listed.contains(input.as_str()) && self.find(None, input).is_err() {
-                    return Err(bad(format!(
-                        "artifact {item} needs input '{role}' ({}), which is neither in the bundle nor in this store",
-                        &input[..input.len().min(12)]
-                    )));
-                }
-            }
         }
         let on_disk = staged_artifacts(staging)?;
         let in_index: BTreeSet<String> = index.artifacts.iter().cloned().collect();
         if let Some(extra) = on_disk.difference(&in_index).next() {
             return Err(bad(format!("it holds files of {extra}, which its index does not list")));
         }
-        let mut summary = ImportSummary { root: index.root.clone(), ..Default::default() };
-        // Inputs first, so a reader never sees an artifact whose inputs are missing.
-        for item in index.artifacts.iter().rev() {
-            let (stage, key) = split_item(item).map_err(bad)?;
-            if self.install_dir(stage, key, &staging.join(stage).join(key))? {
-                summary.imported.push(item.clone());
-            } else {
-                summary.already_present.push(item.clone());
-            }
-        }
+        let items: Vec<(String, String)> = index
+            .artifacts
+            .iter()
+            .map(|item| split_item(item).map(|(s, k)| (s.to_string(), k.to_string())))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(bad)?;
+        // The same checks as every other way in (verify, inputs present), then inputs first.
+        let installed = self.install_staged(staged, &items).map_err(|e| match e {
+            crate::InstallError::Refused(reason) => bad(reason),
+            crate::InstallError::Store(e) => e,
+        })?;
+        let summary = ImportSummary {
+            root: index.root.clone(),
+            imported: installed.installed,
+            already_present: installed.already_present,
+        };
         Ok(summary)
     }
 }

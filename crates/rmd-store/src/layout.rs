@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! <root>/.rmdnet-store                      marker: this directory is a store
+//! <root>/.remotes.toml                      the store's named remotes (`rmd store remote`)
 //! <root>/<stage>/<key>/                     a complete artifact (manifest.json last)
 //! <root>/<stage>/.partial-<key>/            a run in progress or interrupted (checkpoints)
 //! <root>/<stage>/.lock-<key>                per-key OS file lock
@@ -14,6 +15,9 @@
 use crate::error::{IoContext, Result};
 use crate::store::{STORE_MARKER, is_key};
 use std::path::Path;
+
+/// The file naming a store's remotes (written by `rmd store remote add`).
+pub const REMOTES_FILE: &str = ".remotes.toml";
 
 /// Top-level directory where gc moves artifacts it cannot vouch for.
 pub const QUARANTINE_DIR: &str = ".quarantine";
@@ -49,7 +53,7 @@ fn is_unique_suffix(s: &str) -> bool {
 }
 
 /// A stage directory name: lowercase letters, digits, `-` and `_`.
-pub(crate) fn is_stage_name(s: &str) -> bool {
+pub fn is_stage_name(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
@@ -61,7 +65,10 @@ pub(crate) fn foreign_entries(root: &Path) -> Result<Vec<String>> {
         let entry = entry.ctx("listing", root)?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let is_dir = entry.file_type().ctx("inspecting", entry.path())?.is_dir();
-        if name == STORE_MARKER || (is_dir && (import_pid(&name).is_some() || name == QUARANTINE_DIR)) {
+        if name == STORE_MARKER
+            || (!is_dir && name == REMOTES_FILE)
+            || (is_dir && (import_pid(&name).is_some() || name == QUARANTINE_DIR))
+        {
             continue;
         }
         if !is_dir || !is_stage_name(&name) {

@@ -325,7 +325,7 @@ impl Store {
 }
 
 /// True for a 64-digit lowercase hex string (an artifact key).
-pub(crate) fn is_key(name: &str) -> bool {
+pub fn is_key(name: &str) -> bool {
     name.len() == 64 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 

@@ -140,6 +140,13 @@ pub fn read_name_pointer(store: &Store, name: &str) -> Result<Option<NamePointer
     }
 }
 
+/// Writes (atomically) the pointer of `pointer.name`, e.g. for a dataset pulled from a
+/// remote under that name.
+pub fn write_name_pointer(store: &Store, pointer: &NamePointer) -> Result<()> {
+    check_name(&pointer.name)?;
+    crate::dataset::write_json_atomically(&name_pointer(store, &pointer.name), pointer)
+}
+
 /// Imports a source under a name: the dataset artifact (a cache hit when the same content
 /// is there) and the name pointer (written atomically; a later import of the same name
 /// moves it).

@@ -1,0 +1,322 @@
+//! Remotes end to end through the binaries: two stores standing for two machines sharing a
+//! folder remote, an S3-compatible server (s3s-fs, which honours conditional writes) and a
+//! static web server (Python's http.server) on the loopback address, with the faults a
+//! shared remote meets: a changed object, wrong credentials, a missing bucket, an
+//! unreachable host, two pushes at once.
+
+mod common;
+
+use common::*;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn reproduce(store: &Path, data: &Path, out: &Path, args: &[&str]) -> Command {
+    reproduce_cmd(store, data, out, args)
+}
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "failed ({:?}): {}", out.status.code(), stderr(out));
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(out))
+}
+
+fn store_cmd(store: &Path, args: &[&str]) -> Command {
+    let mut c = bin("rmd");
+    c.args(["--store", store.to_str().unwrap(), "store"]).args(args);
+    c
+}
+
+fn verify_ok(store: &Path) {
+    let out = run(&mut store_cmd(store, &["verify"]));
+    assert!(
+        out.status.success(),
+        "store verify failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+}
+
+fn file_url(p: &Path) -> String {
+    format!("file://{}", p.display())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_for_port(port: u16, child: &mut Child) {
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("server exited early: {status}");
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "server did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A server process killed when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A static web server over `dir` (Python's http.server: GET and HEAD, no listing API).
+fn web_server(dir: &Path) -> (Server, String) {
+    let port = free_port();
+    let mut child = Command::new("python3")
+        .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 runs (the static web server of the https-remote test)");
+    wait_for_port(port, &mut child);
+    (Server(child), format!("http://127.0.0.1:{port}"))
+}
+
+/// Every `stage/key` with a manifest in a store (or a folder remote) directory.
+fn published(dir: &Path) -> Vec<String> {
+    let mut v = Vec::new();
+    for stage in std::fs::read_dir(dir).unwrap().flatten() {
+        if !stage.path().is_dir() || stage.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        for key in std::fs::read_dir(stage.path()).unwrap().flatten() {
+            if key.path().join("manifest.json").is_file() {
+                v.push(format!(
+                    "{}/{}",
+                    stage.file_name().to_string_lossy(),
+                    key.file_name().to_string_lossy()
+                ));
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+#[test]
+fn two_machines_share_a_pipeline_through_a_folder_and_a_web_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_small_cifar10(&data, 60);
+    let remote_dir = tmp.path().join("remote");
+    let remote = file_url(&remote_dir);
+
+    // Machine 1 computes and pushes.
+    let a = tmp.path().join("a");
+    let log = ok(&run(&mut reproduce(
+        &a,
+        &data,
+        &tmp.path().join("ra"),
+        &["cifar10-asym", "--profile", "smoke", "--remote", &remote, "--push"],
+    )));
+    assert!(log.contains("[7/7] done"), "{log}");
+    let n = published(&a).len();
+    assert!(log.contains(&format!("pushed {n} artifact(s)")), "{log}");
+    assert_eq!(published(&remote_dir), published(&a), "the remote holds what the store holds");
+    verify_ok(&a);
+    let out = run(&mut store_cmd(&a, &["verify", "--remote", &remote]));
+    assert!(ok(&out).contains(&format!("ok: {n} artifact(s) verified")), "{}", ok(&out));
+
+    // Machine 2 has no raw data at all: everything comes from the remote, nothing runs.
+    let empty = tmp.path().join("no-data");
+    std::fs::create_dir_all(&empty).unwrap();
+    let b = tmp.path().join("b");
+    let log = ok(&run(&mut reproduce(
+        &b,
+        &empty,
+        &tmp.path().join("rb"),
+        &["cifar10-asym", "--profile", "smoke", "--remote", &remote],
+    )));
+    assert!(log.contains("plan: 0 cached, 7 from the remote, 0 to run"), "{log}");
+    assert!(!log.contains("[1/"), "no stage may run: {log}");
+    assert_eq!(published(&b), published(&a));
+    verify_ok(&b);
+    let report_a = std::fs::read_to_string(tmp.path().join("ra/results.csv")).unwrap();
+    let report_b = std::fs::read_to_string(tmp.path().join("rb/results.csv")).unwrap();
+    assert_eq!(report_a, report_b, "the same results from pulled artifacts");
+
+    // The same through a read-only web server publishing the folder.
+    let (_server, url) = web_server(&remote_dir);
+    let c = tmp.path().join("c");
+    let log = ok(&run(&mut reproduce(
+        &c,
+        &empty,
+        &tmp.path().join("rc"),
+        &["cifar10-asym", "--profile", "smoke", "--remote", &url],
+    )));
+    assert!(log.contains("7 from the remote, 0 to run"), "{log}");
+    assert_eq!(published(&c), published(&a));
+    verify_ok(&c);
+    // A web server is read-only, and cannot list: status says so.
+    let push = run(&mut store_cmd(&c, &["push", "--remote", &url, &published(&c)[0][8..]]));
+    assert_eq!(push.status.code(), Some(2), "{}", stderr(&push));
+    assert!(stderr(&push).contains("read-only"), "{}", stderr(&push));
+    let st = ok(&run(&mut store_cmd(&c, &["status", "--remote", &url])));
+    assert!(st.contains(&format!("{n} in both, 0 only local, ? (a web server cannot list)")), "{st}");
+
+    // A tampered remote object (same size) is refused on pull with the file named, and
+    // nothing is installed.
+    let noise_key = published(&a).into_iter().find(|n| n.starts_with("noise/")).unwrap();
+    let labels = remote_dir.join(&noise_key).join("labels.parquet");
+    let mut bytes = std::fs::read(&labels).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    std::fs::write(&labels, &bytes).unwrap();
+    let d = tmp.path().join("d");
+    let pull = run(&mut store_cmd(&d, &["pull", "--remote", &remote, &noise_key[6..]]));
+    assert_eq!(pull.status.code(), Some(2), "{}", stderr(&pull));
+    let e = stderr(&pull);
+    assert!(e.contains("labels.parquet") && e.contains("nothing was installed"), "{e}");
+    assert!(published(&d).is_empty(), "nothing installed from a tampered remote");
+    let out = run(&mut store_cmd(&a, &["verify", "--remote", &remote]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("labels.parquet"));
+    // A push of the same artifact finds the published manifest and leaves it (same
+    // content is repaired only when a file is missing or resized).
+    std::fs::remove_file(&labels).unwrap();
+    let log = ok(&run(&mut store_cmd(&a, &["push", "--remote", &remote, &noise_key[6..18]])));
+    assert!(log.contains("missing file(s) uploaded again"), "{log}");
+    ok(&run(&mut store_cmd(&a, &["verify", "--remote", &remote])));
+}
+
+/// The s3s-fs binary: `RMD_S3S_FS`, else `s3s-fs` on PATH or in ~/.cargo/bin.
+fn s3s_fs() -> PathBuf {
+    if let Some(p) = std::env::var_os("RMD_S3S_FS") {
+        return PathBuf::from(p);
+    }
+    let candidates = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).map(|d| d.join("s3s-fs")).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/s3s-fs")));
+    for c in candidates {
+        if c.is_file() {
+            return c;
+        }
+    }
+    panic!(
+        "s3s-fs not found: install it with `cargo install s3s-fs --version 0.14.1 --features binary` or set RMD_S3S_FS"
+    );
+}
+
+const AK: &str = "rmdtestaccesskey";
+const SK: &str = "rmdtestsecretkey0123456789";
+
+/// An S3-compatible server on the loopback address, bucket `shared` created.
+fn s3_server(root: &Path) -> (Server, String) {
+    std::fs::create_dir_all(root.join("shared")).unwrap();
+    let port = free_port();
+    let mut child = Command::new(s3s_fs())
+        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", AK, "--secret-key", SK])
+        .arg(root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("s3s-fs starts");
+    wait_for_port(port, &mut child);
+    (Server(child), format!("http://127.0.0.1:{port}"))
+}
+
+fn with_s3_env<'a>(c: &'a mut Command, endpoint: &str, ak: &str, sk: &str) -> &'a mut Command {
+    c.env("AWS_ACCESS_KEY_ID", ak)
+        .env("AWS_SECRET_ACCESS_KEY", sk)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("HOME", "/nonexistent")
+}
+
+#[test]
+#[ignore = "needs s3s-fs (cargo install s3s-fs --version 0.14.1 --features binary, or RMD_S3S_FS); just test includes it"]
+fn s3_remote_push_pull_conditional_writes_and_faults() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_small_cifar10(&data, 30);
+    let (_server, endpoint) = s3_server(&tmp.path().join("s3"));
+    let a = tmp.path().join("a");
+    // A small pipeline's artifacts in store A.
+    ok(&run(&mut reproduce(&a, &data, &tmp.path().join("ra"), &["cifar10-asym", "--profile", "smoke"])));
+    let keys: Vec<String> = published(&a).iter().map(|n| n.split_once('/').unwrap().1.to_string()).collect();
+    let remote = "s3://shared/team/rmdnet";
+
+    // A named remote (no credentials written), then two pushes of everything at once.
+    ok(&run(store_cmd(&a, &["remote", "add", "lab", remote, "--option", "region=us-east-1"])
+        .env("AWS_SECRET_ACCESS_KEY", SK)));
+    let config = std::fs::read_to_string(a.join(".remotes.toml")).unwrap();
+    assert!(!config.contains(SK) && !config.contains(AK), "{config}");
+    let spawn_push = || {
+        let mut c = store_cmd(&a, &["push", "--remote", "lab"]);
+        c.args(&keys);
+        with_s3_env(&mut c, &endpoint, AK, SK).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    };
+    let (p1, p2) = (spawn_push(), spawn_push());
+    for p in [p1, p2] {
+        let out = p.wait_with_output().unwrap();
+        ok(&out);
+    }
+    let s3_prefix = tmp.path().join("s3/shared/team/rmdnet");
+    assert_eq!(published(&s3_prefix), published(&a), "the bucket holds the store's layout");
+    let mut c = store_cmd(&a, &["verify", "--remote", "lab"]);
+    let v = ok(&run(with_s3_env(&mut c, &endpoint, AK, SK)));
+    assert!(v.contains(&format!("ok: {} artifact(s) verified", keys.len())), "{v}");
+    let mut c = store_cmd(&a, &["status", "--remote", "lab"]);
+    let st = ok(&run(with_s3_env(&mut c, &endpoint, AK, SK)));
+    assert!(st.contains(&format!("{} in both, 0 only local, 0 only remote", keys.len())), "{st}");
+
+    // Store B pulls one distill run by prefix: it and all its inputs arrive, verified.
+    let distill = published(&a).into_iter().find(|n| n.starts_with("distill/")).unwrap();
+    let b = tmp.path().join("b");
+    let mut c = store_cmd(&b, &["pull", "--remote", remote, &distill[8..20]]);
+    let log = ok(&run(with_s3_env(&mut c, &endpoint, AK, SK)));
+    assert!(log.contains("pulled distill/"), "{log}");
+    assert!(published(&b).contains(&distill));
+    verify_ok(&b);
+
+    // Wrong credentials: exit 2, the remote named, the secret never printed.
+    let mut c = store_cmd(&tmp.path().join("e"), &["pull", "--remote", remote, &keys[0]]);
+    let out = run(with_s3_env(&mut c, &endpoint, AK, "wrong-secret-value-123"));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(e.contains("s3://shared/team/rmdnet") && e.contains("credentials"), "{e}");
+    assert!(!e.contains("wrong-secret-value-123") && !e.contains(SK), "{e}");
+
+    // A bucket that does not exist (s3s-fs creates buckets on a first write, so it is a
+    // pull that meets one here).
+    let mut c = store_cmd(&tmp.path().join("h"), &["pull", "--remote", "s3://no-such-bucket/x", &keys[0]]);
+    let out = run(with_s3_env(&mut c, &endpoint, AK, SK));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(e.contains("no-such-bucket") && e.contains("bucket does not exist"), "{e}");
+
+    // An unreachable remote: a clear error within seconds, not minutes of retries.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let started = Instant::now();
+    let mut c = store_cmd(&tmp.path().join("f"), &["pull", "--remote", remote, &keys[0]]);
+    let out = run(with_s3_env(&mut c, &dead, AK, SK));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot reach"), "{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(90), "{:?}", started.elapsed());
+
+    // A file changed in the bucket after upload (same size) is refused and nothing is
+    // installed.
+    let noise = published(&a).into_iter().find(|n| n.starts_with("noise/")).unwrap();
+    let f = s3_prefix.join(&noise).join("labels.parquet");
+    let mut bytes = std::fs::read(&f).unwrap();
+    let i = bytes.len() / 2;
+    bytes[i] ^= 1;
+    std::fs::write(&f, &bytes).unwrap();
+    let g = tmp.path().join("g");
+    let mut c = store_cmd(&g, &["pull", "--remote", remote, &noise[6..]]);
+    let out = run(with_s3_env(&mut c, &endpoint, AK, SK));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("labels.parquet"), "{}", stderr(&out));
+    assert!(published(&g).is_empty());
+}
