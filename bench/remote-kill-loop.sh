@@ -30,8 +30,8 @@ a=$work/a
 "$bin/rmd" --store "$a" dataset cifar10 --data-dir "$data" --no-download -q >/dev/null
 key=$("$bin/rmd-noise" --store "$a" --data-dir "$data" --no-download --dataset cifar10 --noise sym --rate 0.5 --seed 1 -q | tail -1)
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
-t=$(ms); "$bin/rmd" --store "$a" -q store push --remote s3://shared/complete "$key" 2>/dev/null; push_ms=$(( $(ms) - t ))
-t=$(ms); "$bin/rmd" --store "$work/probe" -q store pull --remote s3://shared/complete "$key" >/dev/null 2>&1; pull_ms=$(( $(ms) - t ))
+t=$(ms); "$bin/rmd" --store "$a" store push --remote s3://shared/complete "$key" 2>/dev/null; push_ms=$(( $(ms) - t ))
+t=$(ms); "$bin/rmd" --store "$work/probe" store pull --remote s3://shared/complete "$key" >/dev/null 2>&1; pull_ms=$(( $(ms) - t ))
 echo "payload: dataset + noise ($(du -sm "$a" | cut -f1) MB); uninterrupted push ${push_ms} ms, pull ${pull_ms} ms"
 
 failures=0
@@ -44,10 +44,10 @@ check() { # $1: description; rest: command that must succeed
 for i in $(seq "$runs"); do
     if (( RANDOM % 2 )); then
         op=push; remote=s3://shared/run$i; store=$a; limit=$push_ms
-        cmd=("$bin/rmd" --store "$a" -q store push --remote "$remote" "$key")
+        cmd=("$bin/rmd" --store "$a" store push --remote "$remote" "$key")
     else
         op=pull; remote=s3://shared/complete; store=$work/b$i; limit=$pull_ms
-        cmd=("$bin/rmd" --store "$store" -q store pull --remote "$remote" "$key")
+        cmd=("$bin/rmd" --store "$store" store pull --remote "$remote" "$key")
     fi
     kill_ms=$(( RANDOM % (limit + 1) ))
     "${cmd[@]}" >/dev/null 2>&1 &

@@ -35,12 +35,12 @@ for r in $(seq "$reps"); do
     for kind in folder s3; do
         if [ $kind = folder ]; then remote=file://$work/folder-$r; else remote=s3://shared/rep$r; fi
         # Inputs first (untimed), then the artifact alone.
-        [ -n "$inputs" ] && "$bin/rmd" --store "$src" -q store push --remote "$remote" $inputs
-        t=$(date +%s%N); "$bin/rmd" --store "$src" -q store push --remote "$remote" "$key"; e=$(date +%s%N)
+        [ -n "$inputs" ] && "$bin/rmd" --store "$src" store push --remote "$remote" $inputs 2>/dev/null
+        t=$(date +%s%N); "$bin/rmd" --store "$src" store push --remote "$remote" "$key" 2>/dev/null; e=$(date +%s%N)
         s=$(secs "$t" "$e"); printf '%-22s %8s %8.1f\n' "push $kind" "$s" "$(python3 -c "print($mb / $s)")"
         b=$work/pull-$kind-$r
-        [ -n "$inputs" ] && "$bin/rmd" --store "$b" -q store pull --remote "$remote" $inputs >/dev/null
-        t=$(date +%s%N); "$bin/rmd" --store "$b" -q store pull --remote "$remote" "$key" >/dev/null; e=$(date +%s%N)
+        [ -n "$inputs" ] && "$bin/rmd" --store "$b" store pull --remote "$remote" $inputs >/dev/null 2>&1
+        t=$(date +%s%N); "$bin/rmd" --store "$b" store pull --remote "$remote" "$key" >/dev/null 2>&1; e=$(date +%s%N)
         s=$(secs "$t" "$e"); printf '%-22s %8s %8.1f\n' "pull $kind" "$s" "$(python3 -c "print($mb / $s)")"
     done
     mkdir -p "$work/folder-$r/cp"
