@@ -26,6 +26,7 @@ pub enum StoreCommand {
     /// Re-hash outputs and check manifests; exits 1 if anything was changed or is missing.
     /// With --remote, downloads the remote's artifacts into a staging directory and checks
     /// them the same way (nothing is installed).
+    #[command(about = "Re-hash outputs and check manifests (of a remote with --remote); exit 1 on problems")]
     Verify {
         /// Only the artifact with this key prefix (default: all).
         key: Option<String>,
@@ -61,11 +62,12 @@ pub enum StoreCommand {
         file: PathBuf,
     },
     /// Name, forget or list remotes (kept in the store's `.remotes.toml`, without credentials).
-    #[command(subcommand)]
+    #[command(subcommand, about = "Name, forget or list remotes (no credentials are kept)")]
     Remote(crate::remote_cmd::RemoteCommand),
     /// Upload artifacts and every input they depend on to a remote: files first, each
     /// manifest last and only if absent, so an interrupted push never leaves an artifact that
     /// looks complete (rerun it to finish), and two people pushing at once are fine.
+    #[command(about = "Upload artifacts and their inputs to a remote (manifest last, only if absent)")]
     Push {
         #[command(flatten)]
         remote: crate::remote_cmd::RemoteArg,
@@ -85,6 +87,7 @@ pub enum StoreCommand {
     /// Download artifacts (and the inputs this store lacks) from a remote; everything is
     /// verified (sizes, blake3, keys re-derived, embedded keys) before anything is installed.
     /// Prints each requested key.
+    #[command(about = "Download artifacts and missing inputs from a remote, verified before install")]
     Pull {
         #[command(flatten)]
         remote: crate::remote_cmd::RemoteArg,

@@ -433,9 +433,9 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
     say(
         v,
         format!(
-            "plan: {} cached, {} from the remote, {to_run} to run, estimated {:.0} min",
+            "plan: {} cached, {}{to_run} to run, estimated {:.0} min",
             plan.len() - to_run - pulled.len(),
-            pulled.len(),
+            if remote.is_some() { format!("{} from the remote, ", pulled.len()) } else { String::new() },
             minutes.ceil()
         ),
     );

@@ -401,7 +401,7 @@ impl Remote {
         progress.finish_and_clear();
         let items: Vec<(String, String)> =
             wanted.iter().map(|(k, (s, _, _))| (s.clone(), k.clone())).collect();
-        let installed = store.install_staged(&staging, &items).map_err(|e| match e {
+        let installed = store.install_staged(&staging, &items, "the pull").map_err(|e| match e {
             InstallError::Refused(reason) => RemoteError::Refused {
                 remote: self.label().to_string(),
                 message: format!("{reason}; nothing was installed"),

@@ -209,7 +209,7 @@ impl Store {
             .collect::<std::result::Result<_, _>>()
             .map_err(bad)?;
         // The same checks as every other way in (verify, inputs present), then inputs first.
-        let installed = self.install_staged(staged, &items).map_err(|e| match e {
+        let installed = self.install_staged(staged, &items, "the bundle").map_err(|e| match e {
             crate::InstallError::Refused(reason) => bad(reason),
             crate::InstallError::Store(e) => e,
         })?;

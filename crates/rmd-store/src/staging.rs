@@ -72,11 +72,13 @@ impl Store {
     /// Verifies every staged artifact in `artifacts` (`(stage, key)`): manifest readable and
     /// hashing to its key, every output with its recorded size and blake3, no unlisted file,
     /// the installed content check; every input staged too or already in this store. Only
-    /// when all pass are they moved into place, each after its inputs.
+    /// when all pass are they moved into place, each after its inputs. `received_in` names
+    /// where they came from in messages ("the bundle", "the pull").
     pub fn install_staged(
         &self,
         staging: &Staging,
         artifacts: &[(String, String)],
+        received_in: &str,
     ) -> std::result::Result<InstallSummary, InstallError> {
         let mut manifests = Vec::new();
         for (stage, key) in artifacts {
@@ -100,7 +102,7 @@ impl Store {
             for (role, input) in &m.inputs {
                 if !staged.contains(input.as_str()) && self.find(None, input).is_err() {
                     return Err(InstallError::Refused(format!(
-                        "artifact {}/{} needs input '{role}' ({}), which is neither among the received artifacts nor in this store",
+                        "artifact {}/{} needs input '{role}' ({}), which is neither in {received_in} nor in this store",
                         m.stage,
                         m.key,
                         &input[..input.len().min(12)]
@@ -180,7 +182,7 @@ mod tests {
         // Without its input, the downstream artifact is refused.
         let st = b.staging().unwrap();
         copy_into(&st, &a, "down", &down_key);
-        let err = b.install_staged(&st, &[("down".into(), down_key.clone())]).unwrap_err();
+        let err = b.install_staged(&st, &[("down".into(), down_key.clone())], "the test").unwrap_err();
         assert!(matches!(&err, super::InstallError::Refused(r) if r.contains("needs input 'x'")), "{err:?}");
         drop(st);
         assert!(b.list().unwrap().is_empty());
@@ -192,7 +194,7 @@ mod tests {
         let f = st.artifact_dir("up", &up_key).join("data.bin");
         std::fs::write(&f, [9u8; 100]).unwrap();
         let both = [("down".to_string(), down_key.clone()), ("up".to_string(), up_key.clone())];
-        let err = b.install_staged(&st, &both).unwrap_err();
+        let err = b.install_staged(&st, &both, "the test").unwrap_err();
         assert!(matches!(&err, super::InstallError::Refused(r) if r.contains("data.bin")), "{err:?}");
         assert!(b.list().unwrap().is_empty());
         let staging_path = st.path().to_path_buf();
@@ -203,7 +205,7 @@ mod tests {
         let st = b.staging().unwrap();
         copy_into(&st, &a, "up", &up_key);
         copy_into(&st, &a, "down", &down_key);
-        let s = b.install_staged(&st, &both).unwrap();
+        let s = b.install_staged(&st, &both, "the test").unwrap();
         assert_eq!(s.installed, vec![format!("up/{up_key}"), format!("down/{down_key}")]);
         assert!(b.verify(None).unwrap().problems.is_empty());
     }
