@@ -181,13 +181,10 @@ pub fn run(cmd: StoreCommand, store_args: &StoreDirArgs) -> anyhow::Result<()> {
                 );
             }
             keys.extend(planned.present);
+            crate::remote_cmd::push(&store, &remote, &keys)?;
+            // The name record last: it never names a dataset the remote does not have yet.
             let r = remote.open(&store, true)?;
             crate::reproduce::push_name_record(&r, &planned.dataset_name, &planned.dataset_key)?;
-            let s = r.push(&store, &keys)?;
-            for n in &s.notes {
-                eprintln!("note: {n}");
-            }
-            eprintln!("{}", s.line("pushed"));
             Ok(())
         }
         StoreCommand::Pull { remote, keys } => crate::remote_cmd::pull(&store, &remote, &keys).map(|_| ()),

@@ -6,15 +6,12 @@
 
 mod common;
 
+use common::reproduce_cmd as reproduce;
 use common::*;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn reproduce(store: &Path, data: &Path, out: &Path, args: &[&str]) -> Command {
-    reproduce_cmd(store, data, out, args)
-}
 
 fn ok(out: &Output) -> String {
     assert!(out.status.success(), "failed ({:?}): {}", out.status.code(), stderr(out));

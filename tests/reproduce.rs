@@ -3,14 +3,11 @@
 
 mod common;
 
+use common::reproduce_cmd as reproduce;
 use common::*;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Instant;
-
-fn reproduce(store: &Path, data: &Path, out: &Path, args: &[&str]) -> Command {
-    reproduce_cmd(store, data, out, args)
-}
 
 fn ok(out: &Output) -> String {
     assert!(out.status.success(), "failed ({:?}): {}", out.status.code(), stderr(out));

@@ -59,8 +59,6 @@ pub struct Outcome {
     pub present: Vec<(String, String)>,
     /// Planned artifacts the store does not have (a dry run's "to run" entries).
     pub missing: usize,
-    /// Stages pulled from the remote.
-    pub pulled: usize,
 }
 
 /// One stage invocation of the plan.
@@ -387,25 +385,22 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
             Some(args) => runner.plan(t.bin(), &args)?,
             None => Planned::AfterInputs,
         };
+        // Computed by someone else: pulled (verified and installed) before anything runs
+        // here; a dry run only marks it.
         if let (Planned::Run(k), Some((remote, store))) = (&planned, &remote)
             && !forced(t)
-            && !opts.dry_run
-            && remote.has(t.stage(), k)?
-        {
-            // Computed by someone else: verified and installed before anything runs here.
-            let s = remote.pull(
-                store,
-                &[(t.stage().to_string(), k.clone())],
-                &crate::remote_cmd::stage_names(store),
-            )?;
-            say(v, format!("  pulled {} {} ({})", t.stage(), &k[..12], s.line("pulled")));
-            pulled.push(t);
-            planned = Planned::Cached(k.clone());
-        } else if let (Planned::Run(k), Some((remote, _))) = (&planned, &remote)
-            && opts.dry_run
             && remote.has(t.stage(), k)?
         {
             pulled.push(t);
+            if !opts.dry_run {
+                let s = remote.pull(
+                    store,
+                    &[(t.stage().to_string(), k.clone())],
+                    &crate::remote_cmd::stage_names(store),
+                )?;
+                say(v, format!("  pulled {} {} ({})", t.stage(), &k[..12], s.line("pulled")));
+                planned = Planned::Cached(k.clone());
+            }
         }
         if let Planned::Cached(k) = &planned {
             keys.found.insert(t, k.clone());
@@ -442,7 +437,6 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
     let mut outcome = Outcome {
         out: opts.out.clone(),
         dataset: (p.dataset.clone(), dataset.clone()),
-        pulled: pulled.len(),
         ..Outcome::default()
     };
     if opts.dry_run {

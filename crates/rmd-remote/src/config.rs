@@ -75,6 +75,16 @@ pub fn is_secret_option(name: &str) -> bool {
     SECRET_OPTIONS.iter().any(|s| n == *s || n.ends_with(&format!("_{s}")))
 }
 
+/// Refuses an entry with an option that would hold a credential (its value is never shown).
+fn refuse_credentials(entry: &RemoteEntry) -> Result<()> {
+    match entry.options.keys().find(|k| is_secret_option(k)) {
+        Some(secret) => Err(RemoteError::config(format!(
+            "option {secret:?} is a credential; credentials are read from the environment (e.g. AWS_SECRET_ACCESS_KEY) and the AWS credentials file, never from the store. Remove it"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// A remote name: 1-40 letters, digits, `-` or `_`, starting with a letter (so it is never
 /// taken for a URL or a path).
 pub fn check_name(name: &str) -> Result<()> {
@@ -108,12 +118,8 @@ impl RemoteConfig {
             .map_err(|e| RemoteError::config(format!("{}: {}", path.display(), e.message())))?;
         for (name, entry) in &config.remotes {
             check_name(name).map_err(|e| RemoteError::config(format!("{}: {e}", path.display())))?;
-            if let Some(secret) = entry.options.keys().find(|k| is_secret_option(k)) {
-                return Err(RemoteError::config(format!(
-                    "{}: remote {name} has option {secret:?}, a credential; credentials are read from the environment (and the AWS credentials file), never from the store. Remove it",
-                    path.display()
-                )));
-            }
+            refuse_credentials(entry)
+                .map_err(|e| RemoteError::config(format!("{}: remote {name}: {e}", path.display())))?;
         }
         Ok(config)
     }
@@ -133,11 +139,7 @@ impl RemoteConfig {
     pub fn add(&mut self, name: &str, entry: RemoteEntry, replace: bool) -> Result<()> {
         check_name(name)?;
         crate::connect::Location::parse(&entry.url)?;
-        if let Some(secret) = entry.options.keys().find(|k| is_secret_option(k)) {
-            return Err(RemoteError::config(format!(
-                "option {secret:?} is a credential; set it in the environment instead (e.g. AWS_SECRET_ACCESS_KEY), never in the store"
-            )));
-        }
+        refuse_credentials(&entry)?;
         if self.remotes.contains_key(name) && !replace {
             return Err(RemoteError::config(format!(
                 "a remote named {name} already exists ({}); remove it first or pass --replace",

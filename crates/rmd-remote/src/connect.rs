@@ -432,12 +432,8 @@ impl Remote {
             },
             e => self.fail(rel, &e),
         })?;
-        let local = |action: &str, e: std::io::Error| {
-            RemoteError::Store(rmd_store::StoreError::Io {
-                action: if action == "creating" { "creating" } else { "writing" },
-                path: dest.to_path_buf(),
-                cause: e,
-            })
+        let local = |action: &'static str, e: std::io::Error| {
+            RemoteError::Store(rmd_store::StoreError::Io { action, path: dest.to_path_buf(), cause: e })
         };
         let mut file = tokio::fs::File::create(dest).await.map_err(|e| local("creating", e))?;
         let mut written = 0u64;
@@ -496,15 +492,15 @@ impl Remote {
             }
             on_bytes(n as u64);
         }
+        // The final part (or the single put) fails as an io::Error wrapping object_store's
+        // own, which is classified like every other request's.
         writer.shutdown().await.map_err(|e| {
-            let text = self.redact(&e.to_string());
-            if is_unreachable(&text) {
-                RemoteError::User {
+            match e.get_ref().and_then(|i| i.downcast_ref::<object_store::Error>()) {
+                Some(inner) => self.fail(rel, inner),
+                None => RemoteError::Failed {
                     remote: self.label.clone(),
-                    message: format!("{rel}: cannot reach the remote ({text})"),
-                }
-            } else {
-                RemoteError::Failed { remote: self.label.clone(), message: format!("{rel}: {text}") }
+                    message: format!("{rel}: {}", self.redact(&e.to_string())),
+                },
             }
         })?;
         Ok(())

@@ -288,30 +288,33 @@ impl Remote {
         Ok(n)
     }
 
-    /// `(stage, key)` of the remote artifact whose key is or starts with `prefix`. A remote
-    /// that can list is searched; a web server is asked for a full key under each of
-    /// `stages`.
+    /// `(stage, key)` of the remote artifact whose key is or starts with `prefix`. A full
+    /// key is first asked for under each of `stages`; otherwise (or for a stage not among
+    /// them) a remote that can list is searched. A web server needs full keys.
     pub fn resolve(&self, prefix: &str, stages: &[String]) -> Result<(String, String)> {
         let p = prefix.to_ascii_lowercase();
         let user = |message: String| RemoteError::User { remote: self.label().to_string(), message };
         if p.is_empty() || !p.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(user(format!("'{prefix}' is not an artifact key or key prefix")));
         }
-        if !self.can_list() {
-            if p.len() != 64 {
-                return Err(user(format!(
-                    "'{prefix}': a web server cannot list what it serves; give the full 64-character key"
-                )));
-            }
+        // A full key (every input a manifest names) is looked for under each stage name: a
+        // few HEAD requests instead of listing the whole remote once per input.
+        if p.len() == 64 {
             for s in stages {
                 if self.has(s, &p)? {
                     return Ok((s.clone(), p));
                 }
             }
+            if !self.can_list() {
+                return Err(user(format!(
+                    "no artifact with key {} (looked under {})",
+                    &p[..12],
+                    stages.join(", ")
+                )));
+            }
+        } else if !self.can_list() {
             return Err(user(format!(
-                "no artifact with key {} (looked under {})",
-                &p[..12],
-                stages.join(", ")
+                "'{prefix}': a web server cannot list what it serves; give the full 64-character key"
             )));
         }
         let mut found = BTreeSet::new();
