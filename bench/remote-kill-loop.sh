@@ -52,8 +52,7 @@ for i in $(seq "$runs"); do
     kill_ms=$(( RANDOM % (limit + 1) ))
     "${cmd[@]}" >/dev/null 2>&1 &
     pid=$!
-    sleep "$(printf '0.%03d' "$kill_ms")"
-    [ "$kill_ms" -ge 1000 ] && sleep $(( kill_ms / 1000 ))
+    sleep "$(printf '%d.%03d' $((kill_ms / 1000)) $((kill_ms % 1000)))"
     kill -9 "$pid" 2>/dev/null && killed=yes || killed="no (had finished)"
     wait "$pid" 2>/dev/null || true
     state=$("$bin/rmd" --store "$a" store status --remote "$remote" 2>/dev/null | tail -1 || true)

@@ -77,6 +77,98 @@ fn web_server(dir: &Path) -> (Server, String) {
     (Server(child), format!("http://127.0.0.1:{port}"))
 }
 
+/// A private certificate authority and a server certificate it signed for 127.0.0.1,
+/// made with the openssl command: returns (CA file, certificate file, key file).
+fn private_ca_certificate(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
+    let (ca, ca_key) = (dir.join("ca.pem"), dir.join("ca.key"));
+    let (cert, key, csr, ext) =
+        (dir.join("cert.pem"), dir.join("key.pem"), dir.join("leaf.csr"), dir.join("ext.cnf"));
+    std::fs::write(
+        &ext,
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let openssl = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("the openssl command runs (it makes the certificates of the https-remote test)");
+        assert!(out.status.success(), "openssl {args:?}: {}", stderr(&out));
+    };
+    let s = |x: &str| std::ffi::OsString::from(x);
+    openssl(&[
+        &s("req"),
+        &s("-x509"),
+        &s("-newkey"),
+        &s("rsa:2048"),
+        &s("-nodes"),
+        &s("-days"),
+        &s("1"),
+        &s("-subj"),
+        &s("/CN=rmdnet test CA"),
+        &s("-keyout"),
+        ca_key.as_os_str(),
+        &s("-out"),
+        ca.as_os_str(),
+    ]);
+    openssl(&[
+        &s("req"),
+        &s("-newkey"),
+        &s("rsa:2048"),
+        &s("-nodes"),
+        &s("-subj"),
+        &s("/CN=127.0.0.1"),
+        &s("-keyout"),
+        key.as_os_str(),
+        &s("-out"),
+        csr.as_os_str(),
+    ]);
+    openssl(&[
+        &s("x509"),
+        &s("-req"),
+        &s("-days"),
+        &s("1"),
+        &s("-in"),
+        csr.as_os_str(),
+        &s("-CA"),
+        ca.as_os_str(),
+        &s("-CAkey"),
+        ca_key.as_os_str(),
+        &s("-CAcreateserial"),
+        &s("-extfile"),
+        ext.as_os_str(),
+        &s("-out"),
+        cert.as_os_str(),
+    ]);
+    (ca, cert, key)
+}
+
+/// A static web server over `dir` speaking https with `cert`/`key` (Python's http.server in
+/// an ssl context).
+fn https_web_server(dir: &Path, cert: &Path, key: &Path) -> (Server, String) {
+    let port = free_port();
+    let script = "import functools, http.server, ssl, sys\n\
+        port, root, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]\n\
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)\n\
+        server = http.server.ThreadingHTTPServer(('127.0.0.1', port), handler)\n\
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+        ctx.load_cert_chain(cert, key)\n\
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)\n\
+        server.serve_forever()\n";
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(port.to_string())
+        .args([dir, cert, key])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 runs (the https web server of the remote test)");
+    wait_for_port(port, &mut child);
+    (Server(child), format!("https://127.0.0.1:{port}"))
+}
+
 /// Every `stage/key` with a manifest in a store (or a folder remote) directory.
 fn published(dir: &Path) -> Vec<String> {
     let mut v = Vec::new();
@@ -158,6 +250,24 @@ fn two_machines_share_a_pipeline_through_a_folder_and_a_web_server() {
     assert!(stderr(&push).contains("read-only"), "{}", stderr(&push));
     let st = ok(&run(&mut store_cmd(&c, &["status", "--remote", &url])));
     assert!(st.contains(&format!("{n} in both, 0 only local, ? (a web server cannot list)")), "{st}");
+
+    // The same over https from a server whose certificate a private authority signed: refused
+    // with a hint until SSL_CERT_FILE names the authority, then everything is pulled.
+    let (ca, cert, key) = private_ca_certificate(&tmp.path().join("tls"));
+    let (_tls_server, https) = https_web_server(&remote_dir, &cert, &key);
+    let e = tmp.path().join("e");
+    let args = ["cifar10-asym", "--profile", "smoke", "--remote", https.as_str()];
+    let refused = run(reproduce(&e, &empty, &tmp.path().join("re"), &args).env_remove("SSL_CERT_FILE"));
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("not trusted") && stderr(&refused).contains("SSL_CERT_FILE"),
+        "{}",
+        stderr(&refused)
+    );
+    let log = ok(&run(reproduce(&e, &empty, &tmp.path().join("re"), &args).env("SSL_CERT_FILE", &ca)));
+    assert!(log.contains("7 from the remote, 0 to run"), "{log}");
+    assert_eq!(published(&e), published(&a));
+    verify_ok(&e);
 
     // A tampered remote object (same size) is refused on pull with the file named, and
     // nothing is installed.

@@ -357,6 +357,10 @@ impl Remote {
                     self.credentials_hint()
                 ))
             }
+            _ if is_untrusted_certificate(&text) => user(format!(
+                "{what}: the remote's TLS certificate is not trusted ({text}); if a private \
+                 certificate authority signed it, point SSL_CERT_FILE at that authority's PEM file"
+            )),
             _ if is_unreachable(&text) => user(format!(
                 "{what}: cannot reach the remote ({text}); check the URL or endpoint and that the service is running"
             )),
@@ -589,6 +593,13 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     text
+}
+
+/// Whether an error chain says the TLS handshake rejected the server's certificate.
+fn is_untrusted_certificate(text: &str) -> bool {
+    ["invalid peer certificate", "UnknownIssuer", "certificate verify failed", "CaUsedAsEndEntity"]
+        .iter()
+        .any(|needle| text.contains(needle))
 }
 
 fn is_unreachable(text: &str) -> bool {
