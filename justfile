@@ -69,6 +69,11 @@ kill-loop runs="20":
 bench-relations *ARGS:
     cargo bench -q -p rmd-nn --bench relations_search -- {{ARGS}}
 
+# Scale: exact vs IVF neighbour graphs on generated embeddings at 100k, 300k, 1M rows (time,
+# recall@10, peak memory); EXACT_SIZES / IVF_SIZES choose the sizes.
+bench-scale *ARGS:
+    bench/scale.sh {{ARGS}}
+
 # Run a pipeline end to end (pipelines/NAME.toml), cached: `just reproduce cifar10-asym`,
 # `just reproduce cifar10-asym --profile smoke`, `just reproduce cifar10n-worse --dry-run`.
 # A GPU build (see RMD_FEATURES) runs the paper profile on the GPU unless told otherwise.

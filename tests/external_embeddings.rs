@@ -91,18 +91,7 @@ fn npy_and_parquet_embeddings_make_the_same_teacher_and_rgrl_trains_on_it() {
         "--seed",
         "1",
     ])));
-    let mut d = bin("rmd-distill");
-    d.args([
-        "--store",
-        store.to_str().unwrap(),
-        "--noise",
-        &noise,
-        "--relations",
-        &key,
-        "--profile",
-        "smoke",
-    ]);
-    ok_key(&run(&mut d));
+    ok_key(&distill_smoke(&store, &noise, &key));
 }
 
 #[test]

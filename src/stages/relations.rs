@@ -12,6 +12,7 @@ use rmd_data::dataset::{DATASET_STAGE, Dataset};
 use rmd_data::noise::{NOISE_STAGE, NoiseLabels};
 use rmd_nn::knn::knn_accuracy;
 use rmd_nn::pretrain::load_encoder;
+use rmd_nn::relations::ivf::{IvfParams, Recall, ivf_top_k, sampled_recall};
 use rmd_nn::relations::{
     RelationGraph, TopK, centre, disagreement_scores, exact_top_k, external, io, label_agreement, roc_auc,
     synthetic,
@@ -49,13 +50,25 @@ struct RelationParams {
     /// Present only for embeddings given from outside ([`external`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     external: Option<external::ExternalSource>,
+    /// Present only for an approximate graph ([`ivf`]); exact search otherwise (so keys of
+    /// exact graphs are unchanged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ivf: Option<IvfParams>,
 }
 
 impl RelationParams {
     /// An RM teacher's parameters with `k` neighbours and the kNN diagnostic's settings
     /// (k 200, temperature 0.1), uncentred.
     fn new(k: usize) -> Self {
-        RelationParams { k, knn_k: 200, knn_temperature: 0.1, synthetic: None, centre: false, external: None }
+        RelationParams {
+            k,
+            knn_k: 200,
+            knn_temperature: 0.1,
+            synthetic: None,
+            centre: false,
+            external: None,
+            ivf: None,
+        }
     }
 }
 
@@ -74,6 +87,61 @@ pub struct RelationsRequest {
     pub verbose: bool,
     /// Centre the RM embeddings (subtract the training mean) before normalising.
     pub centre: bool,
+    /// How the neighbours are found.
+    pub search: GraphSearch,
+}
+
+/// How a relations stage finds each sample's neighbours.
+#[derive(Debug, Clone)]
+pub enum GraphSearch {
+    /// Exact search (the default and the reference).
+    Exact,
+    /// The approximate IVF graph, its recall measured against exact search.
+    Ivf {
+        /// Index parameters; `None` fields take [`IvfParams::for_rows`]'s defaults.
+        lists: Option<usize>,
+        /// Cells probed per row (default 32).
+        probes: Option<usize>,
+        /// k-means iterations.
+        iterations: usize,
+        /// Seed of the k-means sample and initial centroids.
+        seed: u64,
+        /// Rows of the seeded recall check.
+        recall_rows: usize,
+        /// Refuse (exit 2, nothing stored) a graph whose measured recall@K is below this.
+        min_recall: Option<f64>,
+    },
+}
+
+impl GraphSearch {
+    /// The index parameters for `n` rows (`None` for exact search), checked.
+    fn ivf_params(&self, n: usize) -> Result<Option<IvfParams>> {
+        let GraphSearch::Ivf { lists, probes, iterations, seed, .. } = self else { return Ok(None) };
+        let d = IvfParams::for_rows(n, *seed);
+        let lists = lists.unwrap_or(d.lists);
+        let p = IvfParams {
+            lists,
+            probes: probes.unwrap_or(d.probes.min(lists)),
+            iterations: *iterations,
+            seed: *seed,
+        };
+        p.validate(n).map_err(NnError::Invalid)?;
+        Ok(Some(p))
+    }
+
+    /// Checks a graph's measured recall against `--min-recall` (exact graphs always pass).
+    pub fn check_recall(&self, artifact: &Artifact) -> Result<()> {
+        let GraphSearch::Ivf { min_recall: Some(min), .. } = self else { return Ok(()) };
+        let got = artifact.manifest.metrics["recall"]["recall_at_k"].as_f64().unwrap_or(f64::NAN);
+        if got.is_nan() || got < *min {
+            return Err(NnError::Invalid(format!(
+                "relations {}: measured recall@K {got:.4} is below --min-recall {min}; raise --ivf-probes (or lower --ivf-lists)",
+                &artifact.key()[..12]
+            ))
+            .into());
+        }
+        Ok(())
+    }
 }
 
 /// Runs (or finds cached) the relations stage for an RM artifact.
@@ -98,7 +166,8 @@ pub fn run_relations(
     let ds = Dataset::open(&dataset)?;
     let n = ds.info.n_train;
     check_k(req.k, n)?;
-    let params = RelationParams { centre: req.centre, ..RelationParams::new(req.k) };
+    let params =
+        RelationParams { centre: req.centre, ivf: req.search.ivf_params(n)?, ..RelationParams::new(req.k) };
     let spec = ArtifactSpec::new(RELATIONS_STAGE, RELATIONS_SCHEMA_VERSION, &params)
         .with_input("encoder", encoder_artifact.key())
         .with_input("dataset", &ds.key);
@@ -126,7 +195,7 @@ pub fn run_relations(
     }
     let embed_secs = started.elapsed().as_secs_f64();
 
-    let searched = search_and_diagnose(&train_emb, &test_emb, dim, &ds, &params, req, compute);
+    let searched = search_and_diagnose(&train_emb, &test_emb, dim, &ds, &params, req, compute)?;
     let mut meta = BTreeMap::new();
     meta.insert("rmdnet.encoder_key".to_string(), encoder_artifact.key().to_string());
     let extra = serde_json::json!({
@@ -134,6 +203,7 @@ pub fn run_relations(
         "search_seconds": searched.seconds,
         "diagnostics_note": "label agreement and kNN accuracy use the clean labels: diagnostics only",
     });
+    let extra = searched.with_recall(extra);
     let outputs = searched.outputs(&train_emb, dim);
     let artifact = commit_relations(pending, &ds, outputs, meta, extra, compute, code)?;
     Ok((artifact, false))
@@ -166,9 +236,19 @@ struct Searched {
     knn_acc: f64,
     agreement: f64,
     seconds: f64,
+    /// Measured recall of an approximate graph.
+    recall: Option<Recall>,
 }
 
 impl Searched {
+    /// `extra` with the measured recall of an approximate graph added.
+    fn with_recall(&self, mut extra: serde_json::Value) -> serde_json::Value {
+        if let (Some(r), Some(m)) = (&self.recall, extra.as_object_mut()) {
+            m.insert("recall".to_string(), serde_json::json!(r));
+        }
+        extra
+    }
+
     fn outputs<'a>(&'a self, embeddings: &'a [f32], dim: usize) -> RelationOutputs<'a> {
         RelationOutputs { embeddings, dim, top: &self.top, agreement: self.agreement, knn_acc: self.knn_acc }
     }
@@ -184,13 +264,37 @@ fn search_and_diagnose(
     params: &RelationParams,
     req: &RelationsRequest,
     compute: &ComputeDevice,
-) -> Searched {
+) -> Result<Searched> {
     let device = &compute.device;
     let n = ds.info.n_train;
     let started = std::time::Instant::now();
-    let bar = rmd_data::progress::count_bar(n as u64, req.progress, &format!("exact top-{} search", req.k));
-    let top = exact_top_k(train, n, dim, req.k, req.block, device, |done| bar.set_position(done as u64));
-    bar.finish_and_clear();
+    let (top, recall) = match (&params.ivf, &req.search) {
+        (Some(ivf), GraphSearch::Ivf { recall_rows, .. }) => {
+            let what = format!("IVF top-{} search ({} cells, {} probed)", req.k, ivf.lists, ivf.probes);
+            let bar = rmd_data::progress::count_bar(n as u64, req.progress, &what);
+            let top = ivf_top_k(train, n, dim, req.k, ivf, device, |done| bar.set_position(done as u64));
+            bar.finish_and_clear();
+            let recall = sampled_recall(train, n, dim, &top, *recall_rows, ivf.seed);
+            if let GraphSearch::Ivf { min_recall: Some(min), .. } = req.search
+                && recall.recall_at_k < min
+            {
+                return Err(NnError::Invalid(format!(
+                    "the IVF graph's recall@{} is {:.4} on {} sampled rows, below --min-recall {min}; nothing was stored. Raise --ivf-probes (now {}) or lower --ivf-lists (now {})",
+                    req.k, recall.recall_at_k, recall.rows, ivf.probes, ivf.lists
+                ))
+                .into());
+            }
+            (top, Some(recall))
+        }
+        _ => {
+            let bar =
+                rmd_data::progress::count_bar(n as u64, req.progress, &format!("exact top-{} search", req.k));
+            let top =
+                exact_top_k(train, n, dim, req.k, req.block, device, |done| bar.set_position(done as u64));
+            bar.finish_and_clear();
+            (top, None)
+        }
+    };
     let seconds = started.elapsed().as_secs_f64();
     let knn_acc = if test.is_empty() {
         f64::NAN
@@ -208,7 +312,7 @@ fn search_and_diagnose(
         )
     };
     let agreement = label_agreement(&top.dst, req.k, ds.train.labels());
-    Searched { top, knn_acc, agreement, seconds }
+    Ok(Searched { top, knn_acc, agreement, seconds, recall })
 }
 
 /// What a relations artifact holds, however its embeddings were made.
@@ -359,8 +463,12 @@ pub fn run_external_relations(
     }
     check_k(req.k, n)?;
     let source = emb.source();
-    let params =
-        RelationParams { centre: req.centre, external: Some(source.clone()), ..RelationParams::new(req.k) };
+    let params = RelationParams {
+        centre: req.centre,
+        external: Some(source.clone()),
+        ivf: req.search.ivf_params(n)?,
+        ..RelationParams::new(req.k)
+    };
     let spec =
         ArtifactSpec::new(RELATIONS_STAGE, RELATIONS_SCHEMA_VERSION, &params).with_input("dataset", &ds.key);
     let pending = match store.begin(&spec, BeginOptions { force: req.force, resume: false })? {
@@ -376,7 +484,7 @@ pub fn run_external_relations(
         centre::normalise_rows(&mut train_emb, dim);
         centre::normalise_rows(&mut test_emb, dim);
     }
-    let searched = search_and_diagnose(&train_emb, &test_emb, dim, &ds, &params, req, compute);
+    let searched = search_and_diagnose(&train_emb, &test_emb, dim, &ds, &params, req, compute)?;
     let mut meta = BTreeMap::new();
     meta.insert("rmdnet.external_embeddings_blake3".to_string(), source.values_blake3.clone());
     let extra = serde_json::json!({
@@ -384,6 +492,7 @@ pub fn run_external_relations(
         "teacher": "external embeddings",
         "diagnostics_note": "label agreement and kNN accuracy use the clean labels: diagnostics only; kNN accuracy is null when the file has no test rows",
     });
+    let extra = searched.with_recall(extra);
     let outputs = searched.outputs(&train_emb, dim);
     let artifact = commit_relations(pending, &ds, outputs, meta, extra, compute, code)?;
     Ok((artifact, false))

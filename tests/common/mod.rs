@@ -198,6 +198,16 @@ pub fn noise(store: &Path, data: &Path, args: &[&str]) -> Output {
         .args(args))
 }
 
+/// `rmd-distill` with the smoke profile: RGRL (the default loss) on `noise` with `relations`.
+pub fn distill_smoke(store: &Path, noise: &str, relations: &str) -> Output {
+    run(bin("rmd-distill").args(["--store", store.to_str().unwrap(), "--noise", noise]).args([
+        "--relations",
+        relations,
+        "--profile",
+        "smoke",
+    ]))
+}
+
 /// Asserts an input error (exit 2, no panic) whose message holds every `expect`; returns it.
 pub fn code2(out: &Output, expect: &[&str]) -> String {
     let err = stderr(out);

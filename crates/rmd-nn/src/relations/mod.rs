@@ -1,6 +1,6 @@
 //! Relation graphs: embed every training image with a frozen RM encoder
 //! ([`embed_training_images`]), find each sample's exact top-K neighbours by cosine
-//! similarity ([`exact_top_k`]), and read and write `embeddings.parquet` and
+//! similarity ([`exact_top_k`]) or approximately for large N ([`ivf`]), and read and write `embeddings.parquet` and
 //! `graph.parquet` ([`io`]); teachers from outside ([`external`]) or synthetic ones of a
 //! chosen purity ([`synthetic`]), and the clean-label diagnostics ([`label_agreement`],
 //! [`roc_auc`]). The relations stage (`rmdnet::stages::relations`) stores them.
@@ -9,6 +9,7 @@ pub mod centre;
 mod diagnostics;
 pub mod external;
 pub mod io;
+pub mod ivf;
 mod search;
 pub mod synthetic;
 

@@ -138,7 +138,7 @@ fn fused_top_k(
 /// Scores of query `q` against bank columns `c0..c0 + out.len()` (`c0` on a panel
 /// boundary), one panel at a time: with AVX when the CPU has it (chosen at run time, so
 /// the default build runs everywhere), the same sums in the same order either way.
-fn tile_scores(q: &[f32], bank: &[f32], c0: usize, out: &mut [f32]) {
+pub(super) fn tile_scores(q: &[f32], bank: &[f32], c0: usize, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx") {
         // SAFETY: the CPU supports AVX (checked just above).
@@ -159,11 +159,11 @@ fn tile_scores_portable(q: &[f32], bank: &[f32], c0: usize, out: &mut [f32]) {
 }
 
 /// Columns per panel of the bank: eight lanes of eight columns fit the registers.
-const COLUMNS: usize = 8;
+pub(super) const COLUMNS: usize = 8;
 
 /// The bank in panels of [`COLUMNS`] columns: panel `p` holds, for each dimension `t`, the
 /// values of columns `p * COLUMNS ..` (zero past the last column), contiguously.
-fn panels(emb: &[f32], n: usize, d: usize) -> Vec<f32> {
+pub(super) fn panels(emb: &[f32], n: usize, d: usize) -> Vec<f32> {
     let n_panels = n.div_ceil(COLUMNS);
     let mut out = vec![0f32; n_panels * d * COLUMNS];
     for (j, row) in emb.chunks_exact(d).enumerate() {
