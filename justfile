@@ -74,6 +74,12 @@ bench-relations *ARGS:
 bench-scale *ARGS:
     bench/scale.sh {{ARGS}}
 
+# Scale: import 200,000 generated 32x32 images from an image list and train one cpu-full
+# epoch over them, with wall time and peak memory (needs numpy and Pillow).
+bench-scale-images n="200000":
+    cargo build --release --quiet --bins
+    bench/scale-images.sh {{n}}
+
 # Run a pipeline end to end (pipelines/NAME.toml), cached: `just reproduce cifar10-asym`,
 # `just reproduce cifar10-asym --profile smoke`, `just reproduce cifar10n-worse --dry-run`.
 # A GPU build (see RMD_FEATURES) runs the paper profile on the GPU unless told otherwise.

@@ -72,14 +72,11 @@ struct DatasetParams<'a> {
 
 /// Hashes a raw dataset's description, images and labels.
 pub fn content_hash(raw: &RawDataset) -> String {
-    let header = serde_json::json!({
-        "name": raw.name, "classes": raw.classes, "coarse_classes": raw.coarse_classes,
-        "shape": raw.shape, "n_train": raw.train.len(), "n_test": raw.test.len(),
-    });
+    let header = header_of(raw, raw.train.len(), raw.test.len());
     fn part(s: &RawSplit) -> SplitParts<'_> {
-        (s.images.as_slice(), s.labels.as_slice(), s.coarse_labels.as_deref())
+        (Images::Bytes(&s.images), s.labels.as_slice(), s.coarse_labels.as_deref())
     }
-    hash_content(&header, [part(&raw.train), part(&raw.test)])
+    hash_content(&header, [part(&raw.train), part(&raw.test)]).expect("in-memory images hash")
 }
 
 /// Recomputes the content hash of an opened dataset artifact from its files (what
@@ -91,19 +88,36 @@ pub fn stored_content_hash(ds: &Dataset) -> String {
         "shape": [i.channels, i.height, i.width], "n_train": i.n_train, "n_test": i.n_test,
     });
     fn part(s: &Split) -> SplitParts<'_> {
-        (s.all_images(), s.labels(), s.coarse_labels())
+        (Images::Bytes(s.all_images()), s.labels(), s.coarse_labels())
     }
-    hash_content(&header, [part(&ds.train), part(&ds.test)])
+    hash_content(&header, [part(&ds.train), part(&ds.test)]).expect("mapped images hash")
+}
+
+/// The description part of the content hash.
+fn header_of(raw: &RawDataset, n_train: usize, n_test: usize) -> serde_json::Value {
+    serde_json::json!({
+        "name": raw.name, "classes": raw.classes, "coarse_classes": raw.coarse_classes,
+        "shape": raw.shape, "n_train": n_train, "n_test": n_test,
+    })
 }
 
 /// One split as hashed: images, labels and coarse labels.
-type SplitParts<'a> = (&'a [u8], &'a [u16], Option<&'a [u16]>);
+type SplitParts<'a> = (Images<'a>, &'a [u16], Option<&'a [u16]>);
 
-fn hash_content(header: &serde_json::Value, splits: [SplitParts; 2]) -> String {
+fn hash_content(header: &serde_json::Value, splits: [SplitParts; 2]) -> Result<String> {
     let mut h = blake3::Hasher::new();
     h.update(rmd_store::canonical_json(header).as_bytes());
     for (images, labels, coarse) in splits {
-        h.update(images);
+        match images {
+            Images::Bytes(b) => {
+                h.update(b);
+            }
+            // Read through a small buffer: the file's pages are never mapped into this process.
+            Images::File(path) => {
+                let file = std::fs::File::open(path).ctx("opening", path)?;
+                h.update_reader(file).ctx("reading", path)?;
+            }
+        }
         for l in labels {
             h.update(&l.to_le_bytes());
         }
@@ -111,16 +125,21 @@ fn hash_content(header: &serde_json::Value, splits: [SplitParts; 2]) -> String {
             h.update(&l.to_le_bytes());
         }
     }
-    h.finalize().to_hex().to_string()
+    Ok(h.finalize().to_hex().to_string())
 }
 
-fn check_raw(raw: &RawDataset) -> Result<()> {
+fn check_names(raw: &RawDataset) -> Result<()> {
     crate::raw::check_class_names(&raw.classes)
         .map_err(|e| DataError::invalid(format!("{}: {e}", raw.name)))?;
     if let Some(coarse) = &raw.coarse_classes {
         crate::raw::check_class_names(coarse)
             .map_err(|e| DataError::invalid(format!("{} (coarse classes): {e}", raw.name)))?;
     }
+    Ok(())
+}
+
+fn check_raw(raw: &RawDataset) -> Result<()> {
+    check_names(raw)?;
     for (name, s) in [("train", &raw.train), ("test", &raw.test)] {
         if s.is_empty() {
             return Err(DataError::invalid(format!("{}: the {name} split is empty", raw.name)));
@@ -142,6 +161,88 @@ fn check_raw(raw: &RawDataset) -> Result<()> {
 pub fn import_raw(store: &Store, raw: &RawDataset, code: &CodeIdentity, source: &str) -> Result<Artifact> {
     check_raw(raw)?;
     let content = content_hash(raw);
+    let splits = [("train", &raw.train), ("test", &raw.test)].map(|(name, s)| SplitOut {
+        name,
+        images: Images::Bytes(&s.images),
+        labels: &s.labels,
+        coarse: s.coarse_labels.as_deref(),
+    });
+    commit_dataset(store, raw, content, splits, code, source)
+}
+
+/// A dataset whose images were streamed to files (in N×C×H×W order) rather than held in
+/// memory: [`import_streamed`] hashes the files (read through a small buffer) and moves
+/// them into the artifact. `description` holds the name, classes and shape (its splits are empty).
+pub struct StreamedDataset {
+    /// Name, classes, coarse classes and shape; its splits are not read.
+    pub description: RawDataset,
+    /// Labels of the training and test images.
+    pub labels: [Vec<u16>; 2],
+    /// Files holding the training and test images; moved into the artifact (same file
+    /// system as the store).
+    pub image_files: [PathBuf; 2],
+}
+
+/// Imports a dataset whose images are in files (a cache hit when the same content is there):
+/// the same artifact, key and bytes as [`import_raw`] of the same images in memory.
+pub fn import_streamed(
+    store: &Store,
+    d: StreamedDataset,
+    code: &CodeIdentity,
+    source: &str,
+) -> Result<Artifact> {
+    let raw = &d.description;
+    let bytes = raw.image_bytes();
+    for ((name, path), labels) in ["train", "test"].iter().zip(&d.image_files).zip(&d.labels) {
+        let len = std::fs::metadata(path).ctx("reading", path)?.len() as usize;
+        if labels.is_empty() || len != labels.len() * bytes {
+            return Err(DataError::invalid(format!(
+                "{}: {name} split has {len} image bytes for {} labels of {bytes} bytes each",
+                raw.name,
+                labels.len()
+            )));
+        }
+    }
+    check_names(raw)?;
+    let header = header_of(raw, d.labels[0].len(), d.labels[1].len());
+    let [train_file, test_file] = &d.image_files;
+    let content = hash_content(
+        &header,
+        [(Images::File(train_file), &d.labels[0], None), (Images::File(test_file), &d.labels[1], None)],
+    )?;
+    let splits = [
+        SplitOut { name: "train", images: Images::File(train_file), labels: &d.labels[0], coarse: None },
+        SplitOut { name: "test", images: Images::File(test_file), labels: &d.labels[1], coarse: None },
+    ];
+    commit_dataset(store, raw, content, splits, code, source)
+}
+
+/// Where a split's image bytes are.
+enum Images<'a> {
+    /// In memory.
+    Bytes(&'a [u8]),
+    /// In a file, moved into the artifact.
+    File(&'a Path),
+}
+
+/// One split as written into a dataset artifact.
+struct SplitOut<'a> {
+    name: &'static str,
+    images: Images<'a>,
+    labels: &'a [u16],
+    coarse: Option<&'a [u16]>,
+}
+
+/// Begins the dataset artifact of `content` (returning it when cached), writes its files
+/// and commits it. `raw` gives the name, classes and shape.
+fn commit_dataset(
+    store: &Store,
+    raw: &RawDataset,
+    content: String,
+    splits: [SplitOut; 2],
+    code: &CodeIdentity,
+    source: &str,
+) -> Result<Artifact> {
     let spec = ArtifactSpec::new(
         DATASET_STAGE,
         DATASET_SCHEMA_VERSION,
@@ -158,17 +259,20 @@ pub fn import_raw(store: &Store, raw: &RawDataset, code: &CodeIdentity, source: 
         channels: raw.shape[0],
         height: raw.shape[1],
         width: raw.shape[2],
-        n_train: raw.train.len(),
-        n_test: raw.test.len(),
+        n_train: splits[0].labels.len(),
+        n_test: splits[1].labels.len(),
         content_blake3: content,
     };
     let json = serde_json::to_string_pretty(&info).expect("info serialises");
     let p = pending.path("dataset.json");
     std::fs::write(&p, json).ctx("writing", &p)?;
-    for (split_name, split) in [("train", &raw.train), ("test", &raw.test)] {
-        let p = pending.path(&format!("{split_name}_images.u8"));
-        std::fs::write(&p, &split.images).ctx("writing", &p)?;
-        write_labels(&pending.path(&format!("{split_name}_labels.parquet")), split, &info, pending.key())?;
+    for split in &splits {
+        let p = pending.path(&format!("{}_images.u8", split.name));
+        match split.images {
+            Images::Bytes(b) => std::fs::write(&p, b).ctx("writing", &p)?,
+            Images::File(f) => std::fs::rename(f, &p).ctx("moving into the artifact", f)?,
+        }
+        write_labels(&pending.path(&format!("{}_labels.parquet", split.name)), split, &info, pending.key())?;
     }
     let metrics = serde_json::json!({
         "name": info.name, "n_train": info.n_train, "n_test": info.n_test,
@@ -183,14 +287,14 @@ pub fn import_raw(store: &Store, raw: &RawDataset, code: &CodeIdentity, source: 
     })?)
 }
 
-fn write_labels(path: &Path, split: &RawSplit, info: &DatasetInfo, key: &str) -> Result<()> {
-    let n = split.len() as u32;
+fn write_labels(path: &Path, split: &SplitOut, info: &DatasetInfo, key: &str) -> Result<()> {
+    let n = split.labels.len() as u32;
     let mut cols: Vec<(&str, ArrayRef)> = vec![
         ("index", Arc::new(UInt32Array::from_iter_values(0..n))),
-        ("label", Arc::new(UInt16Array::from(split.labels.clone()))),
+        ("label", Arc::new(UInt16Array::from(split.labels.to_vec()))),
     ];
-    if let Some(c) = &split.coarse_labels {
-        cols.push(("coarse_label", Arc::new(UInt16Array::from(c.clone()))));
+    if let Some(c) = split.coarse {
+        cols.push(("coarse_label", Arc::new(UInt16Array::from(c.to_vec()))));
     }
     let batch = RecordBatch::try_from_iter(cols)
         .map_err(|e| DataError::Parquet { path: path.into(), reason: e.to_string() })?;

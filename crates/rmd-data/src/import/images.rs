@@ -459,19 +459,75 @@ fn to_chw(img: &DynamicImage, channels: usize) -> Vec<u8> {
     out
 }
 
-fn is_grey(img: &DynamicImage) -> bool {
-    matches!(
-        img,
-        DynamicImage::ImageLuma8(_)
-            | DynamicImage::ImageLumaA8(_)
-            | DynamicImage::ImageLuma16(_)
-            | DynamicImage::ImageLumaA16(_)
-    )
+/// Decodes every image of a scan into a dataset in memory. All problems are reported at
+/// once, each with its file. ([`import_images`] streams them into the store instead.)
+pub fn load_images(scan: &Scan, opts: &ImageImportOptions) -> Result<RawDataset> {
+    let mut train = RawSplit::default();
+    let mut test = RawSplit::default();
+    let decoded = decode_into(scan, opts, |split, chw| {
+        let s = if split == SplitName::Train { &mut train } else { &mut test };
+        s.images.extend_from_slice(chw);
+        Ok(())
+    })?;
+    let [train_labels, test_labels] = decoded.labels;
+    train.labels = train_labels;
+    test.labels = test_labels;
+    Ok(RawDataset { train, test, ..decoded.description })
 }
 
-/// Decodes every image of a scan into a dataset. All problems are reported at once, each
-/// with its file.
-pub fn load_images(scan: &Scan, opts: &ImageImportOptions) -> Result<RawDataset> {
+/// Decodes every image of a scan straight into the files of a dataset artifact, a chunk of
+/// images at a time, so memory stays bounded whatever the number of images (the decoded
+/// images are never all in memory). The same artifact as [`load_images`] then
+/// [`crate::dataset::import_raw`]; nothing is stored when any image has a problem.
+pub fn import_images(
+    store: &rmd_store::Store,
+    scan: &Scan,
+    opts: &ImageImportOptions,
+    code: &rmd_store::CodeIdentity,
+    source: &str,
+) -> Result<rmd_store::Artifact> {
+    use std::io::Write;
+    let staging = store.staging()?;
+    let files = ["train", "test"].map(|s| staging.path().join(format!("{s}_images.u8")));
+    let mut writers = Vec::new();
+    for f in &files {
+        writers.push(std::io::BufWriter::new(std::fs::File::create(f).ctx("creating", f)?));
+    }
+    let decoded = decode_into(scan, opts, |split, chw| {
+        let i = usize::from(split == SplitName::Test);
+        writers[i].write_all(chw).ctx("writing", &files[i])
+    })?;
+    for (w, f) in writers.into_iter().zip(&files) {
+        w.into_inner().map_err(|e| e.into_error()).ctx("writing", f)?;
+    }
+    let streamed = crate::dataset::StreamedDataset {
+        description: decoded.description,
+        labels: decoded.labels,
+        image_files: files,
+    };
+    crate::dataset::import_streamed(store, streamed, code, source)
+}
+
+/// What [`decode_into`] found besides the image bytes.
+struct Decoded {
+    /// Name, classes and shape (empty splits).
+    description: RawDataset,
+    /// Training and test labels, in the order the images were written.
+    labels: [Vec<u16>; 2],
+}
+
+/// Images decoded per unit of parallel work: bounds the decoded images held at once.
+const DECODE_CHUNK: usize = 2048;
+
+/// Reads every image's header (size, colour type), chooses the dataset's size and channels,
+/// then decodes the images a chunk at a time in dataset order (training split first),
+/// passing each one's channel-major bytes to `write`. Every problem (unreadable, corrupt,
+/// wrong size) is collected and reported together; after the first, nothing more is written.
+fn decode_into(
+    scan: &Scan,
+    opts: &ImageImportOptions,
+    mut write: impl FnMut(SplitName, &[u8]) -> Result<()>,
+) -> Result<Decoded> {
     if let Some(c) = opts.channels
         && c != 1
         && c != 3
@@ -485,32 +541,21 @@ pub fn load_images(scan: &Scan, opts: &ImageImportOptions) -> Result<RawDataset>
     if classes.len() > u16::MAX as usize {
         return Err(DataError::invalid(format!("{} classes: at most {}", classes.len(), u16::MAX)));
     }
-    let bar = crate::progress::count_bar(entries.len() as u64, opts.progress, "decoding images");
-    let decoded: Vec<std::result::Result<DynamicImage, String>> = entries
+    let bar = crate::progress::count_bar(entries.len() as u64, opts.progress, "reading image headers");
+    let headers: Vec<std::result::Result<Header, String>> = entries
         .par_iter()
         .map(|(_, e)| {
-            let r = decode(&e.path).map(|img| match opts.size {
-                Some(size) => fit_to(img, size, opts.fit),
-                None => img,
-            });
+            let r = probe(&e.path);
             bar.inc(1);
             r
         })
         .collect();
     bar.finish_and_clear();
-    let mut problems: Vec<String> = entries
-        .iter()
-        .zip(&decoded)
-        .filter_map(|((_, e), r)| {
-            r.as_ref().err().map(|why| format!("{}: cannot decode: {why}", e.path.display()))
-        })
-        .collect();
-    let ok: Vec<(&ImageEntry, &DynamicImage)> =
-        entries.iter().zip(&decoded).filter_map(|((_, e), r)| r.as_ref().ok().map(|i| (e, i))).collect();
+    let mut problems: Vec<String> = Vec::new();
     // Without a target size, every image must have the most common size.
     let mut sizes: BTreeMap<(u32, u32), usize> = BTreeMap::new();
-    for (_, img) in &ok {
-        *sizes.entry(img.dimensions()).or_default() += 1;
+    for header in headers.iter().flatten() {
+        *sizes.entry(header.dims).or_default() += 1;
     }
     let (w, h) = match opts.size {
         Some(s) => s,
@@ -518,17 +563,45 @@ pub fn load_images(scan: &Scan, opts: &ImageImportOptions) -> Result<RawDataset>
             sizes.iter().max_by_key(|(s, n)| (**n, std::cmp::Reverse(**s))).map(|(s, _)| *s).unwrap_or((0, 0))
         }
     };
-    if opts.size.is_none() && sizes.len() > 1 {
-        for (e, img) in &ok {
-            let (iw, ih) = img.dimensions();
-            if (iw, ih) != (w, h) {
-                problems.push(format!(
-                    "{}: {iw}x{ih} pixels, but most images are {w}x{h}; give --size WxH (and --fit crop|stretch) to bring every image to one size",
-                    e.path.display()
-                ));
+    let channels = opts.channels.unwrap_or(if headers.iter().flatten().all(|h| h.grey) { 1 } else { 3 });
+    let bar = crate::progress::count_bar(entries.len() as u64, opts.progress, "decoding images");
+    let mut labels = [Vec::new(), Vec::new()];
+    for chunk in entries.chunks(DECODE_CHUNK) {
+        let decoded: Vec<std::result::Result<Vec<u8>, String>> = chunk
+            .par_iter()
+            .map(|(_, e)| {
+                let r = decode(&e.path).and_then(|img| {
+                    let img = match opts.size {
+                        Some(size) => fit_to(img, size, opts.fit),
+                        None => img,
+                    };
+                    let (iw, ih) = img.dimensions();
+                    if (iw, ih) != (w, h) {
+                        return Err(format!(
+                            "{iw}x{ih} pixels, but most images are {w}x{h}; give --size WxH (and --fit crop|stretch) to bring every image to one size"
+                        ));
+                    }
+                    Ok(to_chw(&img, channels))
+                });
+                bar.inc(1);
+                r
+            })
+            .collect();
+        for ((split, e), r) in chunk.iter().zip(decoded) {
+            match r {
+                Err(why) if why.contains("most images are") => {
+                    problems.push(format!("{}: {why}", e.path.display()))
+                }
+                Err(why) => problems.push(format!("{}: cannot decode: {why}", e.path.display())),
+                Ok(chw) if problems.is_empty() => {
+                    write(*split, &chw)?;
+                    labels[usize::from(*split == SplitName::Test)].push(class_index[e.class.as_str()]);
+                }
+                Ok(_) => {}
             }
         }
     }
+    bar.finish_and_clear();
     if !problems.is_empty() {
         let n = problems.len();
         return Err(DataError::bad(
@@ -540,27 +613,42 @@ pub fn load_images(scan: &Scan, opts: &ImageImportOptions) -> Result<RawDataset>
             ),
         ));
     }
-    let channels = opts.channels.unwrap_or(if ok.iter().all(|(_, i)| is_grey(i)) { 1 } else { 3 });
-    let mut train = RawSplit::default();
-    let mut test = RawSplit::default();
-    for ((split, e), img) in entries.iter().zip(&decoded) {
-        let s = if *split == SplitName::Train { &mut train } else { &mut test };
-        s.images.extend(to_chw(img.as_ref().expect("no problems left"), channels));
-        s.labels.push(class_index[e.class.as_str()]);
-    }
-    for (what, s) in [("train", &train), ("test", &test)] {
-        if s.is_empty() {
+    for (what, l) in [("train", &labels[0]), ("test", &labels[1])] {
+        if l.is_empty() {
             return Err(DataError::bad(&scan.source, format!("the {what} split has no image")));
         }
     }
-    Ok(RawDataset {
+    let description = RawDataset {
         name: opts.name.clone(),
         classes,
         coarse_classes: None,
         shape: [channels, h as usize, w as usize],
-        train,
-        test,
-    })
+        train: RawSplit::default(),
+        test: RawSplit::default(),
+    };
+    Ok(Decoded { description, labels })
+}
+
+/// What an image's header says.
+struct Header {
+    /// Width and height.
+    dims: (u32, u32),
+    /// Grey (one channel, with or without alpha).
+    grey: bool,
+}
+
+/// An image's size and whether it is grey, from its header alone.
+fn probe(path: &Path) -> std::result::Result<Header, String> {
+    use image::{ColorType, ImageDecoder};
+    let decoder = image::ImageReader::open(path)
+        .map_err(|e| e.to_string())?
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?
+        .into_decoder()
+        .map_err(|e| e.to_string().trim().to_string())?;
+    let grey =
+        matches!(decoder.color_type(), ColorType::L8 | ColorType::La8 | ColorType::L16 | ColorType::La16);
+    Ok(Header { dims: decoder.dimensions(), grey })
 }
 
 /// Parses `--size`: `N` (N×N) or `WxH`.
@@ -634,6 +722,51 @@ mod tests {
         // The same seed gives the same split; the draw depends on it.
         let again = load_images(&scan, &ImageImportOptions { test_fraction: Some(0.4), ..opts() }).unwrap();
         assert_eq!(again, raw);
+    }
+
+    /// Streaming into the store gives the artifact importing the in-memory dataset gives
+    /// (key and image bytes); a corrupt image stores nothing and leaves no staging files.
+    #[test]
+    fn streamed_import_equals_the_in_memory_import_and_stores_nothing_on_a_problem() {
+        let tmp = tempfile::tempdir().unwrap();
+        for (c, shade) in [("cat", 10u8), ("dog", 200)] {
+            for i in 0..(DECODE_CHUNK / 2 + 3) {
+                png(&tmp.path().join(format!("src/{c}/{i}.png")), 4, 3, shade.wrapping_add(i as u8));
+            }
+        }
+        let scan = scan_folder(&tmp.path().join("src")).unwrap();
+        let o = ImageImportOptions { test_fraction: Some(0.25), ..opts() };
+        let code = rmd_store::CodeIdentity::default();
+        let a = rmd_store::Store::open(tmp.path().join("a")).unwrap();
+        let b = rmd_store::Store::open(tmp.path().join("b")).unwrap();
+        let streamed = import_images(&a, &scan, &o, &code, "test").unwrap();
+        let raw = load_images(&scan, &o).unwrap();
+        let in_memory = crate::dataset::import_raw(&b, &raw, &code, "test").unwrap();
+        assert_eq!(streamed.key(), in_memory.key());
+        for f in ["train_images.u8", "test_images.u8", "train_labels.parquet", "dataset.json"] {
+            assert_eq!(
+                std::fs::read(streamed.path(f)).unwrap(),
+                std::fs::read(in_memory.path(f)).unwrap(),
+                "{f}"
+            );
+        }
+        let ds = crate::dataset::Dataset::open(&streamed).unwrap();
+        assert_eq!(crate::dataset::stored_content_hash(&ds), ds.info.content_blake3);
+
+        // A truncated image past the first chunk: an error naming it, nothing stored.
+        let bad = tmp.path().join("src/dog/1000.png");
+        let bytes = std::fs::read(&bad).unwrap();
+        std::fs::write(&bad, &bytes[..bytes.len() / 2]).unwrap();
+        let c = rmd_store::Store::open(tmp.path().join("c")).unwrap();
+        let err = import_images(&c, &scan, &o, &code, "test").unwrap_err().to_string();
+        assert!(err.contains("1000.png") && err.contains("cannot decode"), "{err}");
+        let left: Vec<_> = std::fs::read_dir(tmp.path().join("c"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|n| !n.starts_with(".rmdnet"))
+            .collect();
+        assert!(left.iter().all(|n| !n.starts_with(".import") && n != "dataset"), "{left:?}");
     }
 
     #[test]

@@ -77,17 +77,19 @@ pub fn read_source(
             Ok(raw)
         }
         SourceKind::ImageFolder | SourceKind::ImageList => {
-            let scan = if kind == SourceKind::ImageFolder {
-                images::scan_folder(path)?
-            } else {
-                images::scan_list(path)?
-            };
-            if !quiet {
-                eprint!("{}", scan.summary());
-            }
-            images::load_images(&scan, opts)
+            images::load_images(&scan_images(kind, path, quiet)?, opts)
         }
     }
+}
+
+/// Scans an image folder or list, printing its summary on stderr (unless `quiet`).
+fn scan_images(kind: SourceKind, path: &Path, quiet: bool) -> Result<images::Scan> {
+    let scan =
+        if kind == SourceKind::ImageFolder { images::scan_folder(path)? } else { images::scan_list(path)? };
+    if !quiet {
+        eprint!("{}", scan.summary());
+    }
+    Ok(scan)
 }
 
 /// Checks a user-given dataset name: letters, digits, `-`, `_`, `.`; at most 64 characters.
@@ -169,13 +171,21 @@ pub fn import_source(
             opts.name
         )));
     }
-    let raw = read_source(kind, path, opts, quiet)?;
     let canonical = std::fs::canonicalize(path).unwrap_or(path.to_path_buf());
     let source = format!("{} {}", kind.name(), canonical.display());
-    let artifact = import_raw(store, &raw, code, &source)?;
+    let (artifact, name) = match kind {
+        SourceKind::CifarPython => {
+            let raw = read_source(kind, path, opts, quiet)?;
+            (import_raw(store, &raw, code, &source)?, raw.name)
+        }
+        SourceKind::ImageFolder | SourceKind::ImageList => {
+            let scan = scan_images(kind, path, quiet)?;
+            (images::import_images(store, &scan, opts, code, &source)?, opts.name.clone())
+        }
+    };
     if !store.is_planning() {
-        let pointer = NamePointer { name: raw.name.clone(), key: artifact.key().to_string(), source };
-        write_json_atomically(&name_pointer(store, &raw.name), &pointer)?;
+        let pointer = NamePointer { name, key: artifact.key().to_string(), source };
+        write_json_atomically(&name_pointer(store, &pointer.name), &pointer)?;
     }
     Ok(artifact)
 }
