@@ -106,6 +106,11 @@ fn ivf_graphs_are_measured_gated_keyed_and_train_rgrl() {
         &["--ivf-probes 5"],
     );
     code2(&relations(&store, data, &file, &["--index", "ivf", "--min-recall", "1.5"]), &["--min-recall 1.5"]);
+    // K must leave a non-neighbour (the file's 300 rows).
+    code2(
+        &relations(&store, data, &file, &["--index", "ivf", "--k", "300"]),
+        &["--k 300 must be between 1 and 299"],
+    );
 
     // RGRL trains on the approximate graph.
     let noise = ok_key(&noise(&store, data, &["--noise", "sym", "--rate", "0.4", "--seed", "1"]));

@@ -15,8 +15,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-/// Embed every training image with a frozen RM encoder and compute each sample's exact top-K
-/// neighbours by cosine similarity.
+/// Embed every training image with a frozen RM encoder and compute each sample's top-K
+/// neighbours by cosine similarity: exact, or approximate with --index ivf for large N.
 ///
 /// Writes a relations artifact (embeddings.parquet: index, embedding; graph.parquet: src,
 /// dst, rank, similarity, K rows per src sorted by rank) and prints its key as the last line
@@ -41,6 +41,7 @@ use std::time::Instant;
 ///   rmd-relations --dataset cifar10 --embeddings clip.npy --k 10
 ///   rmd-relations --encoder 3fa9c1 --k 10 --noise 9212 --noise 695d --npy out/
 ///   rmd-relations --dataset cifar10 --synthetic-purity 0.9 --k 10 --seed 1
+///   rmd-relations --dataset mine --embeddings emb.npy --k 10 --index ivf --min-recall 0.95
 #[derive(Debug, Parser)]
 #[command(
     name = "rmd-relations",
