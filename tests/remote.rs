@@ -8,6 +8,7 @@ mod common;
 
 use common::reproduce_cmd as reproduce;
 use common::*;
+use std::ffi::OsStr;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -65,16 +66,23 @@ impl Drop for Server {
 
 /// A static web server over `dir` (Python's http.server: GET and HEAD, no listing API).
 fn web_server(dir: &Path) -> (Server, String) {
-    let port = free_port();
+    let port = free_port().to_string();
+    let args = ["-m", "http.server", &port, "--bind", "127.0.0.1", "--directory"].map(OsStr::new);
+    python_server(&[&args[..], &[dir.as_os_str()]].concat(), "http")
+}
+
+/// Starts `python3 ARGS`, a server whose port is the third argument, and waits until it
+/// listens: the server and its URL (`scheme://127.0.0.1:port`).
+fn python_server(args: &[&OsStr], scheme: &str) -> (Server, String) {
+    let port: u16 = args[2].to_str().and_then(|p| p.parse().ok()).expect("the port is the third argument");
     let mut child = Command::new("python3")
-        .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
-        .arg(dir)
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("python3 runs (the static web server of the https-remote test)");
+        .expect("python3 runs (the web servers of the remote tests)");
     wait_for_port(port, &mut child);
-    (Server(child), format!("http://127.0.0.1:{port}"))
+    (Server(child), format!("{scheme}://127.0.0.1:{port}"))
 }
 
 /// A private certificate authority and a server certificate it signed for 127.0.0.1,
@@ -156,17 +164,18 @@ fn https_web_server(dir: &Path, cert: &Path, key: &Path) -> (Server, String) {
         ctx.load_cert_chain(cert, key)\n\
         server.socket = ctx.wrap_socket(server.socket, server_side=True)\n\
         server.serve_forever()\n";
-    let mut child = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(port.to_string())
-        .args([dir, cert, key])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3 runs (the https web server of the remote test)");
-    wait_for_port(port, &mut child);
-    (Server(child), format!("https://127.0.0.1:{port}"))
+    let port = port.to_string();
+    python_server(
+        &[
+            OsStr::new("-c"),
+            OsStr::new(script),
+            OsStr::new(&port),
+            dir.as_os_str(),
+            cert.as_os_str(),
+            key.as_os_str(),
+        ],
+        "https",
+    )
 }
 
 /// Every `stage/key` with a manifest in a store (or a folder remote) directory.
