@@ -135,8 +135,9 @@ impl GraphSearch {
         let got = artifact.manifest.metrics["recall"]["recall_at_k"].as_f64().unwrap_or(f64::NAN);
         if got.is_nan() || got < *min {
             return Err(NnError::Invalid(format!(
-                "relations {}: measured recall@K {got:.4} is below --min-recall {min}; raise --ivf-probes (or lower --ivf-lists)",
-                &artifact.key()[..12]
+                "relations {} (cached): measured recall@{} {got:.4} is below --min-recall {min}; raise --ivf-probes (or lower --ivf-lists)",
+                &artifact.key()[..12],
+                artifact.manifest.metrics["k"]
             ))
             .into());
         }
@@ -270,10 +271,19 @@ fn search_and_diagnose(
     let started = std::time::Instant::now();
     let (top, recall) = match (&params.ivf, &req.search) {
         (Some(ivf), GraphSearch::Ivf { recall_rows, .. }) => {
+            if req.verbose {
+                eprintln!(
+                    "IVF index: k-means into {} cells ({} iterations), then each sample scored against its {} nearest cells",
+                    ivf.lists, ivf.iterations, ivf.probes
+                );
+            }
             let what = format!("IVF top-{} search ({} cells, {} probed)", req.k, ivf.lists, ivf.probes);
             let bar = rmd_data::progress::count_bar(n as u64, req.progress, &what);
             let top = ivf_top_k(train, n, dim, req.k, ivf, device, |done| bar.set_position(done as u64));
             bar.finish_and_clear();
+            if req.verbose {
+                eprintln!("measuring recall against exact search on {} seeded rows", (*recall_rows).min(n));
+            }
             let recall = sampled_recall(train, n, dim, &top, *recall_rows, ivf.seed);
             if let GraphSearch::Ivf { min_recall: Some(min), .. } = req.search
                 && recall.recall_at_k < min
