@@ -9,7 +9,7 @@
 //! the graph is the same bytes whatever the thread count. [`sampled_recall`] measures the
 //! result against exact search on a seeded sample of rows.
 
-use super::search::{COLUMNS, TopK, panels, tile_scores};
+use super::search::{COLUMNS, TopK, offer, offer_chunk, panels, tile_scores};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -212,32 +212,10 @@ impl Cells {
             let bank = &self.bank[panel0 * COLUMNS * self.d..self.first_panel[c + 1] * COLUMNS * self.d];
             tile_scores(q, bank, 0, out);
             for (chunk, ids) in out.chunks(COLUMNS).zip(members.chunks(COLUMNS)) {
-                if best.len() == k {
-                    let kth = best[k - 1].0;
-                    if chunk.iter().fold(true, |all, &s| all & (s < kth)) {
-                        continue;
-                    }
-                }
-                for (&s, &j) in chunk.iter().zip(ids) {
-                    if j as usize != i {
-                        offer(best, k, s, j);
-                    }
-                }
+                offer_chunk(best, k, chunk, ids.iter().copied(), i);
             }
         }
     }
-}
-
-/// Keeps the `k` best `(similarity, index)` pairs, sorted by similarity (descending), ties
-/// by index, whatever order candidates arrive in.
-fn offer(best: &mut Vec<(f32, u32)>, k: usize, s: f32, j: u32) {
-    let better = |a: (f32, u32), b: (f32, u32)| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)).is_gt();
-    if best.len() == k && !better((s, j), best[k - 1]) {
-        return;
-    }
-    let pos = best.iter().position(|&b| better((s, j), b)).unwrap_or(best.len());
-    best.insert(pos, (s, j));
-    best.truncate(k);
 }
 
 /// Spherical k-means on a seeded sample of rows: `lists` unit-norm centroids, `[lists, d]`.
@@ -346,11 +324,7 @@ pub fn sampled_recall(emb: &[f32], n: usize, d: usize, graph: &TopK, rows: usize
                 let out = &mut scores[..n];
                 tile_scores(&emb[i * d..(i + 1) * d], &bank, 0, out);
                 let mut best: Vec<(f32, u32)> = Vec::with_capacity(k + 1);
-                for (j, &s) in out.iter().enumerate() {
-                    if j != i {
-                        offer(&mut best, k, s, j as u32);
-                    }
-                }
+                offer_chunk(&mut best, k, out, 0.., i);
                 let kth = best[k - 1].0;
                 let found = graph.dst[i * k..(i + 1) * k]
                     .iter()

@@ -107,18 +107,8 @@ fn fused_top_k(
                         let q = &emb[i * d..(i + 1) * d];
                         tile_scores(q, &bank, c0, &mut scores[..w]);
                         for (o, chunk) in scores[..w].chunks(COLUMNS).enumerate() {
-                            // Most chunks hold nothing above the current K-th best: one
-                            // branch-free test skips them (a value below it in `<` is below
-                            // it in `total_cmp` too, so nothing `offer` keeps is skipped).
-                            if best.len() == k {
-                                let kth = best[k - 1].0;
-                                if chunk.iter().fold(true, |all, &s| all & (s < kth)) {
-                                    continue;
-                                }
-                            }
-                            for (c, &s) in chunk.iter().enumerate() {
-                                offer(best, k, s, c0 + o * COLUMNS + c, i);
-                            }
+                            let first = (c0 + o * COLUMNS) as u32;
+                            offer_chunk(best, k, chunk, first.., i);
                         }
                     }
                 }
@@ -275,18 +265,42 @@ mod avx {
     }
 }
 
-/// Offers candidate `j` with similarity `s` to a sorted buffer of at most `k` best (ties by
-/// index, as candidates arrive in increasing `j`), skipping `self_index`. Most candidates
-/// fail the comparison with the current K-th best and cost one compare.
+/// Offers the candidates `ids` with similarities `chunk` (one panel's worth) to `best`,
+/// skipping `self_index`. Most chunks hold nothing above the current K-th best: one
+/// branch-free test skips them (a value below it in `<` is below it in `total_cmp` too, so
+/// nothing [`offer`] keeps is skipped).
 #[inline]
-fn offer(best: &mut Vec<(f32, u32)>, k: usize, s: f32, j: usize, self_index: usize) {
-    use std::cmp::Ordering::Greater;
-    if j == self_index || (best.len() == k && s.total_cmp(&best[k - 1].0) != Greater) {
+pub(super) fn offer_chunk(
+    best: &mut Vec<(f32, u32)>,
+    k: usize,
+    chunk: &[f32],
+    ids: impl IntoIterator<Item = u32>,
+    self_index: usize,
+) {
+    if best.len() == k {
+        let kth = best[k - 1].0;
+        if chunk.iter().fold(true, |all, &s| all & (s < kth)) {
+            return;
+        }
+    }
+    for (&s, j) in chunk.iter().zip(ids) {
+        if j as usize != self_index {
+            offer(best, k, s, j);
+        }
+    }
+}
+
+/// Keeps the `k` best `(similarity, index)` pairs in `best`, sorted by similarity
+/// (descending), ties by index, whatever order candidates arrive in. Most candidates fail
+/// the comparison with the current K-th best and cost one compare.
+#[inline]
+pub(super) fn offer(best: &mut Vec<(f32, u32)>, k: usize, s: f32, j: u32) {
+    let better = |a: (f32, u32), b: (f32, u32)| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(&a.1)).is_gt();
+    if best.len() == k && !better((s, j), best[k - 1]) {
         return;
     }
-    // An equal similarity already in the buffer has the smaller index and stays in front.
-    let pos = best.iter().position(|b| s.total_cmp(&b.0) == Greater).unwrap_or(best.len());
-    best.insert(pos, (s, j as u32));
+    let pos = best.iter().position(|&b| better((s, j), b)).unwrap_or(best.len());
+    best.insert(pos, (s, j));
     best.truncate(k);
 }
 
@@ -294,9 +308,7 @@ fn offer(best: &mut Vec<(f32, u32)>, k: usize, s: f32, j: usize, self_index: usi
 /// ties by index.
 fn select_row(row: &[f32], self_index: usize, k: usize, dst: &mut [u32], sim: &mut [f32]) {
     let mut best: Vec<(f32, u32)> = Vec::with_capacity(k + 1);
-    for (j, &s) in row.iter().enumerate() {
-        offer(&mut best, k, s, j, self_index);
-    }
+    offer_chunk(&mut best, k, row, 0.., self_index);
     for (slot, (s, j)) in best.into_iter().enumerate() {
         dst[slot] = j;
         sim[slot] = s;
