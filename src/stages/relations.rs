@@ -129,11 +129,20 @@ impl GraphSearch {
         Ok(Some(p))
     }
 
+    /// The `--min-recall` that `recall_at_k` falls short of, if any (never for exact search).
+    fn shortfall(&self, recall_at_k: f64) -> Option<f64> {
+        match self {
+            GraphSearch::Ivf { min_recall: Some(min), .. } if recall_at_k.is_nan() || recall_at_k < *min => {
+                Some(*min)
+            }
+            _ => None,
+        }
+    }
+
     /// Checks a graph's measured recall against `--min-recall` (exact graphs always pass).
     pub fn check_recall(&self, artifact: &Artifact) -> Result<()> {
-        let GraphSearch::Ivf { min_recall: Some(min), .. } = self else { return Ok(()) };
         let got = artifact.manifest.metrics["recall"]["recall_at_k"].as_f64().unwrap_or(f64::NAN);
-        if got.is_nan() || got < *min {
+        if let Some(min) = self.shortfall(got) {
             return Err(NnError::Invalid(format!(
                 "relations {} (cached): measured recall@{} {got:.4} is below --min-recall {min}; raise --ivf-probes (or lower --ivf-lists)",
                 &artifact.key()[..12],
@@ -269,8 +278,11 @@ fn search_and_diagnose(
     let device = &compute.device;
     let n = ds.info.n_train;
     let started = std::time::Instant::now();
-    let (top, recall) = match (&params.ivf, &req.search) {
-        (Some(ivf), GraphSearch::Ivf { recall_rows, .. }) => {
+    let (top, recall) = match &params.ivf {
+        Some(ivf) => {
+            let GraphSearch::Ivf { recall_rows, .. } = req.search else {
+                unreachable!("IVF parameters come from GraphSearch::Ivf")
+            };
             if req.verbose {
                 eprintln!(
                     "IVF index: k-means into {} cells ({} iterations), then each sample scored against its {} nearest cells",
@@ -282,12 +294,10 @@ fn search_and_diagnose(
             let top = ivf_top_k(train, n, dim, req.k, ivf, device, |done| bar.set_position(done as u64));
             bar.finish_and_clear();
             if req.verbose {
-                eprintln!("measuring recall against exact search on {} seeded rows", (*recall_rows).min(n));
+                eprintln!("measuring recall against exact search on {} seeded rows", recall_rows.min(n));
             }
-            let recall = sampled_recall(train, n, dim, &top, *recall_rows, ivf.seed);
-            if let GraphSearch::Ivf { min_recall: Some(min), .. } = req.search
-                && recall.recall_at_k < min
-            {
+            let recall = sampled_recall(train, n, dim, &top, recall_rows, ivf.seed);
+            if let Some(min) = req.search.shortfall(recall.recall_at_k) {
                 return Err(NnError::Invalid(format!(
                     "the IVF graph's recall@{} is {:.4} on {} sampled rows, below --min-recall {min}; nothing was stored. Raise --ivf-probes (now {}) or lower --ivf-lists (now {})",
                     req.k, recall.recall_at_k, recall.rows, ivf.probes, ivf.lists
@@ -296,7 +306,7 @@ fn search_and_diagnose(
             }
             (top, Some(recall))
         }
-        _ => {
+        None => {
             let bar =
                 rmd_data::progress::count_bar(n as u64, req.progress, &format!("exact top-{} search", req.k));
             let top =
