@@ -72,7 +72,7 @@ struct DatasetParams<'a> {
 
 /// Hashes a raw dataset's description, images and labels.
 pub fn content_hash(raw: &RawDataset) -> String {
-    let header = header_of(raw, raw.train.len(), raw.test.len());
+    let header = raw_header(raw);
     fn part(s: &RawSplit) -> SplitParts<'_> {
         (Images::Bytes(&s.images), s.labels.as_slice(), s.coarse_labels.as_deref())
     }
@@ -83,22 +83,32 @@ pub fn content_hash(raw: &RawDataset) -> String {
 /// [`content_hash`] gave for the raw data it was imported from, when nothing was changed).
 pub fn stored_content_hash(ds: &Dataset) -> String {
     let i = &ds.info;
-    let header = serde_json::json!({
-        "name": i.name, "classes": i.classes, "coarse_classes": i.coarse_classes,
-        "shape": [i.channels, i.height, i.width], "n_train": i.n_train, "n_test": i.n_test,
-    });
+    let shape = [i.channels, i.height, i.width];
+    let header = header_of(&i.name, &i.classes, i.coarse_classes.as_deref(), shape, [i.n_train, i.n_test]);
     fn part(s: &Split) -> SplitParts<'_> {
         (Images::Bytes(s.all_images()), s.labels(), s.coarse_labels())
     }
     hash_content(&header, [part(&ds.train), part(&ds.test)]).expect("mapped images hash")
 }
 
-/// The description part of the content hash.
-fn header_of(raw: &RawDataset, n_train: usize, n_test: usize) -> serde_json::Value {
+/// The description part of the content hash: name, classes, shape and split sizes.
+fn header_of(
+    name: &str,
+    classes: &[String],
+    coarse_classes: Option<&[String]>,
+    shape: [usize; 3],
+    [n_train, n_test]: [usize; 2],
+) -> serde_json::Value {
     serde_json::json!({
-        "name": raw.name, "classes": raw.classes, "coarse_classes": raw.coarse_classes,
-        "shape": raw.shape, "n_train": n_train, "n_test": n_test,
+        "name": name, "classes": classes, "coarse_classes": coarse_classes,
+        "shape": shape, "n_train": n_train, "n_test": n_test,
     })
+}
+
+/// [`header_of`] a raw dataset (its split sizes are its labels' counts).
+fn raw_header(raw: &RawDataset) -> serde_json::Value {
+    let sizes = [raw.train.len(), raw.test.len()];
+    header_of(&raw.name, &raw.classes, raw.coarse_classes.as_deref(), raw.shape, sizes)
 }
 
 /// One split as hashed: images, labels and coarse labels.
@@ -141,18 +151,23 @@ fn check_names(raw: &RawDataset) -> Result<()> {
 fn check_raw(raw: &RawDataset) -> Result<()> {
     check_names(raw)?;
     for (name, s) in [("train", &raw.train), ("test", &raw.test)] {
-        if s.is_empty() {
-            return Err(DataError::invalid(format!("{}: the {name} split is empty", raw.name)));
-        }
-        if s.images.len() != s.len() * raw.image_bytes() {
-            return Err(DataError::invalid(format!(
-                "{}: {name} split has {} image bytes for {} labels of {} bytes each",
-                raw.name,
-                s.images.len(),
-                s.len(),
-                raw.image_bytes()
-            )));
-        }
+        check_split(raw, name, s, s.images.len())?;
+    }
+    Ok(())
+}
+
+/// A split has images, `image_len` bytes of them: one image's worth per label.
+fn check_split(raw: &RawDataset, name: &str, s: &RawSplit, image_len: usize) -> Result<()> {
+    if s.is_empty() {
+        return Err(DataError::invalid(format!("{}: the {name} split is empty", raw.name)));
+    }
+    if image_len != s.len() * raw.image_bytes() {
+        return Err(DataError::invalid(format!(
+            "{}: {name} split has {image_len} image bytes for {} labels of {} bytes each",
+            raw.name,
+            s.len(),
+            raw.image_bytes()
+        )));
     }
     Ok(())
 }
@@ -172,12 +187,11 @@ pub fn import_raw(store: &Store, raw: &RawDataset, code: &CodeIdentity, source: 
 
 /// A dataset whose images were streamed to files (in N×C×H×W order) rather than held in
 /// memory: [`import_streamed`] hashes the files (read through a small buffer) and moves
-/// them into the artifact. `description` holds the name, classes and shape (its splits are empty).
+/// them into the artifact.
 pub struct StreamedDataset {
-    /// Name, classes, coarse classes and shape; its splits are not read.
-    pub description: RawDataset,
-    /// Labels of the training and test images.
-    pub labels: [Vec<u16>; 2],
+    /// Name, classes, shape and the splits' labels; the splits' image bytes are empty (they
+    /// are in `image_files`).
+    pub raw: RawDataset,
     /// Files holding the training and test images; moved into the artifact (same file
     /// system as the store).
     pub image_files: [PathBuf; 2],
@@ -191,29 +205,26 @@ pub fn import_streamed(
     code: &CodeIdentity,
     source: &str,
 ) -> Result<Artifact> {
-    let raw = &d.description;
-    let bytes = raw.image_bytes();
-    for ((name, path), labels) in ["train", "test"].iter().zip(&d.image_files).zip(&d.labels) {
+    let raw = &d.raw;
+    let [train_file, test_file] = &d.image_files;
+    for ((name, split), path) in [("train", &raw.train), ("test", &raw.test)].into_iter().zip(&d.image_files)
+    {
         let len = std::fs::metadata(path).ctx("reading", path)?.len() as usize;
-        if labels.is_empty() || len != labels.len() * bytes {
-            return Err(DataError::invalid(format!(
-                "{}: {name} split has {len} image bytes for {} labels of {bytes} bytes each",
-                raw.name,
-                labels.len()
-            )));
-        }
+        check_split(raw, name, split, len)?;
     }
     check_names(raw)?;
-    let header = header_of(raw, d.labels[0].len(), d.labels[1].len());
-    let [train_file, test_file] = &d.image_files;
-    let content = hash_content(
-        &header,
-        [(Images::File(train_file), &d.labels[0], None), (Images::File(test_file), &d.labels[1], None)],
-    )?;
-    let splits = [
-        SplitOut { name: "train", images: Images::File(train_file), labels: &d.labels[0], coarse: None },
-        SplitOut { name: "test", images: Images::File(test_file), labels: &d.labels[1], coarse: None },
-    ];
+    let header = raw_header(raw);
+    fn part<'a>(s: &'a RawSplit, file: &'a Path) -> SplitParts<'a> {
+        (Images::File(file), &s.labels, s.coarse_labels.as_deref())
+    }
+    let content = hash_content(&header, [part(&raw.train, train_file), part(&raw.test, test_file)])?;
+    let splits =
+        [("train", &raw.train, train_file), ("test", &raw.test, test_file)].map(|(name, s, file)| SplitOut {
+            name,
+            images: Images::File(file),
+            labels: &s.labels,
+            coarse: s.coarse_labels.as_deref(),
+        });
     commit_dataset(store, raw, content, splits, code, source)
 }
 

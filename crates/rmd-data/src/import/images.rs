@@ -423,13 +423,18 @@ fn assign_splits(scan: &Scan, opts: &ImageImportOptions) -> Result<Vec<(SplitNam
     Ok(out)
 }
 
-fn decode(path: &Path) -> std::result::Result<DynamicImage, String> {
+/// A reader of the image at `path`, its format guessed from its content.
+fn open_image(
+    path: &Path,
+) -> std::result::Result<image::ImageReader<std::io::BufReader<std::fs::File>>, String> {
     image::ImageReader::open(path)
         .map_err(|e| e.to_string())?
         .with_guessed_format()
-        .map_err(|e| e.to_string())?
-        .decode()
-        .map_err(|e| e.to_string().trim().to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn decode(path: &Path) -> std::result::Result<DynamicImage, String> {
+    open_image(path)?.decode().map_err(|e| e.to_string().trim().to_string())
 }
 
 fn fit_to(img: DynamicImage, (w, h): (u32, u32), fit: Fit) -> DynamicImage {
@@ -462,17 +467,13 @@ fn to_chw(img: &DynamicImage, channels: usize) -> Vec<u8> {
 /// Decodes every image of a scan into a dataset in memory. All problems are reported at
 /// once, each with its file. ([`import_images`] streams them into the store instead.)
 pub fn load_images(scan: &Scan, opts: &ImageImportOptions) -> Result<RawDataset> {
-    let mut train = RawSplit::default();
-    let mut test = RawSplit::default();
-    let decoded = decode_into(scan, opts, |split, chw| {
-        let s = if split == SplitName::Train { &mut train } else { &mut test };
-        s.images.extend_from_slice(chw);
+    let mut images = [Vec::new(), Vec::new()];
+    let mut raw = decode_into(scan, opts, |split, chw| {
+        images[usize::from(split == SplitName::Test)].extend_from_slice(chw);
         Ok(())
     })?;
-    let [train_labels, test_labels] = decoded.labels;
-    train.labels = train_labels;
-    test.labels = test_labels;
-    Ok(RawDataset { train, test, ..decoded.description })
+    [raw.train.images, raw.test.images] = images;
+    Ok(raw)
 }
 
 /// Decodes every image of a scan straight into the files of a dataset artifact, a chunk of
@@ -493,27 +494,15 @@ pub fn import_images(
     for f in &files {
         writers.push(std::io::BufWriter::new(std::fs::File::create(f).ctx("creating", f)?));
     }
-    let decoded = decode_into(scan, opts, |split, chw| {
+    let raw = decode_into(scan, opts, |split, chw| {
         let i = usize::from(split == SplitName::Test);
         writers[i].write_all(chw).ctx("writing", &files[i])
     })?;
     for (w, f) in writers.into_iter().zip(&files) {
         w.into_inner().map_err(|e| e.into_error()).ctx("writing", f)?;
     }
-    let streamed = crate::dataset::StreamedDataset {
-        description: decoded.description,
-        labels: decoded.labels,
-        image_files: files,
-    };
+    let streamed = crate::dataset::StreamedDataset { raw, image_files: files };
     crate::dataset::import_streamed(store, streamed, code, source)
-}
-
-/// What [`decode_into`] found besides the image bytes.
-struct Decoded {
-    /// Name, classes and shape (empty splits).
-    description: RawDataset,
-    /// Training and test labels, in the order the images were written.
-    labels: [Vec<u16>; 2],
 }
 
 /// Images decoded per unit of parallel work: bounds the decoded images held at once.
@@ -523,11 +512,13 @@ const DECODE_CHUNK: usize = 2048;
 /// then decodes the images a chunk at a time in dataset order (training split first),
 /// passing each one's channel-major bytes to `write`. Every problem (unreadable, corrupt,
 /// wrong size) is collected and reported together; after the first, nothing more is written.
+/// Returns the dataset with its labels (in the order the images were written) and no image
+/// bytes.
 fn decode_into(
     scan: &Scan,
     opts: &ImageImportOptions,
     mut write: impl FnMut(SplitName, &[u8]) -> Result<()>,
-) -> Result<Decoded> {
+) -> Result<RawDataset> {
     if let Some(c) = opts.channels
         && c != 1
         && c != 3
@@ -564,13 +555,20 @@ fn decode_into(
         }
     };
     let channels = opts.channels.unwrap_or(if headers.iter().flatten().all(|h| h.grey) { 1 } else { 3 });
+    let mut raw = RawDataset {
+        name: opts.name.clone(),
+        classes: classes.clone(),
+        coarse_classes: None,
+        shape: [channels, h as usize, w as usize],
+        train: RawSplit::default(),
+        test: RawSplit::default(),
+    };
     let bar = crate::progress::count_bar(entries.len() as u64, opts.progress, "decoding images");
-    let mut labels = [Vec::new(), Vec::new()];
     for chunk in entries.chunks(DECODE_CHUNK) {
         let decoded: Vec<std::result::Result<Vec<u8>, String>> = chunk
             .par_iter()
             .map(|(_, e)| {
-                let r = decode(&e.path).and_then(|img| {
+                let r = decode(&e.path).map_err(|why| format!("cannot decode: {why}")).and_then(|img| {
                     let img = match opts.size {
                         Some(size) => fit_to(img, size, opts.fit),
                         None => img,
@@ -589,13 +587,11 @@ fn decode_into(
             .collect();
         for ((split, e), r) in chunk.iter().zip(decoded) {
             match r {
-                Err(why) if why.contains("most images are") => {
-                    problems.push(format!("{}: {why}", e.path.display()))
-                }
-                Err(why) => problems.push(format!("{}: cannot decode: {why}", e.path.display())),
+                Err(problem) => problems.push(format!("{}: {problem}", e.path.display())),
                 Ok(chw) if problems.is_empty() => {
                     write(*split, &chw)?;
-                    labels[usize::from(*split == SplitName::Test)].push(class_index[e.class.as_str()]);
+                    let s = if *split == SplitName::Train { &mut raw.train } else { &mut raw.test };
+                    s.labels.push(class_index[e.class.as_str()]);
                 }
                 Ok(_) => {}
             }
@@ -613,20 +609,12 @@ fn decode_into(
             ),
         ));
     }
-    for (what, l) in [("train", &labels[0]), ("test", &labels[1])] {
-        if l.is_empty() {
+    for (what, s) in [("train", &raw.train), ("test", &raw.test)] {
+        if s.is_empty() {
             return Err(DataError::bad(&scan.source, format!("the {what} split has no image")));
         }
     }
-    let description = RawDataset {
-        name: opts.name.clone(),
-        classes,
-        coarse_classes: None,
-        shape: [channels, h as usize, w as usize],
-        train: RawSplit::default(),
-        test: RawSplit::default(),
-    };
-    Ok(Decoded { description, labels })
+    Ok(raw)
 }
 
 /// What an image's header says.
@@ -640,12 +628,7 @@ struct Header {
 /// An image's size and whether it is grey, from its header alone.
 fn probe(path: &Path) -> std::result::Result<Header, String> {
     use image::{ColorType, ImageDecoder};
-    let decoder = image::ImageReader::open(path)
-        .map_err(|e| e.to_string())?
-        .with_guessed_format()
-        .map_err(|e| e.to_string())?
-        .into_decoder()
-        .map_err(|e| e.to_string().trim().to_string())?;
+    let decoder = open_image(path)?.into_decoder().map_err(|e| e.to_string().trim().to_string())?;
     let grey =
         matches!(decoder.color_type(), ColorType::L8 | ColorType::La8 | ColorType::L16 | ColorType::La16);
     Ok(Header { dims: decoder.dimensions(), grey })

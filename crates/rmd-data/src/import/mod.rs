@@ -7,7 +7,7 @@
 pub mod cifar_python;
 pub mod images;
 
-use crate::dataset::{DATASET_STAGE, import_raw, write_json_atomically};
+use crate::dataset::{DATASET_STAGE, import_raw};
 use crate::error::{DataError, IoContext, Result};
 use crate::raw::RawDataset;
 use images::ImageImportOptions;
@@ -184,8 +184,7 @@ pub fn import_source(
         }
     };
     if !store.is_planning() {
-        let pointer = NamePointer { name, key: artifact.key().to_string(), source };
-        write_json_atomically(&name_pointer(store, &pointer.name), &pointer)?;
+        write_name_pointer(store, &NamePointer { name, key: artifact.key().to_string(), source })?;
     }
     Ok(artifact)
 }
