@@ -199,6 +199,14 @@ fn published(dir: &Path) -> Vec<String> {
     v
 }
 
+/// A reproduce run (its `log`) pulled all seven artifacts into `store`, which now holds
+/// what `like` holds and verifies.
+fn pulled_everything(log: &str, store: &Path, like: &Path) {
+    assert!(log.contains("7 from the remote, 0 to run"), "{log}");
+    assert_eq!(published(store), published(like));
+    verify_ok(store);
+}
+
 #[test]
 fn two_machines_share_a_pipeline_through_a_folder_and_a_web_server() {
     let tmp = tempfile::tempdir().unwrap();
@@ -235,8 +243,7 @@ fn two_machines_share_a_pipeline_through_a_folder_and_a_web_server() {
     )));
     assert!(log.contains("plan: 0 cached, 7 from the remote, 0 to run"), "{log}");
     assert!(!log.contains("[1/"), "no stage may run: {log}");
-    assert_eq!(published(&b), published(&a));
-    verify_ok(&b);
+    pulled_everything(&log, &b, &a);
     let report_a = std::fs::read_to_string(tmp.path().join("ra/results.csv")).unwrap();
     let report_b = std::fs::read_to_string(tmp.path().join("rb/results.csv")).unwrap();
     assert_eq!(report_a, report_b, "the same results from pulled artifacts");
@@ -250,9 +257,7 @@ fn two_machines_share_a_pipeline_through_a_folder_and_a_web_server() {
         &tmp.path().join("rc"),
         &["cifar10-asym", "--profile", "smoke", "--remote", &url],
     )));
-    assert!(log.contains("7 from the remote, 0 to run"), "{log}");
-    assert_eq!(published(&c), published(&a));
-    verify_ok(&c);
+    pulled_everything(&log, &c, &a);
     // A web server is read-only, and cannot list: status says so.
     let push = run(&mut store_cmd(&c, &["push", "--remote", &url, &published(&c)[0][8..]]));
     assert_eq!(push.status.code(), Some(2), "{}", stderr(&push));
@@ -274,9 +279,7 @@ fn two_machines_share_a_pipeline_through_a_folder_and_a_web_server() {
         stderr(&refused)
     );
     let log = ok(&run(reproduce(&e, &empty, &tmp.path().join("re"), &args).env("SSL_CERT_FILE", &ca)));
-    assert!(log.contains("7 from the remote, 0 to run"), "{log}");
-    assert_eq!(published(&e), published(&a));
-    verify_ok(&e);
+    pulled_everything(&log, &e, &a);
 
     // A tampered remote object (same size) is refused on pull with the file named, and
     // nothing is installed.
