@@ -64,6 +64,9 @@ fn manifest(s: &Setup, key: &str) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir(s, key).join("manifest.json")).unwrap()).unwrap()
 }
 
+/// The flags that switch the three relation terms off.
+const TERMS_OFF: &[&str] = &["--node-weight", "0", "--edge-weight", "0", "--graph-weight", "0"];
+
 #[test]
 fn baseline_and_rgrl_runs_write_their_outputs_and_are_cached() {
     let tmp = tempfile::tempdir().unwrap();
@@ -81,6 +84,14 @@ fn baseline_and_rgrl_runs_write_their_outputs_and_are_cached() {
     assert_ne!(weighted, rgrl);
     assert_eq!(manifest(&s, &weighted)["params"]["rgrl"]["confidence"], true);
     assert!(manifest(&s, &rgrl)["params"]["rgrl"].get("confidence").is_none());
+    // Neighbour targets alone (every relation term off) are a run of their own.
+    let votes_only = ok_key(&run(&mut distill(
+        &s,
+        &[&["--relations", &s.relations, "--neighbour-targets", "0.5"], TERMS_OFF].concat(),
+    )));
+    assert_ne!(votes_only, base);
+    assert_eq!(manifest(&s, &votes_only)["params"]["rgrl"]["neighbour_targets"], 0.5);
+    assert!(manifest(&s, &rgrl)["params"]["rgrl"].get("neighbour_targets").is_none());
 
     for key in [&base, &rgrl] {
         let d = dir(&s, key);
@@ -149,19 +160,9 @@ fn bad_requests_are_input_errors() {
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--node-weight", "0.5"], "need --relations"),
         (vec!["--rgrl-confidence"], "need --relations"),
-        (
-            vec![
-                "--relations",
-                &s.relations,
-                "--node-weight",
-                "0",
-                "--edge-weight",
-                "0",
-                "--graph-weight",
-                "0",
-            ],
-            "every RGRL term is off",
-        ),
+        (vec!["--neighbour-targets", "0.5"], "need --relations"),
+        (vec!["--relations", &s.relations, "--neighbour-targets", "1.5"], "must be in [0, 1]"),
+        ([&["--relations", &s.relations], TERMS_OFF].concat(), "every RGRL term is off"),
         (vec!["--loss", "ce", "--gce-q", "0.5"], "--gce-q does not apply"),
         (vec!["--loss", "gce", "--gce-q", "0"], "GCE q"),
         (vec!["--relations", &s.noise], "relations"),

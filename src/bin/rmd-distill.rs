@@ -172,6 +172,14 @@ struct Args {
     #[arg(long)]
     rgrl_confidence: bool,
 
+    /// RGRL: train on targets that mix in the teacher's label evidence: (1 − α)·target of the
+    /// noisy label + α·the similarity-weighted vote of the noisy labels of the sample's
+    /// teacher neighbours among the training images (temperature --graph-tau; the evidence
+    /// `rmd label-issues` scores labels with). α in [0, 1]; 0 (the default) is off. With the
+    /// node, edge and graph weights at 0 it is the only teacher term.
+    #[arg(long, value_name = "ALPHA")]
+    neighbour_targets: Option<f64>,
+
     /// Continue an interrupted run of the same parameters from its last checkpoint.
     #[arg(long)]
     resume: bool,
@@ -191,6 +199,7 @@ impl Args {
             || self.graph_k.is_some()
             || self.graph_tau.is_some()
             || self.rgrl_confidence
+            || self.neighbour_targets.is_some()
     }
 
     fn base_loss(&self, classes: usize) -> Result<BaseLoss, UsageError> {
@@ -354,6 +363,7 @@ pub fn main() -> ExitCode {
             set(&mut r.graph_k, args.graph_k);
             set(&mut r.graph_tau, args.graph_tau);
             r.confidence = args.rgrl_confidence;
+            set(&mut r.neighbour_targets, args.neighbour_targets);
             r.validate().map_err(UsageError)?;
             params.rgrl = Some(r);
         }

@@ -2,35 +2,7 @@
 //! a class distribution from the teacher's neighbourhood (and, optionally, a trained
 //! classifier's probabilities), compared with the label the sample was given.
 
-/// Similarity-weighted vote of each sample's K neighbours' given labels, row-major
-/// `[n, classes]`: p_i(c) = Σ_j w_ij [y_j = c] / Σ_j w_ij with w_ij = exp((s_ij − max_j s_ij) / τ),
-/// so that with τ → ∞ it is the plain fraction of neighbours labelled c.
-pub fn neighbour_votes(
-    dst: &[u32],
-    sim: &[f32],
-    k: usize,
-    given: &[u16],
-    classes: usize,
-    tau: f64,
-) -> Vec<f64> {
-    let n = given.len();
-    let mut out = vec![0.0; n * classes];
-    for i in 0..n {
-        let (nb, s) = (&dst[i * k..(i + 1) * k], &sim[i * k..(i + 1) * k]);
-        let top = s.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
-        let row = &mut out[i * classes..(i + 1) * classes];
-        let mut total = 0.0;
-        for (&j, &sj) in nb.iter().zip(s) {
-            let w = ((sj as f64 - top) / tau).exp();
-            row[given[j as usize] as usize] += w;
-            total += w;
-        }
-        if total > 0.0 {
-            row.iter_mut().for_each(|p| *p /= total);
-        }
-    }
-    out
-}
+pub use rmd_nn::relations::neighbour_votes;
 
 /// `(1 − w) · a + w · b`, element-wise (the neighbour and classifier distributions mixed).
 pub fn mix(a: &[f64], b: &[f64], w: f64) -> Vec<f64> {
@@ -132,21 +104,6 @@ pub fn detection_quality(verdicts: &[Verdict], ranks: &[u32], is_wrong: &[bool])
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn votes_weight_nearer_neighbours_more_and_sum_to_one() {
-        // Sample 0's neighbours: 1 (label 1, sim 0.9) and 2 (label 0, sim 0.5).
-        let dst = [1, 2, 0, 2, 0, 1];
-        let sim = [0.9, 0.5, 0.9, 0.8, 0.5, 0.8];
-        let given = [0u16, 1, 0];
-        let p = neighbour_votes(&dst, &sim, 2, &given, 2, 0.1);
-        let w = (-0.4f64 / 0.1).exp();
-        assert!((p[1] - 1.0 / (1.0 + w)).abs() < 1e-6, "{p:?}");
-        assert!((p[0] + p[1] - 1.0).abs() < 1e-12);
-        // A huge τ is the plain neighbour fraction.
-        let flat = neighbour_votes(&dst, &sim, 2, &given, 2, 1e9);
-        assert!((flat[0] - 0.5).abs() < 1e-6 && (flat[4] - 0.5).abs() < 1e-6);
-    }
 
     #[test]
     fn verdicts_keep_the_given_label_on_ties_and_flag_disagreement() {

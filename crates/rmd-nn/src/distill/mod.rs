@@ -175,8 +175,8 @@ fn classifier_config(
     Ok(config)
 }
 
-/// L_graph's neighbours (and the confidence weights) among the images being trained on,
-/// when a relation term needs them: the teacher's graph itself when training on every
+/// L_graph's neighbours (and the confidence weights and neighbour targets) among the images
+/// being trained on, when a relation term needs them: the teacher's graph itself when training on every
 /// image, else a search among the training subset.
 fn training_neighbours(
     p: &DistillParams,
@@ -185,7 +185,8 @@ fn training_neighbours(
     subset: &[u32],
     device: &Device,
 ) -> Option<rgrl::TrainingNeighbours> {
-    let needed = p.rgrl.as_ref().is_some_and(|r| r.graph_weight > 0.0 || r.confidence);
+    let needed =
+        p.rgrl.as_ref().is_some_and(|r| r.graph_weight > 0.0 || r.confidence || r.neighbour_targets > 0.0);
     match (graph, needed) {
         (Some(g), true) if subset.len() == n => {
             Some(rgrl::TrainingNeighbours::from_graph(n, g.k, g.dst.clone(), g.sim.clone()))

@@ -94,6 +94,8 @@ pub(super) struct RgrlObjective<'a> {
     pub graph: Option<&'a RelationGraph>,
     /// L_graph's neighbours among the training images (and the confidence weights).
     pub train_neighbours: Option<&'a TrainingNeighbours>,
+    /// With neighbour targets: the teacher-neighbour vote of the noisy labels, `[n, classes]`.
+    neighbour_votes: Option<Vec<f32>>,
     /// ELR's per-sample target memory, for ELR runs.
     pub elr: Option<ElrMemory>,
     /// L_graph's memory of student features.
@@ -132,6 +134,12 @@ impl<'a> RgrlObjective<'a> {
         };
         let use_graph = params.rgrl.as_ref().is_some_and(|r| r.graph_weight > 0.0);
         let bank = use_graph.then(|| MemoryBank::new(n, params.backbone.out_dim()));
+        let neighbour_votes = match (&params.rgrl, train_neighbours) {
+            (Some(r), Some(tn)) if r.neighbour_targets > 0.0 => {
+                Some(tn.label_votes(&labels.noisy, classes, r.graph_tau))
+            }
+            _ => None,
+        };
         RgrlObjective {
             params,
             dataset,
@@ -141,6 +149,7 @@ impl<'a> RgrlObjective<'a> {
             classes,
             graph,
             train_neighbours,
+            neighbour_votes,
             elr,
             bank,
             eval,
@@ -225,6 +234,17 @@ impl<'a> RgrlObjective<'a> {
     }
 }
 
+/// Mixes each batch row of `target` (`[b, classes]`) with its sample's neighbour vote:
+/// (1 − α)·target + α·vote.
+fn mix_neighbour_votes(target: &mut [f32], idx: &[u32], votes: &[f32], classes: usize, alpha: f32) {
+    for (row, &i) in target.chunks_exact_mut(classes).zip(idx) {
+        let vote = &votes[i as usize * classes..(i as usize + 1) * classes];
+        for (t, v) in row.iter_mut().zip(vote) {
+            *t = (1.0 - alpha) * *t + alpha * v;
+        }
+    }
+}
+
 impl Objective<Classifier> for RgrlObjective<'_> {
     type Log = EpochLog;
 
@@ -247,10 +267,11 @@ impl Objective<Classifier> for RgrlObjective<'_> {
             &self.device,
         );
         let noisy: Vec<u16> = idx.iter().map(|&i| self.labels.noisy[i as usize]).collect();
-        let onehot = Tensor::<2>::from_data(
-            TensorData::new(losses::smoothed_one_hot(&noisy, classes, p.label_smoothing), [b, classes]),
-            &self.device,
-        );
+        let mut target = losses::smoothed_one_hot(&noisy, classes, p.label_smoothing);
+        if let (Some(votes), Some(r)) = (&self.neighbour_votes, &p.rgrl) {
+            mix_neighbour_votes(&mut target, idx, votes, classes, r.neighbour_targets as f32);
+        }
+        let onehot = Tensor::<2>::from_data(TensorData::new(target, [b, classes]), &self.device);
         let out = model.forward(x);
         let logits_v = out.logits.clone().into_data().try_to_vec::<f32>().expect("f32 logits");
         self.sums.agree += (0..b)
@@ -325,5 +346,21 @@ impl Objective<Classifier> for RgrlObjective<'_> {
             self.bank = Some(MemoryBank::from_blob(checkpoint.blob("memory_bank", n * dim + n)?, n, dim));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mix_neighbour_votes;
+
+    #[test]
+    fn neighbour_votes_mix_into_the_batch_targets_by_dataset_index() {
+        // Batch of dataset images 2 and 0 (two classes); image 2's neighbours all say class 1.
+        let votes = [0.5f32, 0.5, 0.0, 0.0, 0.0, 1.0];
+        let mut target = vec![1.0f32, 0.0, 1.0, 0.0];
+        mix_neighbour_votes(&mut target, &[2, 0], &votes, 2, 0.25);
+        assert_eq!(target, vec![0.75, 0.25, 0.875, 0.125]);
+        // Each row stays a distribution.
+        assert!(target.chunks(2).all(|r| (r[0] + r[1] - 1.0).abs() < 1e-6));
     }
 }

@@ -149,6 +149,7 @@ impl Profile {
                 Profile::Paper => 512,
             },
             confidence: false,
+            neighbour_targets: 0.0,
         }
     }
 

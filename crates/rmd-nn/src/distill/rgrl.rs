@@ -15,6 +15,13 @@
 //! terms are also weighted by how consistent the noisy labels of its teacher neighbourhood
 //! are ([`TrainingNeighbours::confidence`]), so a teacher whose neighbourhoods are mixed
 //! pulls less.
+//!
+//! With `neighbour_targets` α > 0, the base loss's target of each sample mixes in the label
+//! evidence of its teacher neighbourhood: (1 − α)·target(ỹ_i) + α·v_i, v_i the
+//! similarity-weighted vote of the noisy labels of its training neighbours
+//! ([`TrainingNeighbours::label_votes`], temperature τ_g), the evidence `rmd label-issues`
+//! scores labels with. It uses the teacher where the relation terms do not: to correct
+//! labels rather than to shape features.
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -46,6 +53,15 @@ pub struct RgrlParams {
     /// noisy labels (recorded only when on, so keys of runs without it are unchanged).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub confidence: bool,
+    /// Share α ∈ [0, 1] of the base loss's target taken from the teacher-neighbour vote of
+    /// the noisy labels (0: off; recorded only when on, so keys of runs without it are
+    /// unchanged).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub neighbour_targets: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl RgrlParams {
@@ -55,8 +71,11 @@ impl RgrlParams {
         if weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
             return Err("RGRL weights must be finite and ≥ 0".into());
         }
-        if weights.iter().all(|w| *w == 0.0) {
-            return Err("every RGRL term is off (node, edge and graph weights are 0): drop --relations to train the plain baseline".into());
+        if !(0.0..=1.0).contains(&self.neighbour_targets) {
+            return Err(format!("neighbour targets α must be in [0, 1], got {}", self.neighbour_targets));
+        }
+        if weights.iter().all(|w| *w == 0.0) && self.neighbour_targets == 0.0 {
+            return Err("every RGRL term is off (node, edge and graph weights and neighbour targets are 0): drop --relations to train the plain baseline".into());
         }
         if !(self.tau_teacher > 0.0 && self.tau_student > 0.0 && self.graph_tau > 0.0) {
             return Err("RGRL temperatures must be > 0".into());
@@ -69,12 +88,16 @@ impl RgrlParams {
 
     /// Short description of the active terms, e.g. `node 0.3 + edge 0.3`.
     pub fn describe(&self) -> String {
-        let terms: Vec<String> =
-            [("node", self.node_weight), ("edge", self.edge_weight), ("graph", self.graph_weight)]
-                .iter()
-                .filter(|(_, w)| *w > 0.0)
-                .map(|(n, w)| format!("{n} {w}"))
-                .collect();
+        let terms: Vec<String> = [
+            ("node", self.node_weight),
+            ("edge", self.edge_weight),
+            ("graph", self.graph_weight),
+            ("neighbour targets", self.neighbour_targets),
+        ]
+        .iter()
+        .filter(|(_, w)| *w > 0.0)
+        .map(|(n, w)| format!("{n} {w}"))
+        .collect();
         let terms = terms.join(" + ");
         if self.confidence { format!("{terms}, confidence-weighted") } else { terms }
     }
@@ -240,6 +263,23 @@ impl TrainingNeighbours {
         let share = *counts.iter().max().expect("classes ≥ 2") as f32 / dst.len() as f32;
         let chance = 1.0 / classes as f32;
         ((share - chance) / (1.0 - chance)).clamp(0.0, 1.0)
+    }
+
+    /// The similarity-weighted vote of each training image's neighbours' `noisy` labels
+    /// (temperature `tau`), `[n, classes]` by dataset index (zero rows for images outside the
+    /// training set).
+    pub fn label_votes(&self, noisy: &[u16], classes: usize, tau: f64) -> Vec<f32> {
+        let rows = crate::relations::neighbour_votes(&self.dst, &self.sim, self.k, noisy, classes, tau);
+        let mut out = vec![0f32; self.row_of.len() * classes];
+        for (i, &r) in self.row_of.iter().enumerate() {
+            if r != u32::MAX {
+                let (r, i) = (r as usize, i * classes);
+                for (o, v) in out[i..i + classes].iter_mut().zip(&rows[r * classes..(r + 1) * classes]) {
+                    *o = *v as f32;
+                }
+            }
+        }
+        out
     }
 
     /// Neighbours of dataset index `i` (a training image) and their similarities.
@@ -476,6 +516,21 @@ mod tests {
     }
 
     #[test]
+    fn label_votes_are_by_dataset_index_from_training_neighbours() {
+        // Training images 0, 2, 4 of 5; image 0's neighbours 2 (label 1) and 4 (label 1).
+        let angles = [0.0f32, 0.1, 0.3, 0.35, 1.0];
+        let emb: Vec<f32> = angles.iter().flat_map(|a| [a.cos(), a.sin()]).collect();
+        let nb = TrainingNeighbours::search(&emb, 5, 2, &[0, 2, 4], 2, &Device::flex());
+        let noisy = [0u16, 0, 1, 0, 1];
+        let v = nb.label_votes(&noisy, 2, 1e9);
+        assert_eq!(v.len(), 10);
+        assert_eq!(&v[0..2], &[0.0, 1.0], "both of image 0's neighbours say 1");
+        assert_eq!(&v[2..4], &[0.0, 0.0], "image 1 is not trained on");
+        assert_eq!(&v[4..6], &[0.5, 0.5], "image 2: neighbours 0 (label 0) and 4 (label 1)");
+        assert_eq!(&v[6..8], &[0.0, 0.0]);
+    }
+
+    #[test]
     fn per_row_losses_average_to_the_batch_losses() {
         let a = t2(vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0], [3, 2]);
         let b = t2(vec![1.0, 0.2, 0.3, 1.0, -1.0, 0.5], [3, 2]);
@@ -519,8 +574,15 @@ mod tests {
             graph_tau: 0.1,
             projection_hidden: 0,
             confidence: false,
+            neighbour_targets: 0.0,
         };
         assert!(p.validate().is_err());
+        // Neighbour targets alone are a term; outside [0, 1] they are refused.
+        assert!(RgrlParams { neighbour_targets: 0.5, ..p.clone() }.validate().is_ok());
+        assert!(RgrlParams { neighbour_targets: 1.5, ..p.clone() }.validate().is_err());
+        let json = serde_json::to_value(RgrlParams { neighbour_targets: 0.5, ..p.clone() }).unwrap();
+        assert_eq!(json["neighbour_targets"], 0.5);
+        assert!(serde_json::to_value(&p).unwrap().get("neighbour_targets").is_none());
         // The confidence switch is left out of the params (and keys) while off.
         let json = serde_json::to_value(RgrlParams { edge_weight: 0.3, ..p.clone() }).unwrap();
         assert!(json.get("confidence").is_none(), "{json}");

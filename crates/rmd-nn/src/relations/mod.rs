@@ -12,10 +12,12 @@ pub mod io;
 pub mod ivf;
 mod search;
 pub mod synthetic;
+mod votes;
 
 pub use diagnostics::{disagreement_scores, label_agreement, neighbour_agreement, roc_auc};
 pub use io::{RelationGraph, write_npy};
 pub use search::{TopK, exact_top_k};
+pub use votes::neighbour_votes;
 
 use crate::knn::embed;
 use crate::models::ResNet;
