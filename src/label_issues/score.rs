@@ -2,8 +2,6 @@
 //! a class distribution from the teacher's neighbourhood (and, optionally, a trained
 //! classifier's probabilities), compared with the label the sample was given.
 
-pub use rmd_nn::relations::neighbour_votes;
-
 /// `(1 − w) · a + w · b`, element-wise (the neighbour and classifier distributions mixed).
 pub fn mix(a: &[f64], b: &[f64], w: f64) -> Vec<f64> {
     a.iter().zip(b).map(|(x, y)| (1.0 - w) * x + w * y).collect()

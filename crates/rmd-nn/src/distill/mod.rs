@@ -176,8 +176,8 @@ fn classifier_config(
 }
 
 /// L_graph's neighbours (and the confidence weights and neighbour targets) among the images
-/// being trained on, when a relation term needs them: the teacher's graph itself when training on every
-/// image, else a search among the training subset.
+/// being trained on, when a relation term needs them: the teacher's graph itself when
+/// training on every image, else a search among the training subset.
 fn training_neighbours(
     p: &DistillParams,
     graph: Option<&RelationGraph>,

@@ -128,7 +128,8 @@ pub struct DistillParams {
     pub seed: u64,
 }
 
-fn is_zero(x: &f64) -> bool {
+/// Whether a parameter is 0 (such parameters are left out of the key while off).
+pub(super) fn is_zero(x: &f64) -> bool {
     *x == 0.0
 }
 

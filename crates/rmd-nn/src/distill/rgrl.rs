@@ -56,12 +56,8 @@ pub struct RgrlParams {
     /// Share α ∈ [0, 1] of the base loss's target taken from the teacher-neighbour vote of
     /// the noisy labels (0: off; recorded only when on, so keys of runs without it are
     /// unchanged).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "super::params::is_zero")]
     pub neighbour_targets: f64,
-}
-
-fn is_zero(x: &f64) -> bool {
-    *x == 0.0
 }
 
 impl RgrlParams {
