@@ -344,3 +344,55 @@ fn a_pruning_run_finds_the_label_issues_first_and_drops_them() {
     assert!(m["inputs"]["drop_flagged"].is_string(), "{}", m["inputs"]);
     assert!(m["metrics"]["pruned"]["dropped_from_training"].as_u64().unwrap() > 0, "{}", m["metrics"]);
 }
+
+/// `--cached-only` writes the table of what the store has and computes nothing: a profile
+/// whose second run never ran reports the first and lists the second as pending.
+#[test]
+fn cached_only_reports_the_runs_in_the_store_and_lists_the_rest_as_pending() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_small_cifar10(tmp.path(), 60);
+    let store = tmp.path().join("store");
+    let pipeline = tmp.path().join("partial.toml");
+    std::fs::write(
+        &pipeline,
+        "description = 'partial'\ndataset = 'cifar10'\n\
+         [[noise]]\nid = 'sym'\nargs = ['--noise', 'sym', '--rate', '0.5', '--seed', '1']\n\
+         [[runs]]\nname = 'ce'\nloss = 'ce'\n\
+         [[runs]]\nname = 'ce-long'\nloss = 'ce'\nbase = 'ce-long'\nargs = ['--epochs', '2']\n\
+         [profiles.first]\nstage_profile = 'smoke'\nruns = ['ce']\nseeds = [1, 2]\nargs = { distill = ['--epochs', '1'] }\n\
+         [profiles.both]\nstage_profile = 'smoke'\nseeds = [1, 2]\nargs = { distill = ['--epochs', '1'] }\n",
+    )
+    .unwrap();
+    let path = pipeline.to_str().unwrap();
+    ok(&run(&mut reproduce(&store, tmp.path(), &tmp.path().join("first"), &[path, "--profile", "first"])));
+    assert_eq!(count(&store, "distill"), 2);
+
+    let out = tmp.path().join("partial");
+    let log =
+        ok(&run(&mut reproduce(&store, tmp.path(), &out, &[path, "--profile", "both", "--cached-only"])));
+    assert!(log.contains("plan: 3 cached, 2 to run"), "{log}");
+    assert!(log.contains("report leaves out the 2 planned artifacts"), "{log}");
+    assert_eq!(count(&store, "distill"), 2, "nothing trained: {log}");
+    let rows = csv_row::parse(&std::fs::read_to_string(out.join("results.csv")).unwrap());
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!((rows[0]["run"].as_str(), rows[0]["seeds"].as_str()), ("ce", "1 2"));
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    assert!(md.contains("**Partial report**"), "{md}");
+    for seed in [1, 2] {
+        assert!(md.contains(&format!("* distill sym ce-long seed {seed}\n")), "{md}");
+    }
+
+    let both = ok(&run(&mut reproduce(&store, tmp.path(), &out, &[path, "--profile", "both"])));
+    assert!(both.contains("plan: 3 cached, 2 to run"), "{both}");
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    assert!(!md.contains("Partial report"), "a complete report says nothing of pending runs: {md}");
+    assert_eq!(csv_row::parse(&std::fs::read_to_string(out.join("results.csv")).unwrap()).len(), 2);
+
+    let clash = run(&mut reproduce(
+        &store,
+        tmp.path(),
+        &out,
+        &[path, "--profile", "both", "--cached-only", "--dry-run"],
+    ));
+    assert_eq!(clash.status.code(), Some(2), "{}", stderr(&clash));
+}

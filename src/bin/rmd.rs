@@ -350,14 +350,21 @@ fn run_rm_curves(
 struct ReproduceArgs {
     /// Pipeline name (a file NAME.toml in the pipelines directory) or a path to a .toml file.
     pipeline: String,
-    /// Profile of the pipeline: paper (ResNet-18, GPU-length schedules), cpu (about an hour on
-    /// a 2-core CPU) or smoke (seconds per stage). Default: paper when built with a GPU
-    /// backend, else cpu.
+    /// Profile of the pipeline, one its file defines: most have paper (ResNet-18, GPU-length
+    /// schedules), cpu (about an hour on a 2-core CPU) and smoke (seconds per stage); the
+    /// CIFAR-10 ones also cpu-full (the full training set, hours on a CPU). Default: paper
+    /// when built with a GPU backend, else cpu.
     #[arg(long)]
     profile: Option<String>,
     /// Print the plan and stop (--plan is the same).
     #[arg(long, visible_alias = "plan")]
     dry_run: bool,
+    /// Compute nothing (but the dataset record): write the report from the planned runs
+    /// already in the store, leaving out the others and listing them as pending in
+    /// results.md. Shows the table so far of a long pipeline, also while it runs in another
+    /// terminal (give that report its own --out).
+    #[arg(long, conflicts_with_all = ["dry_run", "force", "push"])]
+    cached_only: bool,
     /// Recompute this stage's artifacts even when cached (noise, pretrain, relations,
     /// distill; repeatable).
     #[arg(long, value_name = "STAGE", value_parser = STAGES)]
@@ -410,6 +417,7 @@ fn run_reproduce(args: ReproduceArgs, store: &StoreDirArgs) -> anyhow::Result<()
         pipeline,
         profile,
         dry_run: args.dry_run,
+        cached_only: args.cached_only,
         force: args.force.clone(),
         out: out.clone(),
         verbose: !args.output.quiet,

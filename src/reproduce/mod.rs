@@ -35,6 +35,10 @@ pub struct ReproduceOptions {
     pub profile: String,
     /// Print the plan and stop.
     pub dry_run: bool,
+    /// Compute nothing but the dataset record: write the report from the planned artifacts
+    /// already in the store and list the others as pending (a partial table of a long
+    /// pipeline, possibly still running in another process).
+    pub cached_only: bool,
     /// Stages to recompute even when cached.
     pub force: Vec<String>,
     /// Report directory.
@@ -295,6 +299,39 @@ impl Ctx<'_> {
     }
 }
 
+/// Runs every planned stage the store lacks (and the forced ones), in plan order, recording
+/// each new key so later stages get their inputs.
+fn execute(
+    ctx: &Ctx,
+    plan: &[(Target, Planned)],
+    keys: &mut Keys,
+    to_run: usize,
+    forced: &dyn Fn(Target) -> bool,
+    runner: &StageRunner,
+    v: bool,
+) -> anyhow::Result<()> {
+    let mut step = 0;
+    for (t, planned) in plan {
+        if planned.is_cached() && !forced(*t) {
+            continue;
+        }
+        step += 1;
+        let mut args = ctx.args(*t, keys).expect("inputs ran before");
+        if forced(*t) {
+            args.push("--force".into());
+        } else if matches!(t, Target::Pretrain | Target::Distill { .. }) {
+            // A training stage interrupted in an earlier invocation continues from its last
+            // checkpoint (a resumed run ends byte-identical to an uninterrupted one).
+            args.push("--resume".into());
+        }
+        say(v, format!("[{step}/{to_run}] {} {} (~{} min)", t.bin(), ctx.label(*t), ctx.minutes(*t)));
+        let (key, secs) = runner.run(t.bin(), &args)?;
+        say(v, format!("[{step}/{to_run}] done in {:.1} min: {}", secs / 60.0, &key[..12]));
+        keys.found.insert(*t, key);
+    }
+    Ok(())
+}
+
 fn say(verbose: bool, msg: impl AsRef<str>) {
     if verbose {
         eprintln!("{}", msg.as_ref());
@@ -310,6 +347,9 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
         if !STAGES.contains(&f.as_str()) {
             bail!("--force {f}: expected one of {}", STAGES.join(", "));
         }
+    }
+    if opts.cached_only && (opts.dry_run || opts.push || !opts.force.is_empty()) {
+        bail!("--cached-only computes nothing: it goes with neither --dry-run, --push nor --force");
     }
     crate::cli::check_output_dir(&opts.out, "--out")?;
     let ctx = Ctx {
@@ -449,27 +489,30 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
         return Ok(outcome);
     }
 
-    // Execute.
-    let mut step = 0;
-    for (t, planned) in &plan {
-        if planned.is_cached() && !forced(*t) {
-            continue;
-        }
-        step += 1;
-        let mut args = ctx.args(*t, &keys).expect("inputs ran before");
-        if forced(*t) {
-            args.push("--force".into());
-        } else if matches!(t, Target::Pretrain | Target::Distill { .. }) {
-            // A training stage interrupted in an earlier invocation continues from its last
-            // checkpoint (a resumed run ends byte-identical to an uninterrupted one).
-            args.push("--resume".into());
-        }
-        say(v, format!("[{step}/{to_run}] {} {} (~{} min)", t.bin(), ctx.label(*t), ctx.minutes(*t)));
-        let (key, secs) = runner.run(t.bin(), &args)?;
-        say(v, format!("[{step}/{to_run}] done in {:.1} min: {}", secs / 60.0, &key[..12]));
-        keys.found.insert(*t, key);
+    // What stays out of a --cached-only report.
+    let pending: Vec<String> = if opts.cached_only {
+        plan.iter()
+            .filter(|(_, planned)| !planned.is_cached())
+            .map(|(t, _)| format!("{} {}", t.stage(), ctx.label(*t)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if opts.cached_only {
+        say(
+            v,
+            format!(
+                "--cached-only: nothing computed; the report leaves out the {} planned artifacts not in the store",
+                pending.len()
+            ),
+        );
+    } else {
+        execute(&ctx, &plan, &mut keys, to_run, &forced, runner, v)?;
     }
-    outcome.present = targets.iter().map(|t| (t.stage().to_string(), keys.found[t].clone())).collect();
+    outcome.present = targets
+        .iter()
+        .filter_map(|t| keys.found.get(t).map(|k| (t.stage().to_string(), k.clone())))
+        .collect();
     if opts.push
         && let Some((remote, store)) = &remote
     {
@@ -489,7 +532,7 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
     let mut results = Vec::new();
     for t in &targets {
         if let Target::Distill { noise, run, teacher, seed } = *t {
-            let key = &keys.found[t];
+            let Some(key) = keys.found.get(t) else { continue };
             let teacher = teacher.map(|i| ctx.teachers[i].id.as_str());
             results.push(RunResult::read(
                 &runner.store,
@@ -502,7 +545,7 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
         }
     }
     let noise_keys: Vec<(String, String)> = (0..ctx.noise.len())
-        .map(|i| (ctx.noise[i].id.clone(), keys.found[&Target::Noise(i)].clone()))
+        .filter_map(|i| keys.found.get(&Target::Noise(i)).map(|k| (ctx.noise[i].id.clone(), k.clone())))
         .collect();
     write_report(&report::ReportInput {
         pipeline: p,
@@ -517,6 +560,7 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
             .collect::<Vec<_>>(),
         noise: &noise_keys,
         results: &results,
+        pending: &pending,
         out: &opts.out,
         wall_seconds: started.elapsed().as_secs_f64(),
     })?;

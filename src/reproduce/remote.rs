@@ -108,6 +108,7 @@ pub fn planned_artifacts(
         pipeline,
         profile: profile.to_string(),
         dry_run: true,
+        cached_only: false,
         force: Vec::new(),
         out: std::env::temp_dir(),
         verbose: false,

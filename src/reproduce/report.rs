@@ -106,6 +106,9 @@ pub struct ReportInput<'a> {
     pub noise: &'a [(String, String)],
     /// Every RGRL-stage result.
     pub results: &'a [RunResult],
+    /// Planned artifacts left out because the store lacks them (`--cached-only`), as
+    /// "stage label" lines; empty for a complete report.
+    pub pending: &'a [String],
     /// Output directory.
     pub out: &'a Path,
     /// Wall seconds of the whole `reproduce` call.
@@ -283,6 +286,17 @@ pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
         &input.dataset[..12],
         input.wall_seconds / 60.0
     );
+    if !input.pending.is_empty() {
+        let _ = writeln!(
+            md,
+            "**Partial report** (`--cached-only`): {} planned artifacts are not in the store yet and are left out:\n",
+            input.pending.len()
+        );
+        for line in input.pending {
+            let _ = writeln!(md, "* {line}");
+        }
+        let _ = writeln!(md);
+    }
     if !teachers.is_empty() {
         let _ =
             writeln!(md, "| teacher | kind | relations | top-K neighbour label agreement | kNN accuracy |");
