@@ -92,6 +92,22 @@ fn baseline_and_rgrl_runs_write_their_outputs_and_are_cached() {
     assert_ne!(votes_only, base);
     assert_eq!(manifest(&s, &votes_only)["params"]["rgrl"]["neighbour_targets"], 0.5);
     assert!(manifest(&s, &rgrl)["params"]["rgrl"].get("neighbour_targets").is_none());
+    // Decaying the relation weights is a run of its own that trains differently; an explicit
+    // constant schedule is the default run.
+    let decayed = ok_key(&run(&mut distill(
+        &s,
+        &["--loss", "ce", "--relations", &s.relations, "--rgrl-schedule", "cosine-decay"],
+    )));
+    assert_ne!(decayed, rgrl);
+    assert_eq!(manifest(&s, &decayed)["params"]["rgrl"]["weight_schedule"], "cosine-decay");
+    assert!(manifest(&s, &rgrl)["params"]["rgrl"].get("weight_schedule").is_none());
+    let loss_of = |key: &str| csv(&dir(&s, key).join("epochs.csv"))[2][2].clone();
+    assert_ne!(loss_of(&decayed), loss_of(&rgrl), "the decayed weights change the training loss");
+    let constant = ok_key(&run(&mut distill(
+        &s,
+        &["--loss", "ce", "--relations", &s.relations, "--rgrl-schedule", "constant"],
+    )));
+    assert_eq!(constant, rgrl);
 
     for key in [&base, &rgrl] {
         let d = dir(&s, key);
@@ -161,6 +177,7 @@ fn bad_requests_are_input_errors() {
         (vec!["--node-weight", "0.5"], "need --relations"),
         (vec!["--rgrl-confidence"], "need --relations"),
         (vec!["--neighbour-targets", "0.5"], "need --relations"),
+        (vec!["--rgrl-schedule", "cosine-decay"], "need --relations"),
         (vec!["--relations", &s.relations, "--neighbour-targets", "1.5"], "must be in [0, 1]"),
         ([&["--relations", &s.relations], TERMS_OFF].concat(), "every RGRL term is off"),
         (vec!["--loss", "ce", "--gce-q", "0.5"], "--gce-q does not apply"),

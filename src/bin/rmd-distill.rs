@@ -4,7 +4,7 @@
 use anyhow::Context;
 use clap::Parser;
 use rmd_nn::BackendKind;
-use rmd_nn::distill::{BaseLoss, LrSchedule, Profile};
+use rmd_nn::distill::{BaseLoss, LrSchedule, Profile, RelationWeightSchedule};
 use rmdnet::cli::{self, BackendArgs, OutputArgs, StoreArgs, UsageError, parse_arch, short};
 use rmdnet::stages::distill::{DistillInputs, DistillRequest, run_distill};
 use std::process::ExitCode;
@@ -180,6 +180,13 @@ struct Args {
     #[arg(long, value_name = "ALPHA")]
     neighbour_targets: Option<f64>,
 
+    /// RGRL: how the node, edge and graph weights change over the run: constant (the
+    /// default, the method as published) or cosine-decay (from the full weight at the first
+    /// step to 0 at the last, so the teacher shapes the features early and the base loss
+    /// alone finishes training).
+    #[arg(long, value_enum, value_name = "SCHEDULE")]
+    rgrl_schedule: Option<RgrlScheduleArg>,
+
     /// Continue an interrupted run of the same parameters from its last checkpoint.
     #[arg(long)]
     resume: bool,
@@ -200,6 +207,7 @@ impl Args {
             || self.graph_tau.is_some()
             || self.rgrl_confidence
             || self.neighbour_targets.is_some()
+            || self.rgrl_schedule.is_some()
     }
 
     fn base_loss(&self, classes: usize) -> Result<BaseLoss, UsageError> {
@@ -230,6 +238,24 @@ impl Args {
             }
         }
         Ok(loss)
+    }
+}
+
+/// `--rgrl-schedule` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RgrlScheduleArg {
+    /// The full weights at every step.
+    Constant,
+    /// Cosine decay of the weights from full to 0 over the run.
+    CosineDecay,
+}
+
+impl RgrlScheduleArg {
+    fn schedule(self) -> RelationWeightSchedule {
+        match self {
+            RgrlScheduleArg::Constant => RelationWeightSchedule::Constant,
+            RgrlScheduleArg::CosineDecay => RelationWeightSchedule::CosineDecay,
+        }
     }
 }
 
@@ -364,6 +390,9 @@ pub fn main() -> ExitCode {
             set(&mut r.graph_tau, args.graph_tau);
             r.confidence = args.rgrl_confidence;
             set(&mut r.neighbour_targets, args.neighbour_targets);
+            if let Some(sched) = args.rgrl_schedule {
+                r.weight_schedule = sched.schedule();
+            }
             r.validate().map_err(UsageError)?;
             params.rgrl = Some(r);
         }

@@ -23,7 +23,7 @@ pub use eval::{
 pub use log::EpochLog;
 pub use losses::{BaseLoss, ElrMemory};
 pub use params::{DistillParams, EvalParams, LrSchedule};
-pub use rgrl::RgrlParams;
+pub use rgrl::{RelationWeightSchedule, RgrlParams};
 pub use split::{TrainValSplit, select_epoch};
 
 use crate::backend::ComputeDevice;

@@ -174,16 +174,20 @@ impl<'a> RgrlObjective<'a> {
         )
     }
 
-    /// The relation terms of one batch added to `total` (and to the epoch's sums).
+    /// The relation terms of one batch added to `total` (and to the epoch's sums), their
+    /// weights scaled by the weight schedule at global step `step`.
     fn add_relation_terms(
         &mut self,
         out: &crate::models::ClassifierOutput,
         idx: &[u32],
+        step: usize,
         mut total: Tensor<1>,
     ) -> Tensor<1> {
         let (Some(r), Some(g)) = (&self.params.rgrl, self.graph) else {
             return total;
         };
+        let scale = r.weight_schedule.factor(step, self.params.epochs * self.steps_per_epoch);
+        let weight = |w: f64| (w * scale) as f32;
         let b = idx.len();
         // The batch's teacher embeddings, built once for L_node and L_edge.
         let teacher = (r.node_weight > 0.0 || r.edge_weight > 0.0)
@@ -206,12 +210,12 @@ impl<'a> RgrlObjective<'a> {
         if let (true, Some(e)) = (r.node_weight > 0.0, &teacher) {
             let l = weigh(rgrl::node_loss_rows(out.projected.clone().expect("projection"), e.clone())).mean();
             self.sums.node += scalar(l.clone());
-            total = total + l * r.node_weight as f32;
+            total = total + l * weight(r.node_weight);
         }
         if let (true, Some(e)) = (r.edge_weight > 0.0, teacher) {
             let l = weigh(rgrl::edge_loss_rows(out.features.clone(), e, r.tau_teacher, r.tau_student)).mean();
             self.sums.edge += scalar(l.clone());
-            total = total + l * r.edge_weight as f32;
+            total = total + l * weight(r.edge_weight);
         }
         if let (Some(bank), Some(tn)) = (&mut self.bank, self.train_neighbours) {
             let k = r.graph_k.min(tn.k);
@@ -225,7 +229,7 @@ impl<'a> RgrlObjective<'a> {
             if let Some(l) = l {
                 self.sums.graph += scalar(l.clone());
                 self.sums.graph_steps += 1;
-                total = total + l * r.graph_weight as f32;
+                total = total + l * weight(r.graph_weight);
             }
             let h = rgrl::l2_normalize(out.features.clone().detach());
             bank.write(idx, &h.into_data().try_to_vec::<f32>().expect("f32 features"));
@@ -285,7 +289,8 @@ impl Objective<Classifier> for RgrlObjective<'_> {
         let base = p.loss.forward(out.logits.clone(), onehot, elr_targets);
         let total = base.clone();
         self.sums.base += scalar(base);
-        Ok(self.add_relation_terms(&out, idx, total))
+        let step = batch.epoch * self.steps_per_epoch + batch.step;
+        Ok(self.add_relation_terms(&out, idx, step, total))
     }
 
     fn lr(&self, global_step: usize) -> f64 {

@@ -151,6 +151,7 @@ impl Profile {
             },
             confidence: false,
             neighbour_targets: 0.0,
+            weight_schedule: super::rgrl::RelationWeightSchedule::Constant,
         }
     }
 

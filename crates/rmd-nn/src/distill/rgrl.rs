@@ -22,6 +22,10 @@
 //! ([`TrainingNeighbours::label_votes`], temperature τ_g), the evidence `rmd label-issues`
 //! scores labels with. It uses the teacher where the relation terms do not: to correct
 //! labels rather than to shape features.
+//!
+//! `weight_schedule` scales the three relation weights over the run: constant (the method as
+//! published) or a cosine decay from the full weight at the first step to 0 at the last, so
+//! the teacher shapes the features early and the base loss alone finishes training.
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -58,6 +62,39 @@ pub struct RgrlParams {
     /// unchanged).
     #[serde(default, skip_serializing_if = "super::params::is_zero")]
     pub neighbour_targets: f64,
+    /// How λ_node, λ_edge and λ_graph change over the run (recorded only when not constant,
+    /// so keys of runs without it are unchanged).
+    #[serde(default, skip_serializing_if = "RelationWeightSchedule::is_constant")]
+    pub weight_schedule: RelationWeightSchedule,
+}
+
+/// The factor the relation-term weights are multiplied by at each training step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RelationWeightSchedule {
+    /// The full weight at every step.
+    #[default]
+    Constant,
+    /// 0.5·(1 + cos(π·step / steps)): the full weight at the first step, 0 after the last.
+    CosineDecay,
+}
+
+impl RelationWeightSchedule {
+    /// Whether this is the constant schedule (the default).
+    pub fn is_constant(&self) -> bool {
+        *self == RelationWeightSchedule::Constant
+    }
+
+    /// The factor at 0-based `step` of a run of `steps` steps.
+    pub fn factor(self, step: usize, steps: usize) -> f64 {
+        match self {
+            RelationWeightSchedule::Constant => 1.0,
+            RelationWeightSchedule::CosineDecay => {
+                let t = (step as f64 / steps.max(1) as f64).min(1.0);
+                0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+        }
+    }
 }
 
 impl RgrlParams {
@@ -94,8 +131,14 @@ impl RgrlParams {
         .filter(|(_, w)| *w > 0.0)
         .map(|(n, w)| format!("{n} {w}"))
         .collect();
-        let terms = terms.join(" + ");
-        if self.confidence { format!("{terms}, confidence-weighted") } else { terms }
+        let mut terms = terms.join(" + ");
+        if self.confidence {
+            terms.push_str(", confidence-weighted");
+        }
+        if self.weight_schedule == RelationWeightSchedule::CosineDecay {
+            terms.push_str(", weights decayed (cosine)");
+        }
+        terms
     }
 }
 
@@ -571,6 +614,7 @@ mod tests {
             projection_hidden: 0,
             confidence: false,
             neighbour_targets: 0.0,
+            weight_schedule: RelationWeightSchedule::Constant,
         };
         assert!(p.validate().is_err());
         // Neighbour targets alone are a term; outside [0, 1] they are refused.
@@ -586,5 +630,24 @@ mod tests {
             serde_json::to_value(RgrlParams { edge_weight: 0.3, confidence: true, ..p.clone() }).unwrap();
         assert_eq!(on["confidence"], true);
         assert!(RgrlParams { edge_weight: 0.3, ..p }.validate().is_ok());
+    }
+
+    #[test]
+    fn cosine_decay_goes_from_the_full_weight_to_zero_and_constant_stays() {
+        let d = RelationWeightSchedule::CosineDecay;
+        assert_eq!(d.factor(0, 100), 1.0);
+        assert!((d.factor(50, 100) - 0.5).abs() < 1e-12);
+        assert!(d.factor(99, 100) < 0.001 && d.factor(99, 100) > 0.0);
+        assert_eq!(d.factor(100, 100), 0.0);
+        assert!((1..100).all(|s| d.factor(s, 100) < d.factor(s - 1, 100)), "strictly decreasing");
+        assert_eq!(RelationWeightSchedule::Constant.factor(99, 100), 1.0);
+        // Left out of the params (and keys) while constant; named in kebab case when not.
+        let p = crate::profile::Profile::Cpu.rgrl_params();
+        assert!(serde_json::to_value(&p).unwrap().get("weight_schedule").is_none());
+        let json = serde_json::to_value(RgrlParams { weight_schedule: d, ..p.clone() }).unwrap();
+        assert_eq!(json["weight_schedule"], "cosine-decay");
+        let back: RgrlParams = serde_json::from_value(json).unwrap();
+        assert_eq!(back.weight_schedule, d);
+        assert!(RgrlParams { weight_schedule: d, ..p }.describe().ends_with("weights decayed (cosine)"));
     }
 }
