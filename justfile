@@ -128,3 +128,10 @@ noise-demo:
     target/release/rmd-noise --dataset cifar10 --noise sym --rate 0.5 --seed 1
     target/release/rmd-noise --dataset cifar10 --noise file --labels-file "$RMD_DATA_DIR/cifar-10n/cifar10n_labels.csv" --label-column worse_label
     target/release/rmd store verify
+
+# Write the report of a pipeline profile from the store's artifacts into
+# docs/results/NAME-PROFILE (computes nothing; runs not in the store yet are listed as pending
+# at the top of its results.md), e.g. `just publish cifar10-sym cpu-full`.
+publish NAME PROFILE:
+    cargo build --release --quiet --bins --features "$RMD_FEATURES"
+    target/release/rmd reproduce {{NAME}} --profile {{PROFILE}} --cached-only --out docs/results/{{NAME}}-{{PROFILE}}

@@ -378,6 +378,7 @@ fn cached_only_reports_the_runs_in_the_store_and_lists_the_rest_as_pending() {
     assert_eq!((rows[0]["run"].as_str(), rows[0]["seeds"].as_str()), ("ce", "1 2"));
     let md = std::fs::read_to_string(out.join("results.md")).unwrap();
     assert!(md.contains("**Partial report**"), "{md}");
+    assert!(md.contains("nothing was computed for it") && !md.contains("wall time"), "{md}");
     for seed in [1, 2] {
         assert!(md.contains(&format!("* distill sym ce-long seed {seed}\n")), "{md}");
     }
@@ -386,6 +387,7 @@ fn cached_only_reports_the_runs_in_the_store_and_lists_the_rest_as_pending() {
     assert!(both.contains("plan: 3 cached, 2 to run"), "{both}");
     let md = std::fs::read_to_string(out.join("results.md")).unwrap();
     assert!(!md.contains("Partial report"), "a complete report says nothing of pending runs: {md}");
+    assert!(md.contains("`rmd reproduce` wall time"), "{md}");
     assert_eq!(csv_row::parse(&std::fs::read_to_string(out.join("results.csv")).unwrap()).len(), 2);
 
     let clash = run(&mut reproduce(

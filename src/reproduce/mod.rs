@@ -562,7 +562,7 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
         results: &results,
         pending: &pending,
         out: &opts.out,
-        wall_seconds: started.elapsed().as_secs_f64(),
+        wall_seconds: (!opts.cached_only).then(|| started.elapsed().as_secs_f64()),
     })?;
     say(
         v,

@@ -111,8 +111,9 @@ pub struct ReportInput<'a> {
     pub pending: &'a [String],
     /// Output directory.
     pub out: &'a Path,
-    /// Wall seconds of the whole `reproduce` call.
-    pub wall_seconds: f64,
+    /// Wall seconds of the whole `reproduce` call; None for a `--cached-only` report, which
+    /// computed nothing.
+    pub wall_seconds: Option<f64>,
 }
 
 /// Mean and sample standard deviation (None with one value).
@@ -280,11 +281,14 @@ pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
         if p.import.is_some() { "the test split (its labels as given)" } else { "the clean test set" };
     let _ = writeln!(
         md,
-        "Profile `{}`; dataset `{}` [{}]{encoder}. Test accuracy on {test_set}, in %, mean ± sample std over the seeds (a seed sets the classifier's initialisation, sample order, augmentation and training subset; the noise and the teachers have their own seeds, fixed here). **val-selected**: at the epoch with the best accuracy on the held-out noisy validation split; **last**: last epoch; *best on test* picks the epoch on the test set and is shown only for reference. Δ: the run minus its base (same loss, no RGRL), paired by seed. `rmd reproduce` wall time: {:.1} min.\n",
+        "Profile `{}`; dataset `{}` [{}]{encoder}. Test accuracy on {test_set}, in %, mean ± sample std over the seeds (a seed sets the classifier's initialisation, sample order, augmentation and training subset; the noise and the teachers have their own seeds, fixed here). **val-selected**: at the epoch with the best accuracy on the held-out noisy validation split; **last**: last epoch; *best on test* picks the epoch on the test set and is shown only for reference. Δ: the run minus its base (same loss, no RGRL), paired by seed. {}\n",
         input.profile,
         p.dataset,
         &input.dataset[..12],
-        input.wall_seconds / 60.0
+        match input.wall_seconds {
+            Some(w) => format!("`rmd reproduce` wall time: {:.1} min.", w / 60.0),
+            None => "Written from the artifacts in the store (`--cached-only`): nothing was computed for it; the minutes are the runs' own.".into(),
+        }
     );
     if !input.pending.is_empty() {
         let _ = writeln!(
