@@ -94,7 +94,25 @@ fn smoke_pipeline_runs_reports_and_is_fully_cached_on_rerun() {
     assert_eq!(num(rgrl, "last_mean"), m["metrics"]["last_test_acc"].as_f64().unwrap());
     assert_eq!(num(rgrl, "val_selected_mean"), m["metrics"]["val_selected_test_acc"].as_f64().unwrap());
     assert_eq!(rgrl["val_selected_epochs"], m["metrics"]["val_selected_epoch"].to_string());
-    for stem in ["accuracy", "memorisation", "transition", "embeddings"] {
+    // The per-epoch Δ of each run with a base, as in its and its base's epochs.csv.
+    let by_epoch = csv_row::parse(&std::fs::read_to_string(out.join("deltas-by-epoch.csv")).unwrap());
+    let epochs_of = |r: &csv_row::Row| {
+        let m = manifest_of(&store, r["keys"].trim());
+        let dir = store.join("distill").join(m["key"].as_str().unwrap());
+        csv_row::parse(&std::fs::read_to_string(dir.join("epochs.csv")).unwrap())
+    };
+    let (run_epochs, base_epochs) = (epochs_of(rgrl), epochs_of(base));
+    let rows: Vec<&csv_row::Row> =
+        by_epoch.iter().filter(|r| r["noise"] == "asym-0.4" && r["run"] == "ce+rgrl").collect();
+    assert_eq!(rows.len(), run_epochs.len(), "{by_epoch:?}");
+    for (r, (a, b)) in rows.iter().zip(run_epochs.iter().zip(&base_epochs)) {
+        assert_eq!((r["base_run"].as_str(), r["seeds"].as_str(), &r["epoch"]), ("ce", "1", &a["epoch"]));
+        for (col, of) in [("delta_test_acc", "test_acc"), ("delta_val_acc_noisy", "val_acc_noisy")] {
+            let want = num(a, of) - num(b, of);
+            assert!((num(r, col) - want).abs() < 1e-12, "{col}: {r:?}");
+        }
+    }
+    for stem in ["accuracy", "memorisation", "transition", "embeddings", "delta"] {
         let png = std::fs::read(out.join(format!("{stem}-asym-0.4.png"))).unwrap();
         assert_eq!(&png[..4], b"\x89PNG", "{stem}");
         let svg = std::fs::read_to_string(out.join(format!("{stem}-asym-0.4.svg"))).unwrap();

@@ -1,6 +1,7 @@
 //! Report plots, each written as PNG and SVG with plotters: test-accuracy curves, the
-//! memorisation curve, the realised noise transition matrix and a 2-D (PCA) map of the RM
-//! embeddings coloured by clean label with flipped samples marked.
+//! memorisation curve, each run's per-epoch difference from its base, the realised noise
+//! transition matrix and a 2-D (PCA) map of the RM embeddings coloured by clean label with
+//! flipped samples marked.
 
 use super::report::RunResult;
 use anyhow::anyhow;
@@ -363,6 +364,76 @@ pub fn draw_all(
         &names
     ))?);
     Ok(files)
+}
+
+/// A run's mean difference from its base at one epoch (paired by seed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochDelta {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Δ noisy-validation accuracy (None without a validation split).
+    pub val: Option<f64>,
+    /// Δ clean test accuracy.
+    pub test: f64,
+    /// Seeds both runs have.
+    pub seeds: usize,
+}
+
+fn delta_chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    series: &[(String, Vec<(usize, f64)>)],
+) -> anyhow::Result<()> {
+    let pts = || series.iter().flat_map(|s| s.1.iter());
+    let max_epoch = pts().map(|p| p.0).max().unwrap_or(1).max(2);
+    let lo = pts().map(|p| p.1).fold(0.0f64, f64::min);
+    let hi = pts().map(|p| p.1).fold(0.0f64, f64::max);
+    let pad = ((hi - lo) * 0.1).max(0.005);
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(52)
+        .build_cartesian_2d(1f64..max_epoch as f64, (100.0 * (lo - pad))..(100.0 * (hi + pad)))
+        .map_err(err)?;
+    chart.configure_mesh().x_desc("epoch").y_desc("Δ accuracy (points)").draw().map_err(err)?;
+    chart
+        .draw_series(LineSeries::new(vec![(1.0, 0.0), (max_epoch as f64, 0.0)], BLACK.mix(0.4)))
+        .map_err(err)?;
+    for (i, (name, points)) in series.iter().enumerate() {
+        let c = colour(i);
+        let points: Vec<(f64, f64)> = points.iter().map(|&(e, v)| (e as f64, 100.0 * v)).collect();
+        chart
+            .draw_series(LineSeries::new(points, c.stroke_width(2)))
+            .map_err(err)?
+            .label(name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)));
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    Ok(())
+}
+
+/// Draws each run's per-epoch difference from its base (`delta-<noise>.png`/`.svg`): noisy
+/// validation accuracy on the left (runs without a validation split left out), clean test
+/// accuracy on the right; returns the file names.
+pub fn draw_deltas(
+    out: &Path,
+    noise_id: &str,
+    series: &[(String, Vec<EpochDelta>)],
+) -> anyhow::Result<Vec<String>> {
+    let val: Vec<(String, Vec<(usize, f64)>)> = series
+        .iter()
+        .filter_map(|(n, d)| {
+            Some((n.clone(), d.iter().map(|e| Some((e.epoch, e.val?))).collect::<Option<Vec<_>>>()?))
+        })
+        .collect();
+    let test: Vec<(String, Vec<(usize, f64)>)> =
+        series.iter().map(|(n, d)| (n.clone(), d.iter().map(|e| (e.epoch, e.test)).collect())).collect();
+    both!(out, &format!("delta-{noise_id}"), (1200, 520), |root| {
+        let (left, right) = root.split_horizontally(600);
+        delta_chart(&left, &format!("run − its base, noisy validation accuracy ({noise_id})"), &val)?;
+        delta_chart(&right, &format!("run − its base, clean test accuracy ({noise_id})"), &test)
+    })
 }
 
 /// One line of the sweep plot: (purity, mean Δ, std of Δ) per synthetic teacher, and the

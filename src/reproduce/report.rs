@@ -229,6 +229,63 @@ fn delta(p: &Pipeline, rows: &[Row], r: &Row) -> Option<Delta> {
     })
 }
 
+/// Per-epoch Δ of a row over its base: for every epoch both logged, the mean over the seeds
+/// both ran of (run − base) noisy-validation accuracy (None when a run has no validation
+/// split) and test accuracy.
+fn epoch_deltas(row: &Row, base: &Row) -> Vec<plots::EpochDelta> {
+    let pairs: Vec<(&RunResult, &RunResult)> = row
+        .results
+        .iter()
+        .filter_map(|r| base.results.iter().find(|b| b.seed == r.seed).map(|b| (*r, *b)))
+        .collect();
+    let epochs = pairs.iter().map(|(r, b)| r.epochs.len().min(b.epochs.len())).min().unwrap_or(0);
+    (0..epochs)
+        .map(|e| {
+            let n = pairs.len() as f64;
+            let val: Option<f64> = pairs
+                .iter()
+                .map(|(r, b)| Some(r.epochs[e].val_acc_noisy? - b.epochs[e].val_acc_noisy?))
+                .sum::<Option<f64>>()
+                .map(|d| d / n);
+            let test =
+                pairs.iter().map(|(r, b)| r.epochs[e].test_acc - b.epochs[e].test_acc).sum::<f64>() / n;
+            plots::EpochDelta { epoch: pairs[0].0.epochs[e].epoch, val, test, seeds: pairs.len() }
+        })
+        .collect()
+}
+
+/// The per-epoch Δ of every row of `noise` that has a base, as plot series (legend label,
+/// points); their numbers are appended to `csv` (`deltas-by-epoch.csv` rows).
+fn epoch_delta_series(
+    p: &Pipeline,
+    rows: &[Row],
+    noise: &str,
+    csv: &mut String,
+) -> Vec<(String, Vec<plots::EpochDelta>)> {
+    let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    let mut deltas = Vec::new();
+    for r in rows.iter().filter(|r| r.noise == noise) {
+        let Some(b) = base_row(p, rows, r) else { continue };
+        let d = epoch_deltas(r, b);
+        for e in &d {
+            let _ = writeln!(
+                csv,
+                "{},{},{},{},{},{},{},{}",
+                r.noise,
+                r.run.name,
+                r.teacher.unwrap_or(""),
+                b.run.name,
+                e.epoch,
+                e.seeds,
+                opt(e.val),
+                e.test
+            );
+        }
+        deltas.push((format!("{} over {}", label(&r.run.name, r.teacher), b.run.name), d));
+    }
+    deltas
+}
+
 /// A teacher's figures for the report.
 struct TeacherRow<'a> {
     spec: &'a TeacherSpec,
@@ -326,6 +383,8 @@ pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
         "noise,run,teacher,base_loss,rgrl,init_from_rm,extra_args,seeds,val_selected_mean,val_selected_std,val_selected_epochs,last_mean,last_std,best_on_test_mean,best_on_test_std,base_run,delta_val_selected,delta_val_selected_std,delta_last,delta_last_std,delta_best_on_test,minutes,keys\n",
     );
     let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    let mut by_epoch =
+        String::from("noise,run,teacher,base_run,epoch,seeds,delta_val_acc_noisy,delta_test_acc\n");
     for (noise, noise_key) in input.noise {
         let _ = writeln!(md, "## Noise `{noise}` [{}]\n", &noise_key[..12]);
         let _ = writeln!(
@@ -382,7 +441,11 @@ pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
         let _ = writeln!(md);
         let noise_art = store.find(Some("noise"), noise_key)?;
         let runs: Vec<&RunResult> = input.results.iter().filter(|r| &r.noise == noise).collect();
-        let files = plots::draw_all(out, noise, &runs, &noise_art, map_graph.as_ref(), &store)?;
+        let mut files = plots::draw_all(out, noise, &runs, &noise_art, map_graph.as_ref(), &store)?;
+        let deltas = epoch_delta_series(p, &rows, noise, &mut by_epoch);
+        if deltas.iter().any(|(_, d)| !d.is_empty()) {
+            files.extend(plots::draw_deltas(out, noise, &deltas)?);
+        }
         let _ = writeln!(
             md,
             "Plots: {}\n",
@@ -394,6 +457,7 @@ pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
     }
     rmd_store::output::write_file(&out.join("results.md"), md.as_bytes())?;
     rmd_store::output::write_file(&out.join("results.csv"), csv.as_bytes())?;
+    rmd_store::output::write_file(&out.join("deltas-by-epoch.csv"), by_epoch.as_bytes())?;
     Ok(())
 }
 
@@ -595,5 +659,54 @@ mod tests {
         assert!((d.last.1.unwrap() - 0.0002f64.sqrt()).abs() < 1e-9, "per-seed Δ 0.03 and 0.01: {d:?}");
         assert!((d.selected.unwrap().0 - 0.02).abs() < 1e-12);
         assert!(delta(&p, &r, &r[0]).is_none(), "a base run has no Δ");
+    }
+
+    fn epoch(epoch: usize, val: Option<f64>, test: f64) -> EpochLog {
+        EpochLog {
+            epoch,
+            lr: 0.1,
+            loss: 1.0,
+            base_loss: 1.0,
+            node_loss: None,
+            edge_loss: None,
+            graph_loss: None,
+            train_acc_noisy: 0.5,
+            val_acc_noisy: val,
+            test_acc: test,
+            memorised: 0.0,
+            corrected: 0.0,
+            seconds: 1.0,
+            images_per_s: 1.0,
+        }
+    }
+
+    #[test]
+    fn epoch_deltas_are_paired_by_seed_and_epoch() {
+        let (ce, rg) = (run("ce", false), run("ce+rgrl", true));
+        let with = |r: &RunSpec, seed: u64, curve: &[(f64, f64)]| RunResult {
+            epochs: curve.iter().enumerate().map(|(e, &(v, t))| epoch(e + 1, Some(v), t)).collect(),
+            ..result("n", r, seed, 0.0, 0.0)
+        };
+        let results = vec![
+            with(&ce, 1, &[(0.30, 0.40), (0.40, 0.50)]),
+            with(&ce, 2, &[(0.20, 0.30), (0.30, 0.40)]),
+            with(&rg, 1, &[(0.34, 0.50), (0.40, 0.52)]),
+            with(&rg, 2, &[(0.22, 0.34), (0.36, 0.40)]),
+            // No base run of seed 3: left out.
+            with(&rg, 3, &[(0.90, 0.90), (0.90, 0.90)]),
+        ];
+        let r = rows(&results);
+        let d = epoch_deltas(&r[1], &r[0]);
+        assert_eq!(d.len(), 2);
+        assert_eq!((d[0].epoch, d[1].epoch, d[0].seeds), (1, 2, 2));
+        assert!((d[0].val.unwrap() - 0.03).abs() < 1e-12 && (d[0].test - 0.07).abs() < 1e-12, "{d:?}");
+        assert!((d[1].val.unwrap() - 0.03).abs() < 1e-12 && (d[1].test - 0.01).abs() < 1e-12, "{d:?}");
+        // A run without a validation split has no Δ of validation accuracy.
+        let mut no_val = results.clone();
+        no_val[2].epochs[0].val_acc_noisy = None;
+        let r = rows(&no_val);
+        let d = epoch_deltas(&r[1], &r[0]);
+        assert_eq!(d[0].val, None);
+        assert!(d[1].val.is_some());
     }
 }
