@@ -112,6 +112,9 @@ fn smoke_pipeline_runs_reports_and_is_fully_cached_on_rerun() {
             assert!((num(r, col) - want).abs() < 1e-12, "{col}: {r:?}");
         }
     }
+    // A run's minutes are its epochs' seconds (what a resumed run spent in every attempt).
+    let seconds: f64 = run_epochs.iter().map(|e| num(e, "seconds")).sum();
+    assert!((num(rgrl, "minutes") - seconds / 60.0).abs() < 0.006, "{rgrl:?} vs {seconds} s");
     for stem in ["accuracy", "memorisation", "transition", "embeddings", "delta"] {
         let png = std::fs::read(out.join(format!("{stem}-asym-0.4.png"))).unwrap();
         assert_eq!(&png[..4], b"\x89PNG", "{stem}");

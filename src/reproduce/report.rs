@@ -32,7 +32,9 @@ pub struct RunResult {
     pub last: f64,
     /// Best test accuracy over epochs (chosen on the test set: an extra, not a result).
     pub best: f64,
-    /// Minutes the run took (its manifest's wall time).
+    /// Minutes the run trained and evaluated: the sum of its epochs' seconds, so a run
+    /// resumed after an interruption counts the epochs of every attempt (artifacts without
+    /// that metric: the manifest's wall time).
     pub minutes: f64,
     /// Per-epoch curve.
     pub epochs: Vec<EpochLog>,
@@ -66,7 +68,7 @@ impl RunResult {
             selected_epoch: m.metrics["val_selected_epoch"].as_u64().map(|e| e as usize),
             last: num("last_test_acc")?,
             best: num("best_test_acc")?,
-            minutes: m.wall_seconds / 60.0,
+            minutes: m.metrics["train_seconds"].as_f64().unwrap_or(m.wall_seconds) / 60.0,
             epochs: read_epochs(&a)?,
         })
     }
