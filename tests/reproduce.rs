@@ -72,6 +72,15 @@ fn smoke_pipeline_runs_reports_and_is_fully_cached_on_rerun() {
         assert!(md.contains(row), "{row} missing in\n{md}");
     }
     assert!(String::from_utf8_lossy(&first.stdout).contains("| ce+rgrl |"), "the table is printed");
+    // The Markdown table names the run each Δ is taken over.
+    let header = md.lines().find(|l| l.starts_with("| run |")).unwrap();
+    let over = header.split('|').position(|c| c.trim() == "Δ over").expect("a Δ over column");
+    let cell = |prefix: &str| {
+        let line = md.lines().find(|l| l.starts_with(prefix)).unwrap();
+        line.split('|').nth(over).unwrap().trim().to_string()
+    };
+    assert_eq!(cell("| ce+rgrl | rm |"), "ce");
+    assert_eq!(cell("| ce |  |"), "", "a base run is compared with nothing");
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), 5, "{csv}");
     // Δ columns are exactly the run's means minus its base run's means.

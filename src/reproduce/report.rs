@@ -340,7 +340,7 @@ pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
         if p.import.is_some() { "the test split (its labels as given)" } else { "the clean test set" };
     let _ = writeln!(
         md,
-        "Profile `{}`; dataset `{}` [{}]{encoder}. Test accuracy on {test_set}, in %, mean ± sample std over the seeds (a seed sets the classifier's initialisation, sample order, augmentation and training subset; the noise and the teachers have their own seeds, fixed here). **val-selected**: at the epoch with the best accuracy on the held-out noisy validation split; **last**: last epoch; *best on test* picks the epoch on the test set and is shown only for reference. Δ: the run minus its base (same loss, no RGRL), paired by seed. {}\n",
+        "Profile `{}`; dataset `{}` [{}]{encoder}. Test accuracy on {test_set}, in %, mean ± sample std over the seeds (a seed sets the classifier's initialisation, sample order, augmentation and training subset; the noise and the teachers have their own seeds, fixed here). **val-selected**: at the epoch with the best accuracy on the held-out noisy validation split; **last**: last epoch; *best on test* picks the epoch on the test set and is shown only for reference. Δ: the run minus its base run (column *Δ over*: by default the same loss without RGRL), paired by seed. {}\n",
         input.profile,
         p.dataset,
         &input.dataset[..12],
@@ -391,14 +391,14 @@ pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
         let _ = writeln!(md, "## Noise `{noise}` [{}]\n", &noise_key[..12]);
         let _ = writeln!(
             md,
-            "| run | teacher | base loss | RGRL | seeds | val-selected acc | selected epochs | last acc | Δ val-selected | Δ last | *best on test* | minutes (all seeds) |"
+            "| run | teacher | base loss | RGRL | seeds | val-selected acc | selected epochs | last acc | Δ over | Δ val-selected | Δ last | *best on test* | minutes (all seeds) |"
         );
-        let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         for r in rows.iter().filter(|r| r.noise == noise) {
             let d = delta(p, &rows, r);
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | *{}* | {:.1} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | *{}* | {:.1} |",
                 r.run.name,
                 r.teacher.unwrap_or(""),
                 r.run.loss,
@@ -407,6 +407,7 @@ pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
                 r.selected.map(|s| pct(s.0, s.1)).unwrap_or("-".into()),
                 r.selected_epochs(),
                 pct(r.last.0, r.last.1),
+                d.as_ref().map(|d| d.base.as_str()).unwrap_or_default(),
                 d.as_ref().and_then(|d| d.selected).map(|s| signed_pct(s.0, s.1)).unwrap_or_default(),
                 d.as_ref().map(|d| signed_pct(d.last.0, d.last.1)).unwrap_or_default(),
                 pct(r.best.0, r.best.1),
