@@ -206,10 +206,17 @@ struct Delta {
     best: (f64, Option<f64>),
 }
 
+/// The (run, base) results of every seed both rows ran, in the row's seed order.
+fn seed_pairs<'a>(row: &Row<'a>, base: &Row<'a>) -> Vec<(&'a RunResult, &'a RunResult)> {
+    row.results
+        .iter()
+        .filter_map(|r| base.results.iter().find(|b| b.seed == r.seed).map(|b| (*r, *b)))
+        .collect()
+}
+
 fn paired(row: &Row, base: &Row, f: impl Fn(&RunResult) -> Option<f64>) -> Option<(f64, Option<f64>)> {
     let mut d = Vec::new();
-    for r in &row.results {
-        let Some(b) = base.results.iter().find(|b| b.seed == r.seed) else { continue };
+    for (r, b) in seed_pairs(row, base) {
         d.push(f(r)? - f(b)?);
     }
     (!d.is_empty()).then(|| mean_std(&d))
@@ -235,11 +242,7 @@ fn delta(p: &Pipeline, rows: &[Row], r: &Row) -> Option<Delta> {
 /// both ran of (run − base) noisy-validation accuracy (None when a run has no validation
 /// split) and test accuracy.
 fn epoch_deltas(row: &Row, base: &Row) -> Vec<plots::EpochDelta> {
-    let pairs: Vec<(&RunResult, &RunResult)> = row
-        .results
-        .iter()
-        .filter_map(|r| base.results.iter().find(|b| b.seed == r.seed).map(|b| (*r, *b)))
-        .collect();
+    let pairs = seed_pairs(row, base);
     let epochs = pairs.iter().map(|(r, b)| r.epochs.len().min(b.epochs.len())).min().unwrap_or(0);
     (0..epochs)
         .map(|e| {
@@ -264,7 +267,6 @@ fn epoch_delta_series(
     noise: &str,
     csv: &mut String,
 ) -> Vec<(String, Vec<plots::EpochDelta>)> {
-    let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
     let mut deltas = Vec::new();
     for r in rows.iter().filter(|r| r.noise == noise) {
         let Some(b) = base_row(p, rows, r) else { continue };
@@ -279,13 +281,18 @@ fn epoch_delta_series(
                 b.run.name,
                 e.epoch,
                 e.seeds,
-                opt(e.val),
+                opt_cell(e.val),
                 e.test
             );
         }
         deltas.push((format!("{} over {}", label(&r.run.name, r.teacher), b.run.name), d));
     }
     deltas
+}
+
+/// A CSV cell of an optional number (empty when absent).
+fn opt_cell(v: Option<f64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
 }
 
 /// A teacher's figures for the report.
@@ -384,7 +391,7 @@ pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
     let mut csv = String::from(
         "noise,run,teacher,base_loss,rgrl,init_from_rm,extra_args,seeds,val_selected_mean,val_selected_std,val_selected_epochs,last_mean,last_std,best_on_test_mean,best_on_test_std,base_run,delta_val_selected,delta_val_selected_std,delta_last,delta_last_std,delta_best_on_test,minutes,keys\n",
     );
-    let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    let opt = opt_cell;
     let mut by_epoch =
         String::from("noise,run,teacher,base_run,epoch,seeds,delta_val_acc_noisy,delta_test_acc\n");
     for (noise, noise_key) in input.noise {
