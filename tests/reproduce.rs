@@ -428,3 +428,53 @@ fn cached_only_reports_the_runs_in_the_store_and_lists_the_rest_as_pending() {
     ));
     assert_eq!(clash.status.code(), Some(2), "{}", stderr(&clash));
 }
+
+/// A teacher built from a run's classifier (`from_run`): the plan trains that run first even
+/// though the RGRL run that uses it is listed before it, the relations artifact takes the
+/// classifier as its input, and the report names the teacher's kind.
+#[test]
+fn a_teacher_from_a_run_is_trained_before_the_runs_that_use_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_small_cifar10(tmp.path(), 60);
+    let store = tmp.path().join("store");
+    let out = tmp.path().join("report");
+    let pipeline = tmp.path().join("second-round.toml");
+    std::fs::write(
+        &pipeline,
+        "description = 'second round'\ndataset = 'cifar10'\n\
+         [[noise]]\nid = 'sym'\nargs = ['--noise', 'sym', '--rate', '0.5', '--seed', '1']\n\
+         [[teachers]]\nid = 'ce-net'\nfrom_run = { run = 'ce', noise = 'sym', seed = 1 }\n\
+         [[runs]]\nname = 'ce+rgrl'\nloss = 'ce'\nrgrl = true\nbase = 'ce'\n\
+         [[runs]]\nname = 'ce'\nloss = 'ce'\n\
+         [profiles.smoke]\nstage_profile = 'smoke'\nargs = { distill = ['--epochs', '1'] }\n",
+    )
+    .unwrap();
+    let path = pipeline.to_str().unwrap();
+    let dry = ok(&run(&mut reproduce(&store, tmp.path(), &out, &[path, "--profile", "smoke", "--dry-run"])));
+    let order: Vec<&str> = dry
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("relations") || l.starts_with("distill"))
+        .collect();
+    assert_eq!(order.len(), 3, "{dry}");
+    assert!(order[0].contains("sym ce seed 1"), "the source run first: {dry}");
+    assert!(order[1].contains("teacher ce-net"), "then its relations: {dry}");
+    assert!(order[2].contains("ce+rgrl @ce-net"), "then the run that uses them: {dry}");
+    assert_eq!(count(&store, "pretrain"), 0);
+
+    ok(&run(&mut reproduce(&store, tmp.path(), &out, &[path, "--profile", "smoke"])));
+    assert_eq!(count(&store, "pretrain"), 0, "a classifier teacher needs no RM");
+    let rows = csv_row::parse(&std::fs::read_to_string(out.join("results.csv")).unwrap());
+    let ce = rows.iter().find(|r| r["run"] == "ce").unwrap();
+    let rgrl = rows.iter().find(|r| r["run"].starts_with("ce+rgrl")).unwrap();
+    let student = manifest_of(&store, rgrl["keys"].trim());
+    let relations = manifest_of(&store, student["inputs"]["relations"].as_str().unwrap());
+    let classifier = relations["inputs"]["classifier"].as_str().unwrap_or_default();
+    assert!(
+        !ce["keys"].trim().is_empty() && classifier.starts_with(ce["keys"].trim()),
+        "{}",
+        relations["inputs"]
+    );
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    assert!(md.contains("classifier of run ce (sym, seed 1)"), "{md}");
+}

@@ -8,8 +8,8 @@ use rmd_nn::relations::{RelationGraph, write_npy};
 use rmd_store::Artifact;
 use rmdnet::cli::{self, BackendArgs, DataArgs, OutputArgs, StoreArgs, short};
 use rmdnet::stages::relations::{
-    GraphSearch, RelationsRequest, run_external_relations, run_graph_eval, run_relations,
-    run_synthetic_relations,
+    GraphSearch, RelationsRequest, run_classifier_relations, run_external_relations, run_graph_eval,
+    run_relations, run_synthetic_relations,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +30,10 @@ use std::time::Instant;
 /// time). Such an artifact says so in its params, metadata and manifest: it diagnoses how
 /// RGRL responds to teacher quality, and is never a result.
 ///
+/// With --classifier KEY the teacher is a trained rmd-distill classifier's backbone (its
+/// penultimate features): a teacher that has learnt from the noisy labels, for a second
+/// round of distillation where the RM teacher is weak.
+///
 /// With --embeddings FILE (and --dataset) the teacher is yours: embeddings computed
 /// elsewhere (CLIP, DINOv2, ...), one row per training image in dataset order, optionally
 /// followed by one per test image, as .npy ([rows, d] float32/float64) or Parquet (an
@@ -39,6 +43,7 @@ use std::time::Instant;
 /// Examples:
 ///   rmd-relations --encoder 3fa9c1 --k 10
 ///   rmd-relations --dataset cifar10 --embeddings clip.npy --k 10
+///   rmd-relations --classifier 67bbb763 --k 10
 ///   rmd-relations --encoder 3fa9c1 --k 10 --noise 9212 --noise 695d --npy out/
 ///   rmd-relations --dataset cifar10 --synthetic-purity 0.9 --k 10 --seed 1
 ///   rmd-relations --dataset mine --embeddings emb.npy --k 10 --index ivf --min-recall 0.95
@@ -64,10 +69,15 @@ struct Args {
     /// Key (or unique prefix) of the RM (rmd-pretrain) artifact whose encoder is the teacher.
     #[arg(
         long,
-        required_unless_present_any = ["synthetic_purity", "embeddings"],
-        conflicts_with_all = ["synthetic_purity", "embeddings"]
+        required_unless_present_any = ["synthetic_purity", "embeddings", "classifier"],
+        conflicts_with_all = ["synthetic_purity", "embeddings", "classifier"]
     )]
     encoder: Option<String>,
+
+    /// Key (or unique prefix) of a trained classifier (an rmd-distill artifact) whose backbone
+    /// is the teacher: its penultimate features on the classifier's dataset.
+    #[arg(long, value_name = "KEY", conflicts_with_all = ["synthetic_purity", "embeddings", "dataset"])]
+    classifier: Option<String>,
 
     /// Use these embeddings as the teacher (.npy or .parquet; see above) for --dataset.
     #[arg(long, value_name = "FILE", requires = "dataset", conflicts_with = "synthetic_purity")]
@@ -161,6 +171,8 @@ enum Index {
 enum Teacher {
     /// An RM artifact's encoder.
     Rm(Artifact),
+    /// A trained classifier's backbone.
+    Classifier(Artifact),
     /// A synthetic teacher on a dataset artifact.
     Synthetic(Artifact, SyntheticTeacher),
     /// Embeddings from a file, for a dataset artifact.
@@ -217,6 +229,10 @@ pub fn main() -> ExitCode {
         };
         let teacher = match (&args.encoder, args.synthetic_purity, &args.embeddings) {
             (Some(e), _, _) => Teacher::Rm(store.find(Some("pretrain"), e).context("resolving --encoder")?),
+            (None, None, None) if args.classifier.is_some() => {
+                let key = args.classifier.as_deref().expect("checked");
+                Teacher::Classifier(store.find(Some("distill"), key).context("resolving --classifier")?)
+            }
             (None, Some(p), _) => {
                 Teacher::Synthetic(dataset()?, SyntheticTeacher::new(p, args.synthetic_dim, args.seed))
             }
@@ -230,7 +246,9 @@ pub fn main() -> ExitCode {
                 ));
                 Teacher::External(dataset()?, emb)
             }
-            (None, None, None) => unreachable!("clap requires --encoder, --synthetic-purity or --embeddings"),
+            (None, None, None) => {
+                unreachable!("clap requires --encoder, --classifier, --synthetic-purity or --embeddings")
+            }
         };
         // Resolve every --noise key before the (long) graph computation, so a typo fails fast.
         let noises = args
@@ -249,6 +267,9 @@ pub fn main() -> ExitCode {
         };
         let (artifact, cached) = match &teacher {
             Teacher::Rm(encoder) => run_relations(&store, encoder, &req, &compute, &code)?,
+            Teacher::Classifier(classifier) => {
+                run_classifier_relations(&store, classifier, &req, &compute, &code)?
+            }
             Teacher::Synthetic(ds, t) => {
                 args.output.say(format!(
                     "synthetic teacher of purity {} from the CLEAN labels of [{}] (a diagnostic, never a result)",

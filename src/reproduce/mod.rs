@@ -159,7 +159,56 @@ impl Ctx<'_> {
         if run.drop_flagged { self.teachers_of(run).first().copied() } else { None }
     }
 
+    /// The run whose classifier teacher `t` is (`from_run`), as a target of the plan.
+    fn source_of(&self, t: usize) -> Option<Target> {
+        let src = self.teachers[t].from_run.as_ref()?;
+        let noise = self.noise.iter().position(|n| n.id == src.noise)?;
+        let run = self.runs.iter().position(|r| r.name == src.run)?;
+        Some(Target::Distill { noise, run, teacher: None, seed: src.seed })
+    }
+
+    /// The targets `t` takes an input from.
+    fn inputs(&self, t: Target) -> Vec<Target> {
+        match t {
+            Target::Noise(_) | Target::Pretrain => vec![],
+            Target::Relations(i) => match self.source_of(i) {
+                Some(source) => vec![source],
+                None if self.teachers[i].needs_rm() => vec![Target::Pretrain],
+                None => vec![],
+            },
+            Target::LabelIssues { noise, teacher } => vec![Target::Noise(noise), Target::Relations(teacher)],
+            Target::Distill { noise, run, teacher, .. } => {
+                let r = self.runs[run];
+                let mut v = vec![Target::Noise(noise)];
+                v.extend(self.pruning_teacher(r).map(|t| Target::LabelIssues { noise, teacher: t }));
+                v.extend(teacher.map(Target::Relations));
+                if r.init_from_rm {
+                    v.push(Target::Pretrain);
+                }
+                v
+            }
+        }
+    }
+
+    /// The plan's targets, each after its inputs: noise, RM, relations, label issues and runs
+    /// in that order, except that the run a `from_run` teacher is trained by moves ahead of
+    /// that teacher's relations (and so of the runs that use it).
     fn targets(&self) -> Vec<Target> {
+        let mut pending = self.targets_unordered();
+        let mut ordered: Vec<Target> = Vec::with_capacity(pending.len());
+        while !pending.is_empty() {
+            // The first pending target whose inputs are all placed (validation guarantees one:
+            // a teacher's source run never uses a teacher).
+            let ready = pending
+                .iter()
+                .position(|t| self.inputs(*t).iter().all(|i| ordered.contains(i) || !pending.contains(i)))
+                .expect("the plan has no dependency cycle");
+            ordered.push(pending.remove(ready));
+        }
+        ordered
+    }
+
+    fn targets_unordered(&self) -> Vec<Target> {
         let mut t: Vec<Target> = (0..self.noise.len()).map(Target::Noise).collect();
         if self.needs_rm() {
             t.push(Target::Pretrain);
@@ -243,6 +292,10 @@ impl Ctx<'_> {
             Target::Relations(t) => {
                 let teacher = self.teachers[t];
                 match (teacher.synthetic_purity, &teacher.embeddings) {
+                    _ if teacher.from_run.is_some() => {
+                        let source = self.source_of(t).expect("from_run teachers have a planned source");
+                        a.extend(["--classifier".into(), keys.found.get(&source)?.clone()])
+                    }
                     (Some(purity), _) => a.extend([
                         "--dataset".into(),
                         keys.dataset.clone(),

@@ -41,8 +41,9 @@ pub struct StageArgs {
     pub args: Vec<String>,
 }
 
-/// A teacher of the RGRL runs: relations from the pipeline's RM encoder (the default), or a
-/// synthetic diagnostic teacher of known purity built from the clean labels.
+/// A teacher of the RGRL runs: relations from the pipeline's RM encoder (the default), from
+/// the backbone of a classifier one of the pipeline's runs trains, from embeddings computed
+/// elsewhere, or a synthetic diagnostic teacher of known purity built from the clean labels.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TeacherSpec {
@@ -56,20 +57,43 @@ pub struct TeacherSpec {
     /// an `.npy` or Parquet file, relative to the pipeline file unless absolute.
     #[serde(default)]
     pub embeddings: Option<PathBuf>,
+    /// Build the teacher from the backbone of the classifier that one of this pipeline's runs
+    /// trains (`rmd-relations --classifier`): that run goes first.
+    #[serde(default)]
+    pub from_run: Option<RunSource>,
     /// Extra `rmd-relations` arguments of this teacher (e.g. `--seed`).
     #[serde(default)]
     pub args: Vec<String>,
 }
 
+/// The run whose trained classifier is a teacher: which run, under which noise setting, with
+/// which seed (all three named, so the teacher is never a guess).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSource {
+    /// The run's name (a run without RGRL and without pruning).
+    pub run: String,
+    /// The noise setting it is trained under.
+    pub noise: String,
+    /// Its seed.
+    pub seed: u64,
+}
+
 impl TeacherSpec {
     /// The RM-encoder teacher every pipeline has unless it lists its own.
     pub fn rm() -> TeacherSpec {
-        TeacherSpec { id: "rm".into(), synthetic_purity: None, embeddings: None, args: vec![] }
+        TeacherSpec {
+            id: "rm".into(),
+            synthetic_purity: None,
+            embeddings: None,
+            from_run: None,
+            args: vec![],
+        }
     }
 
     /// Whether the teacher needs the RM stage.
     pub fn needs_rm(&self) -> bool {
-        self.synthetic_purity.is_none() && self.embeddings.is_none()
+        self.synthetic_purity.is_none() && self.embeddings.is_none() && self.from_run.is_none()
     }
 }
 
@@ -244,6 +268,49 @@ impl Pipeline {
         )
     }
 
+    /// A `from_run` teacher's run must exist, train without a teacher (RGRL or pruning would
+    /// make the teacher depend on itself) and be made under the named noise and seed.
+    fn check_run_source(&self, src: &RunSource) -> Result<(), String> {
+        let run = self.runs.iter().find(|r| r.name == src.run);
+        let Some(run) = run else {
+            return Err(format!("from_run: run '{}' is not defined", src.run));
+        };
+        if run.rgrl || run.drop_flagged {
+            return Err(format!(
+                "from_run: run '{}' uses a teacher itself (rgrl or drop_flagged); name a run trained without one",
+                src.run
+            ));
+        }
+        if !self.noise.iter().any(|n| n.id == src.noise) {
+            return Err(format!("from_run: noise '{}' is not defined", src.noise));
+        }
+        if !run.applies_to(&src.noise) {
+            return Err(format!("from_run: run '{}' is not made under noise '{}'", src.run, src.noise));
+        }
+        if run.seeds.as_ref().is_some_and(|s| !s.contains(&src.seed)) {
+            return Err(format!("from_run: run '{}' is not made with seed {}", src.run, src.seed));
+        }
+        Ok(())
+    }
+
+    /// A profile that uses a `from_run` teacher must plan the run that trains it.
+    fn check_profile_sources(&self, prof: &ProfileSpec) -> Result<(), String> {
+        let used = |id: &str| prof.teachers.as_ref().is_none_or(|t| t.iter().any(|x| x == id));
+        for t in self.teachers.iter().filter(|t| used(&t.id)) {
+            let Some(src) = &t.from_run else { continue };
+            let planned = prof.runs.as_ref().is_none_or(|r| r.contains(&src.run))
+                && prof.noise.as_ref().is_none_or(|n| n.contains(&src.noise))
+                && prof.seeds.contains(&src.seed);
+            if !planned {
+                return Err(format!(
+                    "teacher '{}' is the classifier of run '{}' (noise '{}', seed {}), which this profile does not train: add the run, noise setting and seed to the profile, or leave the teacher out of its `teachers`",
+                    t.id, src.run, src.noise, src.seed
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// A path given in the pipeline file: relative to the file's directory unless absolute.
     pub fn resolve_path(&self, p: &Path) -> PathBuf {
         if p.is_absolute() { p.to_path_buf() } else { self.path.parent().unwrap_or(Path::new(".")).join(p) }
@@ -354,12 +421,17 @@ impl Pipeline {
             bail!("{}import: {e}", at(text, &[Key("import"), Key("from")]));
         }
         for (i, t) in self.teachers.iter().enumerate() {
-            if t.synthetic_purity.is_some() && t.embeddings.is_some() {
+            let sources = [t.synthetic_purity.is_some(), t.embeddings.is_some(), t.from_run.is_some()];
+            if sources.iter().filter(|s| **s).count() > 1 {
                 bail!(
-                    "{}teacher '{}': synthetic_purity and embeddings exclude each other",
+                    "{}teacher '{}': synthetic_purity, embeddings and from_run exclude each other",
                     teacher_at(i),
                     t.id
                 );
+            }
+            if let Some(src) = &t.from_run {
+                self.check_run_source(src)
+                    .map_err(|e| anyhow::anyhow!("{}teacher '{}': {e}", teacher_at(i), t.id))?;
             }
             if let Some(p) = t.synthetic_purity
                 && !(p.is_finite() && p > 0.0 && p <= 1.0)
@@ -409,6 +481,9 @@ impl Pipeline {
                 bail!("{}profile {pname}: seeds is empty", here("seeds"));
             }
             check_seeds(&prof.seeds).map_err(|e| anyhow::anyhow!("{}profile {pname}: {e}", here("seeds")))?;
+            self.check_profile_sources(prof).map_err(|e| {
+                anyhow::anyhow!("{}profile {pname}: {e}", at(text, &[Key("profiles"), Key(pname)]))
+            })?;
             for (field, stages) in
                 [("minutes", prof.minutes.keys().collect::<Vec<_>>()), ("args", prof.args.keys().collect())]
             {
@@ -504,6 +579,9 @@ mod tests {
         let c2d = sym.runs.iter().find(|r| r.name == "c2d").unwrap();
         assert_eq!(sym.base_of(c2d).unwrap().name, "ce", "an RM-initialised run is compared with plain CE");
         assert_eq!(sym.teachers, vec![TeacherSpec::rm()], "the default teacher");
+        let diag = Pipeline::load(&Pipeline::locate("cifar10-rgrl-diagnosis", &dir).unwrap()).unwrap();
+        let own = diag.teachers.iter().find(|t| t.from_run.is_some()).expect("a teacher from a run");
+        assert!(!own.needs_rm(), "a classifier teacher needs no RM of its own");
     }
 
     #[test]
@@ -532,11 +610,35 @@ mod tests {
             ("[[runs]]\nname='r'\nloss='ce'\nteachers=['rm']\n[profiles]\n", "teachers are for RGRL runs"),
             (
                 "[[teachers]]\nid='t'\nsynthetic_purity=0.5\nembeddings='e.npy'\n[[runs]]\nname='r'\nloss='ce'\n[profiles]\n",
-                "synthetic_purity and embeddings exclude each other",
+                "synthetic_purity, embeddings and from_run exclude each other",
             ),
             (
                 "[import]\nfrom='zip'\npath='x'\n[[runs]]\nname='r'\nloss='ce'\n[profiles]\n",
                 "unknown source kind 'zip'",
+            ),
+            (
+                "[[teachers]]\nid='t'\nfrom_run={run='x',noise='a',seed=1}\n[[runs]]\nname='r'\nloss='ce'\n[profiles]\n",
+                "teacher 't': from_run: run 'x' is not defined",
+            ),
+            (
+                "[[teachers]]\nid='t'\nfrom_run={run='r',noise='a',seed=1}\n[[runs]]\nname='r'\nloss='ce'\nrgrl=true\n[profiles]\n",
+                "uses a teacher itself",
+            ),
+            (
+                "[[teachers]]\nid='t'\nfrom_run={run='r',noise='b',seed=1}\n[[runs]]\nname='r'\nloss='ce'\n[profiles]\n",
+                "from_run: noise 'b' is not defined",
+            ),
+            (
+                "[[teachers]]\nid='t'\nfrom_run={run='r',noise='a',seed=2}\n[[runs]]\nname='r'\nloss='ce'\nseeds=[1]\n[profiles]\n",
+                "is not made with seed 2",
+            ),
+            (
+                "[[teachers]]\nid='t'\nfrom_run={run='r',noise='a'}\n[[runs]]\nname='r'\nloss='ce'\n[profiles]\n",
+                "seed",
+            ),
+            (
+                "[[teachers]]\nid='t'\nfrom_run={run='r',noise='a',seed=2}\n[[runs]]\nname='r'\nloss='ce'\n[[runs]]\nname='s'\nloss='ce'\nrgrl=true\n[profiles.p]\nstage_profile='smoke'\n",
+                "profile p: teacher 't' is the classifier of run 'r' (noise 'a', seed 2), which this profile does not train",
             ),
         ];
         for (tail, want) in cases {

@@ -373,6 +373,9 @@ pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
         let _ = writeln!(md, "|---|---|---|---|---|");
         for t in &teachers {
             let kind = match (t.spec.synthetic_purity, &t.spec.embeddings) {
+                _ if let Some(src) = &t.spec.from_run => {
+                    format!("classifier of run {} ({}, seed {})", src.run, src.noise, src.seed)
+                }
                 (Some(pur), _) => format!("synthetic, purity {pur}, built from clean labels (diagnostic)"),
                 (None, Some(file)) => format!("external embeddings `{}`", file.display()),
                 (None, None) => "RM encoder".into(),

@@ -1,16 +1,20 @@
-//! The relations stage: embed every training image with a frozen RM encoder (or take a
-//! synthetic or external teacher), find each sample's exact top-K neighbours by cosine
+//! The relations stage: embed every training image with a frozen RM encoder or a trained
+//! classifier's backbone (or take a synthetic or external teacher), find each sample's exact top-K neighbours by cosine
 //! similarity, and store `embeddings.parquet` and `graph.parquet` (see
 //! `rmd_nn::relations::io`) as a `relations` artifact. Diagnostics: neighbour agreement with
 //! the clean labels and weighted kNN accuracy on the test set (both diagnostics only). A
 //! separate `graph-eval` artifact per (relations, noise) pair holds the noisy-label
 //! detection ROC-AUC, so a second noise setting never recomputes the graph.
 
+use super::distill::DISTILL_STAGE;
 use super::pretrain::PRETRAIN_STAGE;
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt32Array};
+use rmd_data::augment::{ImageShape, Normalizer};
 use rmd_data::dataset::{DATASET_STAGE, Dataset};
 use rmd_data::noise::{NOISE_STAGE, NoiseLabels};
+use rmd_nn::distill::load_classifier;
 use rmd_nn::knn::knn_accuracy;
+use rmd_nn::models::ResNet;
 use rmd_nn::pretrain::load_encoder;
 use rmd_nn::relations::ivf::{IvfParams, Recall, ivf_top_k, sampled_recall};
 use rmd_nn::relations::{
@@ -162,44 +166,105 @@ pub fn run_relations(
     compute: &ComputeDevice,
     code: &CodeIdentity,
 ) -> Result<(Artifact, bool)> {
-    if encoder_artifact.stage() != PRETRAIN_STAGE {
-        return Err(NnError::Invalid(format!(
-            "--encoder {} is a {} artifact, not an RM (pretrain) artifact",
-            &encoder_artifact.key()[..12],
-            encoder_artifact.stage()
-        ))
-        .into());
+    expect_stage(encoder_artifact, PRETRAIN_STAGE, "--encoder", "an RM (pretrain)")?;
+    let (encoder, info) = load_encoder(&encoder_artifact.dir, &compute.device)?;
+    let teacher = BackboneTeacher {
+        input: "encoder",
+        artifact: encoder_artifact,
+        backbone: &encoder,
+        dataset_key: &info.dataset_key,
+        shape: info.shape(),
+        norm: info.normalizer(),
+        dim: info.encoder_dim,
+    };
+    run_backbone_relations(store, &teacher, req, compute, code)
+}
+
+/// Runs (or finds cached) the relations stage with the backbone of a trained classifier (an
+/// `rmd-distill` artifact) as the teacher: its penultimate features, the ones its linear
+/// head reads. Such a teacher has learnt from the noisy labels; it is the way to a teacher
+/// stronger than the RM where the RM is weak (a second round: train, then distil the
+/// trained network's relations into a new student).
+pub fn run_classifier_relations(
+    store: &Store,
+    classifier_artifact: &Artifact,
+    req: &RelationsRequest,
+    compute: &ComputeDevice,
+    code: &CodeIdentity,
+) -> Result<(Artifact, bool)> {
+    expect_stage(classifier_artifact, DISTILL_STAGE, "--classifier", "a classifier (rmd-distill)")?;
+    let (classifier, info) = load_classifier(&classifier_artifact.dir, &compute.device)?;
+    let teacher = BackboneTeacher {
+        input: "classifier",
+        artifact: classifier_artifact,
+        backbone: &classifier.backbone,
+        dataset_key: &info.dataset_key,
+        shape: info.shape(),
+        norm: info.normalizer(),
+        dim: info.model.backbone.out_dim(),
+    };
+    run_backbone_relations(store, &teacher, req, compute, code)
+}
+
+/// Refuses an input artifact of another stage than the flag asks for.
+fn expect_stage(artifact: &Artifact, stage: &str, flag: &str, what: &str) -> Result<()> {
+    if artifact.stage() == stage {
+        return Ok(());
     }
+    let msg =
+        format!("{flag} {} is a {} artifact, not {what} artifact", &artifact.key()[..12], artifact.stage());
+    Err(NnError::Invalid(msg).into())
+}
+
+/// A network whose backbone features are the teacher's embeddings.
+struct BackboneTeacher<'a> {
+    /// The artifact's input name in the relations artifact (`encoder`, `classifier`).
+    input: &'static str,
+    artifact: &'a Artifact,
+    backbone: &'a ResNet,
+    dataset_key: &'a str,
+    shape: ImageShape,
+    norm: Normalizer,
+    /// Feature dimension (used when the training split is empty).
+    dim: usize,
+}
+
+/// Embeds the training and test images with a teacher's backbone and stores the graph.
+fn run_backbone_relations(
+    store: &Store,
+    teacher: &BackboneTeacher,
+    req: &RelationsRequest,
+    compute: &ComputeDevice,
+    code: &CodeIdentity,
+) -> Result<(Artifact, bool)> {
     let device = compute.device.clone();
-    let (encoder, info) = load_encoder(&encoder_artifact.dir, &device)?;
-    let dataset = store.find(Some(DATASET_STAGE), &info.dataset_key)?;
+    let dataset = store.find(Some(DATASET_STAGE), teacher.dataset_key)?;
     let ds = Dataset::open(&dataset)?;
     let n = ds.info.n_train;
     check_k(req.k, n)?;
     let params =
         RelationParams { centre: req.centre, ivf: req.search.ivf_params(n)?, ..RelationParams::new(req.k) };
     let spec = ArtifactSpec::new(RELATIONS_STAGE, RELATIONS_SCHEMA_VERSION, &params)
-        .with_input("encoder", encoder_artifact.key())
+        .with_input(teacher.input, teacher.artifact.key())
         .with_input("dataset", &ds.key);
     let pending = match store.begin(&spec, BeginOptions { force: req.force, resume: false })? {
         Begin::Cached(a) => return Ok((a, true)),
         Begin::Run(p) => p,
     };
-    let shape = info.shape();
-    let norm = info.normalizer();
     let started = std::time::Instant::now();
 
     let (mut train_emb, dim) = rmd_nn::relations::embed_training_images(
-        &encoder,
+        teacher.backbone,
         &ds.train,
-        shape,
-        &norm,
+        teacher.shape,
+        &teacher.norm,
         &device,
-        info.encoder_dim,
+        teacher.dim,
         req.progress,
     );
     let test_idx: Vec<u32> = (0..ds.info.n_test as u32).collect();
-    let (mut test_emb, _) = rmd_nn::knn::embed(&encoder, &ds.test, &test_idx, shape, &norm, &device, 256);
+    let (mut test_emb, _) =
+        rmd_nn::knn::embed(teacher.backbone, &ds.test, &test_idx, teacher.shape, &teacher.norm, &device, 256);
     if req.centre {
         centre::centre_and_normalise(&mut train_emb, &mut test_emb, dim);
     }
@@ -207,7 +272,7 @@ pub fn run_relations(
 
     let searched = search_and_diagnose(&train_emb, &test_emb, dim, &ds, &params, req, compute)?;
     let mut meta = BTreeMap::new();
-    meta.insert("rmdnet.encoder_key".to_string(), encoder_artifact.key().to_string());
+    meta.insert(format!("rmdnet.{}_key", teacher.input), teacher.artifact.key().to_string());
     let extra = serde_json::json!({
         "embed_seconds": embed_secs,
         "search_seconds": searched.seconds,
