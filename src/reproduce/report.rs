@@ -530,10 +530,11 @@ fn write_sweep(
             if let Some(b) = base {
                 let _ = writeln!(
                     md,
-                    "* {n}: {} ({}, {} seeds)",
+                    "* {n}: {} ({}, {} seed{})",
                     b.selected.map(|s| pct(s.0, s.1)).unwrap_or("-".into()),
                     b.run.name,
-                    b.results.len()
+                    b.results.len(),
+                    if b.results.len() == 1 { "" } else { "s" }
                 );
             }
         }
@@ -574,7 +575,7 @@ fn write_sweep(
     let files = plots::draw_sweep(input.out, &series)?;
     let _ = writeln!(
         md,
-        "Sweep plot (Δ against the teacher's measured top-K agreement, error bars: std of the paired Δ; triangles: the RM teacher): {}\n",
+        "Sweep plot (Δ against the teacher's measured top-K agreement, error bars: std of the paired Δ; triangles: the teachers that are not synthetic, such as the RM or a run's classifier): {}\n",
         files.iter().map(|f| format!("[{f}]({f})")).collect::<Vec<_>>().join(", ")
     );
     Ok(())
