@@ -445,8 +445,9 @@ fn a_teacher_from_a_run_is_trained_before_the_runs_that_use_it() {
          [[noise]]\nid = 'sym'\nargs = ['--noise', 'sym', '--rate', '0.5', '--seed', '1']\n\
          [[teachers]]\nid = 'ce-net'\nfrom_run = { run = 'ce', noise = 'sym', seed = 1 }\n\
          [[runs]]\nname = 'ce+rgrl'\nloss = 'ce'\nrgrl = true\nbase = 'ce'\n\
+         [[runs]]\nname = 'prune'\nloss = 'ce'\ndrop_flagged = true\nbase = 'ce'\n\
          [[runs]]\nname = 'ce'\nloss = 'ce'\n\
-         [profiles.smoke]\nstage_profile = 'smoke'\nargs = { distill = ['--epochs', '1'] }\n",
+         [profiles.smoke]\nstage_profile = 'smoke'\nargs = { distill = ['--epochs', '1', '--batch-size', '16'] }\n",
     )
     .unwrap();
     let path = pipeline.to_str().unwrap();
@@ -454,12 +455,14 @@ fn a_teacher_from_a_run_is_trained_before_the_runs_that_use_it() {
     let order: Vec<&str> = dry
         .lines()
         .map(str::trim_start)
-        .filter(|l| l.starts_with("relations") || l.starts_with("distill"))
+        .filter(|l| ["relations", "label-issues", "distill"].iter().any(|s| l.starts_with(s)))
         .collect();
-    assert_eq!(order.len(), 3, "{dry}");
+    assert_eq!(order.len(), 5, "{dry}");
     assert!(order[0].contains("sym ce seed 1"), "the source run first: {dry}");
     assert!(order[1].contains("teacher ce-net"), "then its relations: {dry}");
-    assert!(order[2].contains("ce+rgrl @ce-net"), "then the run that uses them: {dry}");
+    assert!(order[2].contains("flagged by teacher ce-net"), "then its label issues: {dry}");
+    assert!(order[3].contains("ce+rgrl @ce-net"), "then the runs that use them: {dry}");
+    assert!(order[4].contains("sym prune seed 1"), "{dry}");
     assert_eq!(count(&store, "pretrain"), 0);
 
     ok(&run(&mut reproduce(&store, tmp.path(), &out, &[path, "--profile", "smoke"])));
