@@ -1,6 +1,6 @@
 //! The relations stage: embed every training image with a frozen RM encoder or a trained
-//! classifier's backbone (or take a synthetic or external teacher), find each sample's exact top-K neighbours by cosine
-//! similarity, and store `embeddings.parquet` and `graph.parquet` (see
+//! classifier's backbone (or take a synthetic or external teacher), find each sample's exact
+//! top-K neighbours by cosine similarity, and store `embeddings.parquet` and `graph.parquet` (see
 //! `rmd_nn::relations::io`) as a `relations` artifact. Diagnostics: neighbour agreement with
 //! the clean labels and weighted kNN accuracy on the test set (both diagnostics only). A
 //! separate `graph-eval` artifact per (relations, noise) pair holds the noisy-label
