@@ -227,16 +227,15 @@ pub fn main() -> ExitCode {
             rmd_data::resolve_dataset(&store, what, &args.data.sources(args.output.progress()), &code)
                 .with_context(|| format!("resolving --dataset {what}"))
         };
-        let teacher = match (&args.encoder, args.synthetic_purity, &args.embeddings) {
-            (Some(e), _, _) => Teacher::Rm(store.find(Some("pretrain"), e).context("resolving --encoder")?),
-            (None, None, None) if args.classifier.is_some() => {
-                let key = args.classifier.as_deref().expect("checked");
-                Teacher::Classifier(store.find(Some("distill"), key).context("resolving --classifier")?)
+        let teacher = match (&args.encoder, &args.classifier, args.synthetic_purity, &args.embeddings) {
+            (Some(e), ..) => Teacher::Rm(store.find(Some("pretrain"), e).context("resolving --encoder")?),
+            (None, Some(c), ..) => {
+                Teacher::Classifier(store.find(Some("distill"), c).context("resolving --classifier")?)
             }
-            (None, Some(p), _) => {
+            (None, None, Some(p), _) => {
                 Teacher::Synthetic(dataset()?, SyntheticTeacher::new(p, args.synthetic_dim, args.seed))
             }
-            (None, None, Some(file)) => {
+            (None, None, None, Some(file)) => {
                 let emb = ExternalEmbeddings::read(file)?;
                 args.output.say(format!(
                     "read {} embeddings of dimension {} from {}",
@@ -246,7 +245,7 @@ pub fn main() -> ExitCode {
                 ));
                 Teacher::External(dataset()?, emb)
             }
-            (None, None, None) => {
+            (None, None, None, None) => {
                 unreachable!("clap requires --encoder, --classifier, --synthetic-purity or --embeddings")
             }
         };

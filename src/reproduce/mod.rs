@@ -14,7 +14,7 @@ mod report;
 mod toml_lines;
 
 pub use exec::{Planned, StageFailed, StageRunner};
-pub use pipeline::{NoiseSpec, Pipeline, ProfileSpec, RunSpec, TeacherSpec};
+pub use pipeline::{NoiseSpec, Pipeline, ProfileSpec, RunSpec, TeacherSource, TeacherSpec};
 pub use remote::{PlannedArtifacts, pipelines_dir, planned_artifacts, push_name_record};
 pub use report::{RunResult, write_report};
 
@@ -197,11 +197,11 @@ impl Ctx<'_> {
         let mut pending = self.targets_unordered();
         let mut ordered: Vec<Target> = Vec::with_capacity(pending.len());
         while !pending.is_empty() {
-            // The first pending target whose inputs are all placed (validation guarantees one:
-            // a teacher's source run never uses a teacher).
+            // The first pending target whose inputs are all placed or not planned (validation
+            // guarantees one: a teacher's source run never uses a teacher).
             let ready = pending
                 .iter()
-                .position(|t| self.inputs(*t).iter().all(|i| ordered.contains(i) || !pending.contains(i)))
+                .position(|t| self.inputs(*t).iter().all(|i| !pending.contains(i)))
                 .expect("the plan has no dependency cycle");
             ordered.push(pending.remove(ready));
         }
@@ -291,24 +291,24 @@ impl Ctx<'_> {
             }
             Target::Relations(t) => {
                 let teacher = self.teachers[t];
-                match (teacher.synthetic_purity, &teacher.embeddings) {
-                    _ if teacher.from_run.is_some() => {
+                match teacher.source() {
+                    TeacherSource::Run(_) => {
                         let source = self.source_of(t).expect("from_run teachers have a planned source");
                         a.extend(["--classifier".into(), keys.found.get(&source)?.clone()])
                     }
-                    (Some(purity), _) => a.extend([
+                    TeacherSource::Synthetic(purity) => a.extend([
                         "--dataset".into(),
                         keys.dataset.clone(),
                         "--synthetic-purity".into(),
                         purity.to_string(),
                     ]),
-                    (None, Some(file)) => a.extend([
+                    TeacherSource::Embeddings(file) => a.extend([
                         "--dataset".into(),
                         keys.dataset.clone(),
                         "--embeddings".into(),
                         self.p.resolve_path(file).display().to_string(),
                     ]),
-                    (None, None) => {
+                    TeacherSource::Rm => {
                         a.extend(["--encoder".into(), keys.found.get(&Target::Pretrain)?.clone()])
                     }
                 }

@@ -91,10 +91,34 @@ impl TeacherSpec {
         }
     }
 
+    /// Where the teacher's relations come from (the fields exclude each other: checked on
+    /// load).
+    pub fn source(&self) -> TeacherSource<'_> {
+        match (self.synthetic_purity, &self.embeddings, &self.from_run) {
+            (Some(purity), ..) => TeacherSource::Synthetic(purity),
+            (None, Some(file), _) => TeacherSource::Embeddings(file),
+            (None, None, Some(run)) => TeacherSource::Run(run),
+            (None, None, None) => TeacherSource::Rm,
+        }
+    }
+
     /// Whether the teacher needs the RM stage.
     pub fn needs_rm(&self) -> bool {
-        self.synthetic_purity.is_none() && self.embeddings.is_none() && self.from_run.is_none()
+        matches!(self.source(), TeacherSource::Rm)
     }
+}
+
+/// Where a teacher's relations come from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TeacherSource<'a> {
+    /// The pipeline's RM encoder.
+    Rm,
+    /// A synthetic diagnostic teacher of this purity.
+    Synthetic(f64),
+    /// Embeddings from this file (as written in the pipeline file).
+    Embeddings(&'a Path),
+    /// The classifier a run of the pipeline trains.
+    Run(&'a RunSource),
 }
 
 fn default_teachers() -> Vec<TeacherSpec> {

@@ -1,7 +1,7 @@
 //! The report of a pipeline run: results table (Markdown and CSV) with the delta of each
 //! RGRL run over its base, and the plots.
 
-use super::pipeline::{NoiseSpec, Pipeline, RunSpec, TeacherSpec};
+use super::pipeline::{NoiseSpec, Pipeline, RunSpec, TeacherSource, TeacherSpec};
 use super::plots;
 use anyhow::Context;
 use rmd_nn::distill::EpochLog;
@@ -372,13 +372,15 @@ pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
             writeln!(md, "| teacher | kind | relations | top-K neighbour label agreement | kNN accuracy |");
         let _ = writeln!(md, "|---|---|---|---|---|");
         for t in &teachers {
-            let kind = match (t.spec.synthetic_purity, &t.spec.embeddings) {
-                _ if let Some(src) = &t.spec.from_run => {
+            let kind = match t.spec.source() {
+                TeacherSource::Run(src) => {
                     format!("classifier of run {} ({}, seed {})", src.run, src.noise, src.seed)
                 }
-                (Some(pur), _) => format!("synthetic, purity {pur}, built from clean labels (diagnostic)"),
-                (None, Some(file)) => format!("external embeddings `{}`", file.display()),
-                (None, None) => "RM encoder".into(),
+                TeacherSource::Synthetic(pur) => {
+                    format!("synthetic, purity {pur}, built from clean labels (diagnostic)")
+                }
+                TeacherSource::Embeddings(file) => format!("external embeddings `{}`", file.display()),
+                TeacherSource::Rm => "RM encoder".into(),
             };
             let _ = writeln!(
                 md,

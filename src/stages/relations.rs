@@ -8,6 +8,7 @@
 
 use super::distill::DISTILL_STAGE;
 use super::pretrain::PRETRAIN_STAGE;
+use crate::cli::expect_stage;
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, UInt32Array};
 use rmd_data::augment::{ImageShape, Normalizer};
 use rmd_data::dataset::{DATASET_STAGE, Dataset};
@@ -166,7 +167,7 @@ pub fn run_relations(
     compute: &ComputeDevice,
     code: &CodeIdentity,
 ) -> Result<(Artifact, bool)> {
-    expect_stage(encoder_artifact, PRETRAIN_STAGE, "--encoder", "an RM (pretrain)")?;
+    expect_stage(encoder_artifact, PRETRAIN_STAGE, "--encoder")?;
     let (encoder, info) = load_encoder(&encoder_artifact.dir, &compute.device)?;
     let teacher = BackboneTeacher {
         input: "encoder",
@@ -192,7 +193,7 @@ pub fn run_classifier_relations(
     compute: &ComputeDevice,
     code: &CodeIdentity,
 ) -> Result<(Artifact, bool)> {
-    expect_stage(classifier_artifact, DISTILL_STAGE, "--classifier", "a classifier (rmd-distill)")?;
+    expect_stage(classifier_artifact, DISTILL_STAGE, "--classifier")?;
     let (classifier, info) = load_classifier(&classifier_artifact.dir, &compute.device)?;
     let teacher = BackboneTeacher {
         input: "classifier",
@@ -204,16 +205,6 @@ pub fn run_classifier_relations(
         dim: info.model.backbone.out_dim(),
     };
     run_backbone_relations(store, &teacher, req, compute, code)
-}
-
-/// Refuses an input artifact of another stage than the flag asks for.
-fn expect_stage(artifact: &Artifact, stage: &str, flag: &str, what: &str) -> Result<()> {
-    if artifact.stage() == stage {
-        return Ok(());
-    }
-    let msg =
-        format!("{flag} {} is a {} artifact, not {what} artifact", &artifact.key()[..12], artifact.stage());
-    Err(NnError::Invalid(msg).into())
 }
 
 /// A network whose backbone features are the teacher's embeddings.
