@@ -55,6 +55,12 @@ pub enum StoreCommand {
         key: String,
         /// Bundle file to write.
         file: PathBuf,
+        /// Leave out inputs of this stage (repeatable; e.g. `--without noise`: noise
+        /// artifacts hold the dataset's labels and are remade in seconds from the same data;
+        /// `--without relations`: large, shared on their own). The importing store must have
+        /// them already, and `import` says which are missing.
+        #[arg(long, value_name = "STAGE")]
+        without: Vec<String>,
     },
     /// Verify a bundle and add its artifacts to this store.
     Import {
@@ -158,14 +164,18 @@ pub fn run(cmd: StoreCommand, store_args: &StoreDirArgs) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        StoreCommand::Export { key, file } => {
-            let s = store.export(&key, &file).with_context(|| format!("exporting {key}"))?;
+        StoreCommand::Export { key, file, without } => {
+            let without: std::collections::BTreeSet<String> = without.into_iter().collect();
+            let s = store.export(&key, &file, &without).with_context(|| format!("exporting {key}"))?;
             eprintln!(
                 "wrote {} ({:.1} MB): {}",
                 file.display(),
                 s.bytes as f64 / 1e6,
                 s.artifacts.join(", ")
             );
+            if !s.left_out.is_empty() {
+                eprintln!("left out (the importing store must have them): {}", s.left_out.join(", "));
+            }
             Ok(())
         }
         StoreCommand::Remote(cmd) => crate::remote_cmd::remote_verb(&store, cmd),

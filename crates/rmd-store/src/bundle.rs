@@ -23,6 +23,10 @@ struct BundleIndex {
     root: String,
     /// `stage/key` of every artifact in the bundle.
     artifacts: Vec<String>,
+    /// `stage/key` of inputs deliberately left out (`export --without STAGE`): the store
+    /// that imports the bundle must already have them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    left_out: Vec<String>,
 }
 
 /// What an export wrote.
@@ -30,6 +34,8 @@ struct BundleIndex {
 pub struct ExportSummary {
     /// `stage/key` of every artifact written, the requested one first.
     pub artifacts: Vec<String>,
+    /// `stage/key` of the inputs left out because of their stage.
+    pub left_out: Vec<String>,
     /// Size of the bundle file.
     pub bytes: u64,
 }
@@ -46,10 +52,13 @@ pub struct ImportSummary {
 }
 
 impl Store {
-    /// Writes the artifact matching `prefix` and all its inputs (transitively) to `file`.
-    /// Every artifact is verified first; the bundle is written to a temporary name and
-    /// renamed, so a failed export leaves no bundle.
-    pub fn export(&self, prefix: &str, file: &Path) -> Result<ExportSummary> {
+    /// Writes the artifact matching `prefix` and all its inputs (transitively) to `file`,
+    /// except inputs whose stage is in `without` (nor what only they lead to): those the
+    /// importing store must already have, e.g. noise artifacts, which hold the dataset's
+    /// labels and are recomputed in seconds, or relations shared separately. Every artifact
+    /// is verified first; the bundle is written to a temporary name and renamed, so a failed
+    /// export leaves no bundle.
+    pub fn export(&self, prefix: &str, file: &Path, without: &BTreeSet<String>) -> Result<ExportSummary> {
         // symlink_metadata, not exists(): a dangling symlink is an existing path too, and is
         // refused here rather than after the whole bundle has been written.
         if std::fs::symlink_metadata(file).is_ok() {
@@ -59,11 +68,27 @@ impl Store {
             });
         }
         let root = self.find(None, prefix)?;
+        if without.contains(root.stage()) {
+            return Err(StoreError::Bundle {
+                path: file.to_path_buf(),
+                reason: format!(
+                    "--without {} would leave out {}/{} itself, the artifact being exported",
+                    root.stage(),
+                    root.stage(),
+                    root.key()
+                ),
+            });
+        }
         let mut order: Vec<Artifact> = Vec::new();
+        let mut left_out = BTreeSet::new();
         let mut seen = BTreeSet::new();
         let mut todo = vec![root.clone()];
         while let Some(a) = todo.pop() {
             if !seen.insert(a.key().to_string()) {
+                continue;
+            }
+            if without.contains(a.stage()) {
+                left_out.insert(format!("{}/{}", a.stage(), a.key()));
                 continue;
             }
             for (role, input) in &a.manifest.inputs {
@@ -79,6 +104,24 @@ impl Store {
             }
             order.push(a);
         }
+        if let Some(stage) = without
+            .iter()
+            .find(|s| !left_out.iter().any(|l: &String| l.split('/').next() == Some(s.as_str())))
+        {
+            let mut stages: Vec<&str> = order.iter().skip(1).map(|a| a.stage()).collect();
+            stages.extend(left_out.iter().filter_map(|l| l.split('/').next()));
+            stages.sort_unstable();
+            stages.dedup();
+            return Err(StoreError::Bundle {
+                path: file.to_path_buf(),
+                reason: format!(
+                    "--without {stage}: {}/{} has no input of that stage (its inputs' stages: {})",
+                    root.stage(),
+                    root.key(),
+                    if stages.is_empty() { "none".to_string() } else { stages.join(", ") }
+                ),
+            });
+        }
         for a in &order {
             let (problems, _) = verify_dir(&a.dir, a.stage(), a.key(), self.content_check());
             if !problems.is_empty() {
@@ -89,6 +132,7 @@ impl Store {
             bundle_format: 1,
             root: format!("{}/{}", root.stage(), root.key()),
             artifacts: order.iter().map(|a| format!("{}/{}", a.stage(), a.key())).collect(),
+            left_out: left_out.into_iter().collect(),
         };
         let (out, tmp) = crate::output::temp_file_beside(file)?;
         let result = (|| -> Result<()> {
@@ -125,7 +169,7 @@ impl Store {
         }
         crate::output::publish(&tmp, file)?;
         let bytes = std::fs::metadata(file).ctx("inspecting", file)?.len();
-        Ok(ExportSummary { artifacts: index.artifacts, bytes })
+        Ok(ExportSummary { artifacts: index.artifacts, left_out: index.left_out, bytes })
     }
 
     /// Unpacks a bundle into a temporary directory of the store, verifies every artifact in
@@ -196,6 +240,17 @@ impl Store {
             serde_json::from_str(&text).map_err(|e| bad(format!("unreadable {BUNDLE_INDEX}: {e}")))?;
         if !index.artifacts.contains(&index.root) {
             return Err(bad(format!("its root {} is not among its artifacts", index.root)));
+        }
+        for item in &index.left_out {
+            let (stage, key) = split_item(item).map_err(&bad)?;
+            if self.find(Some(stage), key).is_err() {
+                return Err(bad(format!(
+                    "it was exported without its {stage} input {} (--without {stage}), which this \
+                     store lacks: make that artifact here first (the same command on the same \
+                     data gives the same key), then import again",
+                    &key[..key.len().min(12)]
+                )));
+            }
         }
         let on_disk = staged_artifacts(staging)?;
         let in_index: BTreeSet<String> = index.artifacts.iter().cloned().collect();
@@ -314,30 +369,87 @@ fn check_entry_path(path: &Path) -> std::result::Result<(), String> {
 mod tests {
     use crate::{ArtifactSpec, Begin, BeginOptions, CommitInfo, Store};
     use serde_json::json;
+    use std::collections::BTreeSet;
+
+    /// Makes the artifact of `spec` in `store` with one file, returning its key.
+    fn make(store: &Store, spec: &ArtifactSpec, file: &str, bytes: &[u8]) -> String {
+        match store.begin(spec, BeginOptions::default()).unwrap() {
+            Begin::Run(p) => {
+                std::fs::write(p.path(file), bytes).unwrap();
+                p.commit(CommitInfo::default()).unwrap().key().to_string()
+            }
+            Begin::Cached(a) => a.key().to_string(),
+        }
+    }
+
+    #[test]
+    fn export_without_a_stage_leaves_it_out_and_import_needs_it_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let a_store = Store::open(dir.path().join("a")).unwrap();
+        let labels = ArtifactSpec::new("labels", 1, &json!({"rate": 0.5}));
+        let labels_key = make(&a_store, &labels, "labels.bin", &[1, 2, 3]);
+        let weights = ArtifactSpec::new("weights", 1, &json!({"epochs": 3}));
+        let weights_key = make(&a_store, &weights, "w.bin", &[7; 300]);
+        let run = ArtifactSpec::new("run", 1, &json!({"seed": 1}))
+            .with_input("labels", &labels_key)
+            .with_input("init", &weights_key);
+        let run_key = make(&a_store, &run, "model.bin", &[5; 900]);
+
+        let bundle = dir.path().join("run.tar.gz");
+        let without: BTreeSet<String> = ["labels".to_string()].into();
+        let ex = a_store.export(&run_key[..10], &bundle, &without).unwrap();
+        assert_eq!(ex.artifacts, vec![format!("run/{run_key}"), format!("weights/{weights_key}")]);
+        assert_eq!(ex.left_out, vec![format!("labels/{labels_key}")]);
+        let names: Vec<String> =
+            tar::Archive::new(flate2::read::GzDecoder::new(std::fs::File::open(&bundle).unwrap()))
+                .entries()
+                .unwrap()
+                .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+                .collect();
+        assert!(!names.iter().any(|n| n.starts_with("labels/")), "{names:?}");
+
+        // A store without the left-out input refuses the bundle, naming it, and installs nothing.
+        let b_store = Store::open(dir.path().join("b")).unwrap();
+        let err = b_store.import(&bundle).unwrap_err().to_string();
+        assert!(err.contains("--without labels") && err.contains(&labels_key[..12]), "{err}");
+        assert!(b_store.list().unwrap().is_empty());
+
+        // Once the store has made the same input (same spec and bytes), the import completes
+        // and the run is a cache hit.
+        assert_eq!(make(&b_store, &labels, "labels.bin", &[1, 2, 3]), labels_key);
+        let im = b_store.import(&bundle).unwrap();
+        assert_eq!(im.imported.len(), 2);
+        assert!(matches!(b_store.begin(&run, BeginOptions::default()).unwrap(), Begin::Cached(_)));
+        assert!(b_store.verify(None).unwrap().problems.is_empty());
+
+        // The exported artifact's own stage cannot be left out.
+        let err = a_store
+            .export(&run_key[..10], &dir.path().join("x.tar.gz"), &["run".to_string()].into())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--without run"), "{err}");
+        assert!(!dir.path().join("x.tar.gz").exists());
+        // Nor a stage it has no input of (a typo would otherwise leave everything in).
+        let err = a_store
+            .export(&run_key[..10], &dir.path().join("x.tar.gz"), &["lables".to_string()].into())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no input of that stage") && err.contains("labels, weights"), "{err}");
+        assert!(!dir.path().join("x.tar.gz").exists());
+    }
 
     #[test]
     fn export_import_roundtrip_is_a_cache_hit_and_rejects_tampering() {
         let dir = tempfile::tempdir().unwrap();
         let a_store = Store::open(dir.path().join("a")).unwrap();
         let up = ArtifactSpec::new("up", 1, &json!({"n": 1}));
-        let up_key = match a_store.begin(&up, BeginOptions::default()).unwrap() {
-            Begin::Run(p) => {
-                std::fs::write(p.path("data.bin"), vec![3u8; 5000]).unwrap();
-                p.commit(CommitInfo::default()).unwrap().key().to_string()
-            }
-            Begin::Cached(_) => panic!(),
-        };
+        let up_key = make(&a_store, &up, "data.bin", &[3; 5000]);
         let down = ArtifactSpec::new("down", 1, &json!({"k": 10})).with_input("up", &up_key);
-        match a_store.begin(&down, BeginOptions::default()).unwrap() {
-            Begin::Run(p) => {
-                std::fs::write(p.path("graph.bin"), vec![9u8; 700]).unwrap();
-                p.commit(CommitInfo::default()).unwrap();
-            }
-            Begin::Cached(_) => panic!(),
-        }
+        make(&a_store, &down, "graph.bin", &[9; 700]);
         let bundle = dir.path().join("down.tar.gz");
-        let ex = a_store.export(&down.key()[..8], &bundle).unwrap();
+        let ex = a_store.export(&down.key()[..8], &bundle, &BTreeSet::new()).unwrap();
         assert_eq!(ex.artifacts.len(), 2);
+        assert!(ex.left_out.is_empty());
 
         let b_store = Store::open(dir.path().join("b")).unwrap();
         let im = b_store.import(&bundle).unwrap();
