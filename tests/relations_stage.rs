@@ -132,7 +132,7 @@ fn graph_has_k_sorted_non_self_rows_and_is_cached_and_portable() {
     let typo = tmp.path().join("typo.tar.gz");
     let out = store_cmd(&store, &["export", &key[..12], typo.to_str().unwrap(), "--without", "pretrian"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("no input of that stage"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no artifacts of a stage"), "{}", stderr(&out));
     assert!(!typo.exists());
 }
 
