@@ -109,30 +109,22 @@ fn graph_has_k_sorted_non_self_rows_and_is_cached_and_portable() {
 
     // A bundle without the encoder: refused (exit 2, nothing installed) by a store that lacks
     // it, accepted once the encoder arrived on its own.
-    let store_cmd = |store: &Path, args: &[&str]| {
-        run(bin("rmd").args(["--store", store.to_str().unwrap(), "store"]).args(args))
-    };
     let slim = tmp.path().join("graph-without-encoder.tar.gz");
-    let out = store_cmd(&store, &["export", &key[..12], slim.to_str().unwrap(), "--without", "pretrain"]);
+    let out = rmd(&store, &["store", "export", &key[..12], slim.to_str().unwrap(), "--without", "pretrain"]);
     assert!(out.status.success() && stderr(&out).contains("left out"), "{}", stderr(&out));
     assert!(std::fs::metadata(&slim).unwrap().len() < std::fs::metadata(&bundle).unwrap().len());
     let third = tmp.path().join("third");
-    let out = store_cmd(&third, &["import", slim.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("--without pretrain") && stderr(&out).contains(&enc[..12]),
-        "{}",
-        stderr(&out)
-    );
+    code2(&rmd(&third, &["store", "import", slim.to_str().unwrap()]), &["--without pretrain", &enc[..12]]);
     assert!(!third.join("relations").join(&key).exists());
     let encoder_bundle = tmp.path().join("encoder.tar.gz");
-    assert!(store_cmd(&store, &["export", &enc[..12], encoder_bundle.to_str().unwrap()]).status.success());
-    assert!(store_cmd(&third, &["import", encoder_bundle.to_str().unwrap()]).status.success());
-    assert_eq!(ok_key(&store_cmd(&third, &["import", slim.to_str().unwrap()])), key);
+    assert!(rmd(&store, &["store", "export", &enc[..12], encoder_bundle.to_str().unwrap()]).status.success());
+    assert!(rmd(&third, &["store", "import", encoder_bundle.to_str().unwrap()]).status.success());
+    assert_eq!(ok_key(&rmd(&third, &["store", "import", slim.to_str().unwrap()])), key);
     let typo = tmp.path().join("typo.tar.gz");
-    let out = store_cmd(&store, &["export", &key[..12], typo.to_str().unwrap(), "--without", "pretrian"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("no artifacts of a stage"), "{}", stderr(&out));
+    code2(
+        &rmd(&store, &["store", "export", &key[..12], typo.to_str().unwrap(), "--without", "pretrian"]),
+        &["no artifacts of a stage"],
+    );
     assert!(!typo.exists());
 }
 
