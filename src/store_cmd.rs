@@ -55,10 +55,11 @@ pub enum StoreCommand {
         key: String,
         /// Bundle file to write.
         file: PathBuf,
-        /// Leave out inputs of this stage (repeatable; e.g. `--without noise`: noise
-        /// artifacts hold the dataset's labels and are remade in seconds from the same data;
-        /// `--without relations`: large, shared on their own). The importing store must have
-        /// them already, and `import` says which are missing.
+        /// Leave out inputs of this stage (repeatable; e.g. `--without dataset`: the images
+        /// themselves, made by `rmd dataset` from the recipient's copy; `--without noise`:
+        /// the dataset's labels, remade in seconds from the same data; `--without
+        /// relations`: large, shared on their own). The importing store must have them
+        /// already, and `import` says which are missing.
         #[arg(long, value_name = "STAGE")]
         without: Vec<String>,
     },
