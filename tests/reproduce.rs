@@ -90,18 +90,27 @@ fn smoke_pipeline_runs_reports_and_is_fully_cached_on_rerun() {
     let (rgrl, base) = (get("ce+rgrl"), get("ce"));
     assert_eq!(rgrl["base_run"], "ce");
     assert_eq!(base["base_run"], "", "a base run has no base");
+    // The CSV writes numbers rounded to 6 decimals: each cell is within half a millionth of
+    // the figure it stands for.
+    const CELL: f64 = 5e-7 + 1e-12;
     for col in ["best_on_test", "last", "val_selected"] {
         let d = num(rgrl, &format!("delta_{col}"));
         assert!(
-            (d - (num(rgrl, &format!("{col}_mean")) - num(base, &format!("{col}_mean")))).abs() < 1e-12,
+            (d - (num(rgrl, &format!("{col}_mean")) - num(base, &format!("{col}_mean")))).abs() <= 3.0 * CELL,
             "{col}"
         );
     }
     // Each mean is the manifest's figure of the run's one seed.
     let m = manifest_of(&store, rgrl["keys"].split(' ').next().unwrap());
-    assert_eq!(num(rgrl, "best_on_test_mean"), m["metrics"]["best_test_acc"].as_f64().unwrap());
-    assert_eq!(num(rgrl, "last_mean"), m["metrics"]["last_test_acc"].as_f64().unwrap());
-    assert_eq!(num(rgrl, "val_selected_mean"), m["metrics"]["val_selected_test_acc"].as_f64().unwrap());
+    for (col, metric) in [
+        ("best_on_test_mean", "best_test_acc"),
+        ("last_mean", "last_test_acc"),
+        ("val_selected_mean", "val_selected_test_acc"),
+    ] {
+        let want = m["metrics"][metric].as_f64().unwrap();
+        assert!((num(rgrl, col) - want).abs() <= CELL, "{col}: {} vs {want}", rgrl[col]);
+        assert!(rgrl[col].split('.').nth(1).is_none_or(|d| d.len() <= 6), "{col}: {}", rgrl[col]);
+    }
     assert_eq!(rgrl["val_selected_epochs"], m["metrics"]["val_selected_epoch"].to_string());
     // The per-epoch Δ of each run with a base, as in its and its base's epochs.csv.
     let by_epoch = csv_row::parse(&std::fs::read_to_string(out.join("deltas-by-epoch.csv")).unwrap());
@@ -118,7 +127,7 @@ fn smoke_pipeline_runs_reports_and_is_fully_cached_on_rerun() {
         assert_eq!((r["base_run"].as_str(), r["seeds"].as_str(), &r["epoch"]), ("ce", "1", &a["epoch"]));
         for (col, of) in [("delta_test_acc", "test_acc"), ("delta_val_acc_noisy", "val_acc_noisy")] {
             let want = num(a, of) - num(b, of);
-            assert!((num(r, col) - want).abs() < 1e-12, "{col}: {r:?}");
+            assert!((num(r, col) - want).abs() <= CELL, "{col}: {r:?}");
         }
     }
     // A run's minutes are its epochs' seconds (what a resumed run spent in every attempt).
@@ -253,7 +262,7 @@ fn teacher_sweep_runs_every_teacher_and_reports_the_gain_against_purity() {
     let (a, b) = (per_seed(rg), per_seed(base));
     let want = ((a[0] - b[0]) + (a[1] - b[1])) / 2.0;
     let got: f64 = rg["delta_val_selected"].parse().unwrap();
-    assert!((got - want).abs() < 1e-12, "Δ {got} vs paired mean {want}");
+    assert!((got - want).abs() <= 5e-7 + 1e-12, "Δ {got} vs paired mean {want} (6 decimals)");
     let md = std::fs::read_to_string(out.join("results.md")).unwrap();
     assert!(md.contains("Teacher sweep") && md.contains("built from clean labels"), "{md}");
     assert!(md.contains("Clean-label reference"), "{md}");

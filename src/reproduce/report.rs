@@ -282,7 +282,7 @@ fn epoch_delta_series(
                 e.epoch,
                 e.seeds,
                 opt_cell(e.val),
-                e.test
+                num_cell(e.test)
             );
         }
         deltas.push((format!("{} over {}", label(&r.run.name, r.teacher), b.run.name), d));
@@ -292,7 +292,19 @@ fn epoch_delta_series(
 
 /// A CSV cell of an optional number (empty when absent).
 fn opt_cell(v: Option<f64>) -> String {
-    v.map(|x| x.to_string()).unwrap_or_default()
+    v.map(num_cell).unwrap_or_default()
+}
+
+/// A CSV cell of a number rounded to 6 decimals, without trailing zeros: accuracies are
+/// multiples of 1/test-set size, so this keeps every digit they carry while a mean such as
+/// 0.7514 is written `0.7514`, not `0.7514000000000001`.
+fn num_cell(x: f64) -> String {
+    let s = format!("{x:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    match s {
+        "-0" | "" => "0".to_string(),
+        s => s.to_string(),
+    }
 }
 
 /// A teacher's figures for the report.
@@ -439,9 +451,9 @@ pub fn write_report(input: &ReportInput) -> anyhow::Result<()> {
                 opt(r.selected.map(|s| s.0)),
                 opt(r.selected.and_then(|s| s.1)),
                 r.selected_epochs(),
-                r.last.0,
+                num_cell(r.last.0),
                 opt(r.last.1),
-                r.best.0,
+                num_cell(r.best.0),
                 opt(r.best.1),
                 d.as_ref().map(|d| d.base.clone()).unwrap_or_default(),
                 opt(d.as_ref().and_then(|d| d.selected).map(|s| s.0)),
@@ -616,6 +628,20 @@ mod tests {
             minutes: 1.5,
             epochs: vec![],
         }
+    }
+
+    #[test]
+    fn csv_numbers_are_rounded_to_six_decimals_without_float_noise() {
+        let (mean, _) = mean_std(&[0.7476, 0.7552]);
+        assert_eq!(mean.to_string(), "0.7514000000000001", "the noise this cell removes");
+        assert_eq!(num_cell(mean), "0.7514");
+        assert_eq!(num_cell(-0.006749999999999978), "-0.00675");
+        assert_eq!(num_cell(1.0 / 3.0), "0.333333");
+        assert_eq!(num_cell(0.0), "0");
+        assert_eq!(num_cell(-1e-9), "0", "a rounded negative zero is written 0");
+        assert_eq!(num_cell(12.0), "12");
+        assert_eq!(opt_cell(None), "");
+        assert_eq!(opt_cell(Some(0.25)), "0.25");
     }
 
     #[test]
