@@ -177,8 +177,24 @@ impl Store {
         let bad = |reason: String| StoreError::Bundle { path: file.to_path_buf(), reason };
         // First pass: only the index and the manifests (small) are read; the sizes they
         // declare bound what the second pass writes, so a bundle cannot fill the disk with
-        // unlisted or oversized entries before it is refused.
-        let manifests = read_manifests(file, &bad)?;
+        // unlisted or oversized entries before it is refused, and a bundle this store cannot
+        // take (a left-out input it lacks) is refused before anything is unpacked.
+        let (index, manifests) = read_metadata(file, &bad)?;
+        let index = index.ok_or_else(|| bad(format!("no {BUNDLE_INDEX} inside")))?;
+        if !index.artifacts.contains(&index.root) {
+            return Err(bad(format!("its root {} is not among its artifacts", index.root)));
+        }
+        for item in &index.left_out {
+            let (stage, key) = split_item(item).map_err(&bad)?;
+            if self.find(Some(stage), key).is_err() {
+                return Err(bad(format!(
+                    "it was exported without its {stage} input {} (--without {stage}), which this \
+                     store lacks: make that artifact here first (the same command on the same \
+                     data gives the same key), then import again",
+                    &key[..key.len().min(12)]
+                )));
+            }
+        }
         let f = File::open(file).ctx("opening", file)?;
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(f)));
         let entries = archive.entries().map_err(|e| bad(format!("not a bundle (tar.gz): {e}")))?;
@@ -226,25 +242,6 @@ impl Store {
                 .unpack(&dest)
                 .map_err(|e| bad(format!("truncated or corrupt at {}: {e}", path.display())))?;
         }
-        let index_path = staging.join(BUNDLE_INDEX);
-        let text =
-            std::fs::read_to_string(&index_path).map_err(|_| bad(format!("no {BUNDLE_INDEX} inside")))?;
-        let index: BundleIndex =
-            serde_json::from_str(&text).map_err(|e| bad(format!("unreadable {BUNDLE_INDEX}: {e}")))?;
-        if !index.artifacts.contains(&index.root) {
-            return Err(bad(format!("its root {} is not among its artifacts", index.root)));
-        }
-        for item in &index.left_out {
-            let (stage, key) = split_item(item).map_err(&bad)?;
-            if self.find(Some(stage), key).is_err() {
-                return Err(bad(format!(
-                    "it was exported without its {stage} input {} (--without {stage}), which this \
-                     store lacks: make that artifact here first (the same command on the same \
-                     data gives the same key), then import again",
-                    &key[..key.len().min(12)]
-                )));
-            }
-        }
         let on_disk = staged_artifacts(staging)?;
         let in_index: BTreeSet<String> = index.artifacts.iter().cloned().collect();
         if let Some(extra) = on_disk.difference(&in_index).next() {
@@ -273,25 +270,32 @@ impl Store {
 /// Largest manifest or index a bundle may hold (they are a few kB).
 const MAX_METADATA_BYTES: u64 = 16 << 20;
 
-/// The manifests in a bundle, by `stage/key`, read without unpacking anything else.
-fn read_manifests(
+/// The index (if any) and the manifests of a bundle, by `stage/key`, read without
+/// unpacking anything else. A bundle with two indexes is refused: which one the second pass
+/// unpacked last would be a matter of entry order.
+fn read_metadata(
     file: &Path,
     bad: &dyn Fn(String) -> StoreError,
-) -> Result<std::collections::BTreeMap<String, crate::Manifest>> {
+) -> Result<(Option<BundleIndex>, std::collections::BTreeMap<String, crate::Manifest>)> {
     use std::io::Read;
     let f = File::open(file).ctx("opening", file)?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(f)));
     let mut manifests = std::collections::BTreeMap::new();
+    let mut index = None;
     for entry in archive.entries().map_err(|e| bad(format!("not a bundle (tar.gz): {e}")))? {
         let mut entry = entry.map_err(|e| bad(format!("truncated or corrupt: {e}")))?;
         let path = entry.path().map_err(|e| bad(format!("bad entry name: {e}")))?.into_owned();
-        let Some((artifact, name)) = artifact_file(&path) else { continue };
-        if name != MANIFEST_FILE {
+        let is_index = path == Path::new(BUNDLE_INDEX);
+        let manifest_of = match artifact_file(&path) {
+            Some((artifact, name)) if name == MANIFEST_FILE => Some(artifact),
+            _ => None,
+        };
+        if !is_index && manifest_of.is_none() {
             continue;
         }
         let size = entry.header().size().map_err(|e| bad(format!("bad size of {}: {e}", path.display())))?;
         if size > MAX_METADATA_BYTES {
-            return Err(bad(format!("{} declares {size} bytes: not a manifest", path.display())));
+            return Err(bad(format!("{} declares {size} bytes: not an index or manifest", path.display())));
         }
         let mut text = String::new();
         entry
@@ -299,9 +303,20 @@ fn read_manifests(
             .take(MAX_METADATA_BYTES)
             .read_to_string(&mut text)
             .map_err(|e| bad(format!("unreadable {}: {e}", path.display())))?;
-        manifests.insert(artifact, crate::Manifest::parse(&text, &path)?);
+        match manifest_of {
+            Some(artifact) => {
+                manifests.insert(artifact, crate::Manifest::parse(&text, &path)?);
+            }
+            None if index.is_some() => return Err(bad(format!("it holds two {BUNDLE_INDEX} entries"))),
+            None => {
+                index = Some(
+                    serde_json::from_str::<BundleIndex>(&text)
+                        .map_err(|e| bad(format!("unreadable {BUNDLE_INDEX}: {e}")))?,
+                );
+            }
+        }
     }
-    Ok(manifests)
+    Ok((index, manifests))
 }
 
 /// `stage/key` and the file name of an entry `stage/key/file`.
@@ -363,6 +378,7 @@ mod tests {
     use crate::{ArtifactSpec, Begin, BeginOptions, CommitInfo, Store};
     use serde_json::json;
     use std::collections::BTreeSet;
+    use std::path::{Path, PathBuf};
 
     /// Makes the artifact of `spec` in `store` with one file, returning its key.
     fn make(store: &Store, spec: &ArtifactSpec, file: &str, bytes: &[u8]) -> String {
@@ -373,6 +389,53 @@ mod tests {
             }
             Begin::Cached(a) => a.key().to_string(),
         }
+    }
+
+    /// Copies the bundle `from` to `to`, entry by entry, letting `edit` change each entry's
+    /// bytes (its header follows the new size).
+    fn rewrite(from: &Path, to: &Path, edit: impl Fn(&Path, &mut Vec<u8>)) {
+        let entries = read_entries(from);
+        write_entries(
+            to,
+            entries.into_iter().map(|(path, mut data)| {
+                edit(&path, &mut data);
+                (path, data)
+            }),
+        );
+    }
+
+    /// Appends one regular-file entry to the bundle `file`.
+    fn append_entry(file: &Path, name: &str, bytes: &[u8]) {
+        let mut entries = read_entries(file);
+        entries.push((name.into(), bytes.to_vec()));
+        write_entries(file, entries);
+    }
+
+    fn read_entries(file: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(std::fs::File::open(file).unwrap()));
+        let entries = ar.entries().unwrap();
+        entries
+            .map(|e| {
+                let mut e = e.unwrap();
+                let path = e.path().unwrap().into_owned();
+                let mut data = Vec::new();
+                std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+                (path, data)
+            })
+            .collect()
+    }
+
+    fn write_entries(file: &Path, entries: impl IntoIterator<Item = (PathBuf, Vec<u8>)>) {
+        let out = std::fs::File::create(file).unwrap();
+        let mut b = tar::Builder::new(flate2::write::GzEncoder::new(out, flate2::Compression::fast()));
+        for (path, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, &path, data.as_slice()).unwrap();
+        }
+        b.into_inner().unwrap().finish().unwrap();
     }
 
     #[test]
@@ -405,6 +468,23 @@ mod tests {
         let b_store = Store::open(dir.path().join("b")).unwrap();
         let err = b_store.import(&bundle).unwrap_err().to_string();
         assert!(err.contains("--without labels") && err.contains(&labels_key[..12]), "{err}");
+        assert!(b_store.list().unwrap().is_empty());
+        // It is refused from the index and manifests alone, before any payload is unpacked: a
+        // payload of the wrong size, which unpacking would report, is not reached.
+        let oversized = dir.path().join("oversized.tar.gz");
+        rewrite(&bundle, &oversized, |path, data| {
+            if path.ends_with("w.bin") {
+                data.push(0);
+            }
+        });
+        let err = b_store.import(&oversized).unwrap_err().to_string();
+        assert!(err.contains("--without labels") && !err.contains("w.bin"), "{err}");
+        // A bundle with a second index is refused.
+        let two_indexes = dir.path().join("two-indexes.tar.gz");
+        rewrite(&bundle, &two_indexes, |_, _| {});
+        append_entry(&two_indexes, super::BUNDLE_INDEX, b"{}");
+        let err = b_store.import(&two_indexes).unwrap_err().to_string();
+        assert!(err.contains("two rmdnet-bundle.json"), "{err}");
         assert!(b_store.list().unwrap().is_empty());
 
         // Once the store has made the same input (same spec and bytes), the import completes
@@ -458,27 +538,11 @@ mod tests {
         // A bundle whose payload was altered is refused, and nothing is installed.
         let c_store = Store::open(dir.path().join("c")).unwrap();
         let tampered = dir.path().join("tampered.tar.gz");
-        {
-            let f = std::fs::File::open(&bundle).unwrap();
-            let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(f));
-            let out = std::fs::File::create(&tampered).unwrap();
-            let mut b = tar::Builder::new(flate2::write::GzEncoder::new(out, flate2::Compression::fast()));
-            for e in ar.entries().unwrap() {
-                let mut e = e.unwrap();
-                let path = e.path().unwrap().into_owned();
-                let mut data = Vec::new();
-                std::io::Read::read_to_end(&mut e, &mut data).unwrap();
-                if path.ends_with("data.bin") {
-                    data[10] ^= 0xff;
-                }
-                let mut h = tar::Header::new_gnu();
-                h.set_size(data.len() as u64);
-                h.set_mode(0o644);
-                h.set_cksum();
-                b.append_data(&mut h, &path, data.as_slice()).unwrap();
+        rewrite(&bundle, &tampered, |path, data| {
+            if path.ends_with("data.bin") {
+                data[10] ^= 0xff;
             }
-            b.into_inner().unwrap().finish().unwrap();
-        }
+        });
         let err = c_store.import(&tampered).unwrap_err().to_string();
         assert!(err.contains("data.bin") && err.contains("fails verification"), "{err}");
         assert!(c_store.list().unwrap().is_empty());
