@@ -205,6 +205,9 @@ impl Store {
                 return Err(bad(format!("entry {} is not a regular file", path.display())));
             }
             check_entry_path(&path).map_err(bad)?;
+            if path == Path::new(BUNDLE_INDEX) {
+                continue; // read and checked in the first pass; nothing reads it from disk
+            }
             let size =
                 entry.header().size().map_err(|e| bad(format!("bad size of {}: {e}", path.display())))?;
             match artifact_file(&path) {
