@@ -407,13 +407,6 @@ mod tests {
         );
     }
 
-    /// Appends one regular-file entry to the bundle `file`.
-    fn append_entry(file: &Path, name: &str, bytes: &[u8]) {
-        let mut entries = read_entries(file);
-        entries.push((name.into(), bytes.to_vec()));
-        write_entries(file, entries);
-    }
-
     fn read_entries(file: &Path) -> Vec<(PathBuf, Vec<u8>)> {
         let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(std::fs::File::open(file).unwrap()));
         let entries = ar.entries().unwrap();
@@ -484,8 +477,9 @@ mod tests {
         assert!(err.contains("--without labels") && !err.contains("w.bin"), "{err}");
         // A bundle with a second index is refused.
         let two_indexes = dir.path().join("two-indexes.tar.gz");
-        rewrite(&bundle, &two_indexes, |_, _| {});
-        append_entry(&two_indexes, super::BUNDLE_INDEX, b"{}");
+        let mut entries = read_entries(&bundle);
+        entries.push((super::BUNDLE_INDEX.into(), b"{}".to_vec()));
+        write_entries(&two_indexes, entries);
         let err = b_store.import(&two_indexes).unwrap_err().to_string();
         assert!(err.contains("two rmdnet-bundle.json"), "{err}");
         assert!(b_store.list().unwrap().is_empty());
