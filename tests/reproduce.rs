@@ -490,3 +490,68 @@ fn a_teacher_from_a_run_is_trained_before_the_runs_that_use_it() {
     let md = std::fs::read_to_string(out.join("results.md")).unwrap();
     assert!(md.contains("classifier of run ce (sym, seed 1)"), "{md}");
 }
+
+/// A per-student teacher (`from_run` with `noise = "student"`, `seed = "student"`): each seed
+/// of the RGRL run learns from the classifier of its own seed, so the seeds stay independent
+/// replicates of the two-round procedure; the report lists one teacher artifact per seed.
+#[test]
+fn each_student_learns_from_the_classifier_of_its_own_seed() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_small_cifar10(tmp.path(), 60);
+    let store = tmp.path().join("store");
+    let out = tmp.path().join("report");
+    let pipeline = tmp.path().join("own-teacher.toml");
+    std::fs::write(
+        &pipeline,
+        "description = 'own teacher'\ndataset = 'cifar10'\n\
+         [[noise]]\nid = 'sym'\nargs = ['--noise', 'sym', '--rate', '0.5', '--seed', '1']\n\
+         [[teachers]]\nid = 'ce-net'\nfrom_run = { run = 'ce', noise = 'student', seed = 'student' }\n\
+         [[runs]]\nname = 'ce+rgrl'\nloss = 'ce'\nrgrl = true\nbase = 'ce'\n\
+         [[runs]]\nname = 'ce'\nloss = 'ce'\nseeds = [1, 2]\n\
+         [profiles.smoke]\nstage_profile = 'smoke'\nseeds = [1, 2]\nargs = { distill = ['--epochs', '1', '--batch-size', '16'] }\n\
+         [profiles.three]\nstage_profile = 'smoke'\nseeds = [3]\n",
+    )
+    .unwrap();
+    let path = pipeline.to_str().unwrap();
+    let dry = ok(&run(&mut reproduce(&store, tmp.path(), &out, &[path, "--profile", "smoke", "--dry-run"])));
+    let relations: Vec<&str> =
+        dry.lines().map(str::trim_start).filter(|l| l.starts_with("relations")).collect();
+    assert_eq!(relations.len(), 2, "one teacher per seed: {dry}");
+    assert!(
+        relations[0].contains("teacher ce-net[sym s1]") && relations[1].contains("teacher ce-net[sym s2]"),
+        "{dry}"
+    );
+
+    ok(&run(&mut reproduce(&store, tmp.path(), &out, &[path, "--profile", "smoke"])));
+    let rows = csv_row::parse(&std::fs::read_to_string(out.join("results.csv")).unwrap());
+    let ce = rows.iter().find(|r| r["run"] == "ce").unwrap();
+    let rgrl = rows.iter().find(|r| r["run"] == "ce+rgrl").unwrap();
+    assert_eq!((rgrl["teacher"].as_str(), rgrl["seeds"].as_str()), ("ce-net", "1 2"), "{rgrl:?}");
+    let ce_keys: Vec<&str> = ce["keys"].split(' ').collect();
+    for (seed, student) in rgrl["keys"].split(' ').enumerate() {
+        let m = manifest_of(&store, student);
+        let relations = manifest_of(&store, m["inputs"]["relations"].as_str().unwrap());
+        let classifier = relations["inputs"]["classifier"].as_str().unwrap_or_default();
+        assert!(
+            classifier.starts_with(ce_keys[seed]),
+            "seed {}: {} vs {ce_keys:?}",
+            seed + 1,
+            relations["inputs"]
+        );
+    }
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    for seed in [1, 2] {
+        assert!(md.contains(&format!("classifier of run ce (sym, seed {seed})")), "{md}");
+    }
+
+    // A profile that does not train the student's own source run is refused before anything
+    // runs, naming the run, noise and seed.
+    let err = run(&mut reproduce(&store, tmp.path(), &out, &[path, "--profile", "three", "--dry-run"]));
+    assert_eq!(err.status.code(), Some(2), "{}", stderr(&err));
+    assert!(
+        stderr(&err)
+            .contains("classifier of run 'ce' (noise 'sym', seed 3), which this profile does not train"),
+        "{}",
+        stderr(&err)
+    );
+}

@@ -14,7 +14,9 @@ mod report;
 mod toml_lines;
 
 pub use exec::{Planned, StageFailed, StageRunner};
-pub use pipeline::{NoiseSpec, Pipeline, ProfileSpec, RunSpec, TeacherSource, TeacherSpec};
+pub use pipeline::{
+    NoiseSpec, Pipeline, ProfileSpec, RunSource, RunSpec, STUDENT, SeedOf, TeacherSource, TeacherSpec,
+};
 pub use remote::{PlannedArtifacts, pipelines_dir, planned_artifacts, push_name_record};
 pub use report::{RunResult, write_report};
 
@@ -50,6 +52,9 @@ pub struct ReproduceOptions {
     pub remote: Option<String>,
     /// Upload every artifact of the plan (computed, cached or pulled) to `remote` at the end.
     pub push: bool,
+    /// Point the dataset name at the remote's dataset even when this store's name points at
+    /// another artifact.
+    pub adopt_remote_dataset: bool,
 }
 
 /// What a reproduce run planned or did.
@@ -65,24 +70,37 @@ pub struct Outcome {
     pub missing: usize,
 }
 
+/// A teacher as a student uses it: the profile's teacher, and for a teacher made from the
+/// classifier of the student's own noise setting or seed (`from_run` with `"student"`), that
+/// noise setting and seed, which then tell one teacher artifact from another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct TeacherAt {
+    /// Index into the profile's teachers.
+    teacher: usize,
+    /// The student's noise setting, when the teacher follows it.
+    noise: Option<usize>,
+    /// The student's seed, when the teacher follows it.
+    seed: Option<u64>,
+}
+
 /// One stage invocation of the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Target {
     Noise(usize),
     Pretrain,
-    /// The relations of a teacher (index into the profile's teachers).
-    Relations(usize),
+    /// The relations of a teacher.
+    Relations(TeacherAt),
     /// `rmd label-issues` on a noise setting's labels with a teacher's relations, for the
     /// prune-and-retrain runs.
     LabelIssues {
         noise: usize,
-        teacher: usize,
+        teacher: TeacherAt,
     },
     /// An RGRL-stage run; `teacher` is set for RGRL runs.
     Distill {
         noise: usize,
         run: usize,
-        teacher: Option<usize>,
+        teacher: Option<TeacherAt>,
         seed: u64,
     },
 }
@@ -159,12 +177,30 @@ impl Ctx<'_> {
         if run.drop_flagged { self.teachers_of(run).first().copied() } else { None }
     }
 
+    /// Teacher `t` as the student of noise setting `noise` and seed `seed` uses it.
+    fn teacher_at(&self, t: usize, noise: usize, seed: u64) -> TeacherAt {
+        let src = self.teachers[t].from_run.as_ref();
+        TeacherAt {
+            teacher: t,
+            noise: src.is_some_and(|s| s.follows_noise()).then_some(noise),
+            seed: src.is_some_and(|s| s.seed == SeedOf::Student).then_some(seed),
+        }
+    }
+
+    /// The teacher's `from_run` source with the student's noise setting and seed filled in.
+    fn run_source(&self, t: TeacherAt) -> Option<RunSource> {
+        let src = self.teachers[t.teacher].from_run.as_ref()?;
+        let noise = t.noise.map(|n| self.noise[n].id.as_str()).unwrap_or(&src.noise);
+        Some(src.for_student(noise, t.seed.unwrap_or(0)))
+    }
+
     /// The run whose classifier teacher `t` is (`from_run`), as a target of the plan.
-    fn source_of(&self, t: usize) -> Option<Target> {
-        let src = self.teachers[t].from_run.as_ref()?;
+    fn source_of(&self, t: TeacherAt) -> Option<Target> {
+        let src = self.run_source(t)?;
         let noise = self.noise.iter().position(|n| n.id == src.noise)?;
         let run = self.runs.iter().position(|r| r.name == src.run)?;
-        Some(Target::Distill { noise, run, teacher: None, seed: src.seed })
+        let SeedOf::Fixed(seed) = src.seed else { return None };
+        Some(Target::Distill { noise, run, teacher: None, seed })
     }
 
     /// The targets `t` takes an input from.
@@ -173,14 +209,17 @@ impl Ctx<'_> {
             Target::Noise(_) | Target::Pretrain => vec![],
             Target::Relations(i) => match self.source_of(i) {
                 Some(source) => vec![source],
-                None if self.teachers[i].needs_rm() => vec![Target::Pretrain],
+                None if self.teachers[i.teacher].needs_rm() => vec![Target::Pretrain],
                 None => vec![],
             },
             Target::LabelIssues { noise, teacher } => vec![Target::Noise(noise), Target::Relations(teacher)],
-            Target::Distill { noise, run, teacher, .. } => {
+            Target::Distill { noise, run, teacher, seed } => {
                 let r = self.runs[run];
                 let mut v = vec![Target::Noise(noise)];
-                v.extend(self.pruning_teacher(r).map(|t| Target::LabelIssues { noise, teacher: t }));
+                v.extend(
+                    self.pruning_teacher(r)
+                        .map(|t| Target::LabelIssues { noise, teacher: self.teacher_at(t, noise, seed) }),
+                );
                 v.extend(teacher.map(Target::Relations));
                 if r.init_from_rm {
                     v.push(Target::Pretrain);
@@ -208,40 +247,73 @@ impl Ctx<'_> {
         ordered
     }
 
-    fn targets_unordered(&self) -> Vec<Target> {
-        let mut t: Vec<Target> = (0..self.noise.len()).map(Target::Noise).collect();
-        if self.needs_rm() {
-            t.push(Target::Pretrain);
-        }
-        if self.needs_relations() {
-            t.extend((0..self.teachers.len()).map(Target::Relations));
-        }
-        for (n, noise) in self.noise.iter().enumerate() {
-            for run in &self.runs {
-                if !run.applies_to(&noise.id) {
-                    continue;
-                }
-                if let Some(teacher) = self.pruning_teacher(run) {
-                    let issues = Target::LabelIssues { noise: n, teacher };
-                    if !t.contains(&issues) {
-                        t.push(issues);
-                    }
-                }
-            }
-        }
+    /// Every (noise, run, seed) the profile trains, in table order.
+    fn students(&self) -> Vec<(usize, usize, u64)> {
+        let mut v = Vec::new();
         for (n, noise) in self.noise.iter().enumerate() {
             for (r, run) in self.runs.iter().enumerate() {
                 if !run.applies_to(&noise.id) {
                     continue;
                 }
+                for &seed in &self.prof.seeds {
+                    if run.seeds.as_ref().is_none_or(|s| s.contains(&seed)) {
+                        v.push((n, r, seed));
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    fn targets_unordered(&self) -> Vec<Target> {
+        let mut t: Vec<Target> = (0..self.noise.len()).map(Target::Noise).collect();
+        let push = |t: &mut Vec<Target>, x: Target| {
+            if !t.contains(&x) {
+                t.push(x);
+            }
+        };
+        if self.needs_rm() {
+            t.push(Target::Pretrain);
+        }
+        // Relations: a fixed teacher's once, a per-student teacher's once per student that
+        // uses it (RGRL or pruning), in the order of the students.
+        let students = self.students();
+        let used_by = |(n, r, seed): (usize, usize, u64)| -> Vec<TeacherAt> {
+            let run = self.runs[r];
+            let mut v: Vec<TeacherAt> = Vec::new();
+            if run.rgrl {
+                v.extend(self.teachers_of(run).into_iter().map(|i| self.teacher_at(i, n, seed)));
+            }
+            v.extend(self.pruning_teacher(run).map(|i| self.teacher_at(i, n, seed)));
+            v
+        };
+        if self.needs_relations() {
+            for i in 0..self.teachers.len() {
+                if self.teachers[i].from_run.as_ref().is_none_or(|s| !s.per_student()) {
+                    push(&mut t, Target::Relations(TeacherAt { teacher: i, noise: None, seed: None }));
+                }
+            }
+            for &s in &students {
+                for at in used_by(s) {
+                    push(&mut t, Target::Relations(at));
+                }
+            }
+        }
+        for &(n, r, seed) in &students {
+            if let Some(i) = self.pruning_teacher(self.runs[r]) {
+                push(&mut t, Target::LabelIssues { noise: n, teacher: self.teacher_at(i, n, seed) });
+            }
+        }
+        for (n, _) in self.noise.iter().enumerate() {
+            for (r, run) in self.runs.iter().enumerate() {
                 let teachers: Vec<Option<usize>> =
                     if run.rgrl { self.teachers_of(run).into_iter().map(Some).collect() } else { vec![None] };
                 for teacher in teachers {
-                    for &seed in &self.prof.seeds {
-                        if run.seeds.as_ref().is_some_and(|s| !s.contains(&seed)) {
-                            continue;
+                    for &(sn, sr, seed) in &students {
+                        if (sn, sr) == (n, r) {
+                            let teacher = teacher.map(|i| self.teacher_at(i, n, seed));
+                            t.push(Target::Distill { noise: n, run: r, teacher, seed });
                         }
-                        t.push(Target::Distill { noise: n, run: r, teacher, seed });
                     }
                 }
             }
@@ -249,21 +321,46 @@ impl Ctx<'_> {
         t
     }
 
+    /// A per-student teacher whose source run the profile does not train for some student.
+    fn missing_source(&self, targets: &[Target]) -> Option<String> {
+        targets.iter().find_map(|t| {
+            let Target::Relations(at) = *t else { return None };
+            let src = self.run_source(at)?;
+            match self.source_of(at) {
+                Some(s) if targets.contains(&s) => None,
+                _ => Some(format!(
+                    "teacher '{}' is the classifier of run '{}' (noise '{}', seed {}), which this profile does not train: add the run, noise setting and seed to the profile, or leave the teacher out of its `teachers`",
+                    self.teachers[at.teacher].id, src.run, src.noise, src.seed
+                )),
+            }
+        })
+    }
+
     fn label(&self, t: Target) -> String {
         match t {
             Target::Noise(i) => self.noise[i].id.clone(),
             Target::Pretrain => format!("RM, profile {}", self.prof.stage_profile),
             Target::Relations(t) => {
-                format!("teacher {} {}", self.teachers[t].id, self.p.relations.args.join(" "))
+                format!("teacher {} {}", self.teacher_name(t), self.p.relations.args.join(" "))
             }
             Target::LabelIssues { noise, teacher } => {
-                format!("{} flagged by teacher {}", self.noise[noise].id, self.teachers[teacher].id)
+                format!("{} flagged by teacher {}", self.noise[noise].id, self.teacher_name(teacher))
             }
             Target::Distill { noise, run, teacher, seed } => {
-                let with = teacher.map(|t| format!(" @{}", self.teachers[t].id)).unwrap_or_default();
+                let with = teacher.map(|t| format!(" @{}", self.teachers[t.teacher].id)).unwrap_or_default();
                 format!("{} {}{with} seed {seed}", self.noise[noise].id, self.runs[run].name)
             }
         }
+    }
+
+    /// A teacher's id, with the noise setting and seed it follows for a per-student teacher
+    /// (`c2d-net[sym-0.5 s2]`).
+    fn teacher_name(&self, t: TeacherAt) -> String {
+        let id = &self.teachers[t.teacher].id;
+        let mut of: Vec<String> = Vec::new();
+        of.extend(t.noise.map(|n| self.noise[n].id.clone()));
+        of.extend(t.seed.map(|s| format!("s{s}")));
+        if of.is_empty() { id.clone() } else { format!("{id}[{}]", of.join(" ")) }
     }
 
     fn extra(&self, stage: &str) -> Vec<String> {
@@ -290,7 +387,7 @@ impl Ctx<'_> {
                 a.extend(self.extra("pretrain"));
             }
             Target::Relations(t) => {
-                let teacher = self.teachers[t];
+                let teacher = self.teachers[t.teacher];
                 match teacher.source() {
                     TeacherSource::Run(_) => {
                         let source = self.source_of(t).expect("from_run teachers have a planned source");
@@ -329,7 +426,8 @@ impl Ctx<'_> {
                 let r = self.runs[run];
                 a.extend(["--noise".into(), keys.found.get(&Target::Noise(noise))?.clone()]);
                 if let Some(t) = self.pruning_teacher(r) {
-                    let issues = keys.found.get(&Target::LabelIssues { noise, teacher: t })?.clone();
+                    let teacher = self.teacher_at(t, noise, seed);
+                    let issues = keys.found.get(&Target::LabelIssues { noise, teacher })?.clone();
                     a.extend(["--drop-flagged".into(), issues]);
                 }
                 if let Some(t) = teacher {
@@ -449,6 +547,7 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
             a
         }
     };
+    let mut remote_dataset = remote::RemoteDataset::None;
     let remote = match &opts.remote {
         Some(r) => {
             let store = rmd_store::Store::open(&runner.store)?
@@ -456,7 +555,14 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
             let remote = crate::remote_cmd::open_remote(&store, r, opts.push)?;
             say(v, format!("remote {}", remote.label()));
             if p.import.is_none() {
-                remote::pull_dataset(&remote, &store, &p.dataset, v)?;
+                remote_dataset = remote::pull_dataset(
+                    &remote,
+                    &store,
+                    &p.dataset,
+                    opts.dry_run,
+                    opts.adopt_remote_dataset,
+                    v,
+                )?;
             }
             Some((remote, store))
         }
@@ -465,18 +571,29 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
     if opts.push && remote.is_none() {
         bail!("--push needs --remote");
     }
-    let (dataset, _) = runner.run("rmd", &dataset_args)?;
+    // A dry run that would take the dataset from the remote plans with the remote's key
+    // (nothing is downloaded or written); else the dataset is imported or found here.
+    let (dataset, dataset_here) = match remote_dataset {
+        remote::RemoteDataset::WouldPull { key, have } => (key, have),
+        _ => (runner.run("rmd", &dataset_args)?.0, true),
+    };
+    if !dataset_here {
+        say(v, "  (the dataset is not in this store yet: the stages are planned once it is pulled)");
+    }
     let mut keys = Keys { dataset: dataset.clone(), ..Keys::default() };
 
     // Plan.
     let targets = ctx.targets();
+    if let Some(e) = ctx.missing_source(&targets) {
+        return Err(crate::cli::UsageError(format!("profile {}: {e}", opts.profile)).into());
+    }
     let mut plan: Vec<(Target, Planned)> = Vec::new();
     let mut pulled: Vec<Target> = Vec::new();
     let forced = |t: Target| opts.force.iter().any(|f| f == t.stage());
     for &t in &targets {
         let mut planned = match ctx.args(t, &keys) {
-            Some(args) => runner.plan(t.bin(), &args)?,
-            None => Planned::AfterInputs,
+            Some(args) if dataset_here => runner.plan(t.bin(), &args)?,
+            _ => Planned::AfterInputs,
         };
         // Computed by someone else: pulled (verified and installed) before anything runs
         // here; a dry run only marks it.
@@ -586,7 +703,7 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
     for t in &targets {
         if let Target::Distill { noise, run, teacher, seed } = *t {
             let Some(key) = keys.found.get(t) else { continue };
-            let teacher = teacher.map(|i| ctx.teachers[i].id.as_str());
+            let teacher = teacher.map(|i| ctx.teachers[i.teacher].id.as_str());
             results.push(RunResult::read(
                 &runner.store,
                 key,
@@ -606,9 +723,16 @@ pub fn reproduce(opts: &ReproduceOptions, runner: &StageRunner) -> anyhow::Resul
         store: &runner.store,
         dataset: &dataset,
         encoder: keys.found.get(&Target::Pretrain).map(String::as_str),
-        teachers: &(0..ctx.teachers.len())
-            .filter_map(|i| {
-                keys.found.get(&Target::Relations(i)).map(|k| (ctx.teachers[i].clone(), k.clone()))
+        teachers: &targets
+            .iter()
+            .filter_map(|t| match *t {
+                Target::Relations(at) => keys.found.get(t).map(|k| {
+                    // A per-student teacher is listed once per student, its source named.
+                    let mut spec = ctx.teachers[at.teacher].clone();
+                    spec.from_run = ctx.run_source(at);
+                    (spec, k.clone())
+                }),
+                _ => None,
             })
             .collect::<Vec<_>>(),
         noise: &noise_keys,

@@ -67,16 +67,92 @@ pub struct TeacherSpec {
 }
 
 /// The run whose trained classifier is a teacher: which run, under which noise setting, with
-/// which seed (all three named, so the teacher is never a guess).
+/// which seed (all three named, so the teacher is never a guess). `noise = "student"` and
+/// `seed = "student"` name the noise setting and seed of the run being taught: each student
+/// then learns from its own first-round network, so the seeds stay independent.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunSource {
     /// The run's name (a run without RGRL and without pruning).
     pub run: String,
-    /// The noise setting it is trained under.
+    /// The noise setting it is trained under, or [`STUDENT`]: the student's.
     pub noise: String,
-    /// Its seed.
-    pub seed: u64,
+    /// Its seed, or the student's.
+    pub seed: SeedOf,
+}
+
+/// The word that makes a `from_run` field follow the student (`noise = "student"`,
+/// `seed = "student"`); no noise setting may be called so.
+pub const STUDENT: &str = "student";
+
+/// The seed of a `from_run` teacher: a fixed one, or the seed of each student it teaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeedOf {
+    /// This seed, for every student.
+    Fixed(u64),
+    /// The student's own seed.
+    Student,
+}
+
+impl std::fmt::Display for SeedOf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SeedOf::Fixed(s) => write!(f, "{s}"),
+            SeedOf::Student => write!(f, "the student's"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SeedOf {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = SeedOf;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "a seed (a whole number) or \"{STUDENT}\" (the seed of the run being taught)")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<SeedOf, E> {
+                Ok(SeedOf::Fixed(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<SeedOf, E> {
+                u64::try_from(v)
+                    .map(SeedOf::Fixed)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SeedOf, E> {
+                if v == STUDENT {
+                    Ok(SeedOf::Student)
+                } else {
+                    Err(E::invalid_value(serde::de::Unexpected::Str(v), &self))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl RunSource {
+    /// Whether the teacher differs per student (its noise setting or seed is the student's).
+    pub fn per_student(&self) -> bool {
+        self.follows_noise() || self.seed == SeedOf::Student
+    }
+
+    /// Whether the noise setting is the student's.
+    pub fn follows_noise(&self) -> bool {
+        self.noise == STUDENT
+    }
+
+    /// This source with the student's noise setting and seed filled in.
+    pub fn for_student(&self, noise: &str, seed: u64) -> RunSource {
+        RunSource {
+            run: self.run.clone(),
+            noise: if self.follows_noise() { noise.to_string() } else { self.noise.clone() },
+            seed: match self.seed {
+                SeedOf::Student => SeedOf::Fixed(seed),
+                fixed => fixed,
+            },
+        }
+    }
 }
 
 impl TeacherSpec {
@@ -218,6 +294,16 @@ fn check_id(what: &str, id: &str) -> Result<(), String> {
     }
 }
 
+/// Whether a relative path stays inside the folder it is joined to: only plain names, no
+/// `..`, no root or drive prefix, and not empty.
+fn is_inside_path(p: &str) -> bool {
+    let path = Path::new(p);
+    !p.is_empty()
+        && path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
+}
+
 /// Seeds of one list must differ: a repeated seed would be counted as another sample of
 /// the same run.
 fn check_seeds(seeds: &[u64]) -> Result<(), String> {
@@ -305,14 +391,18 @@ impl Pipeline {
                 src.run
             ));
         }
-        if !self.noise.iter().any(|n| n.id == src.noise) {
-            return Err(format!("from_run: noise '{}' is not defined", src.noise));
+        if !src.follows_noise() {
+            if !self.noise.iter().any(|n| n.id == src.noise) {
+                return Err(format!("from_run: noise '{}' is not defined", src.noise));
+            }
+            if !run.applies_to(&src.noise) {
+                return Err(format!("from_run: run '{}' is not made under noise '{}'", src.run, src.noise));
+            }
         }
-        if !run.applies_to(&src.noise) {
-            return Err(format!("from_run: run '{}' is not made under noise '{}'", src.run, src.noise));
-        }
-        if run.seeds.as_ref().is_some_and(|s| !s.contains(&src.seed)) {
-            return Err(format!("from_run: run '{}' is not made with seed {}", src.run, src.seed));
+        if let SeedOf::Fixed(seed) = src.seed
+            && run.seeds.as_ref().is_some_and(|s| !s.contains(&seed))
+        {
+            return Err(format!("from_run: run '{}' is not made with seed {seed}", src.run));
         }
         Ok(())
     }
@@ -322,13 +412,22 @@ impl Pipeline {
         let used = |id: &str| prof.teachers.as_ref().is_none_or(|t| t.iter().any(|x| x == id));
         for t in self.teachers.iter().filter(|t| used(&t.id)) {
             let Some(src) = &t.from_run else { continue };
+            // A per-student source is checked against each student when the plan is made.
             let planned = prof.runs.as_ref().is_none_or(|r| r.contains(&src.run))
-                && prof.noise.as_ref().is_none_or(|n| n.contains(&src.noise))
-                && prof.seeds.contains(&src.seed);
+                && (src.follows_noise() || prof.noise.as_ref().is_none_or(|n| n.contains(&src.noise)))
+                && match src.seed {
+                    SeedOf::Fixed(seed) => prof.seeds.contains(&seed),
+                    SeedOf::Student => true,
+                };
             if !planned {
+                let of = match (src.follows_noise(), src.seed) {
+                    (true, SeedOf::Student) => "the student's noise setting and seed".to_string(),
+                    (true, SeedOf::Fixed(seed)) => format!("the student's noise setting, seed {seed}"),
+                    (false, seed) => format!("noise '{}', seed {seed}", src.noise),
+                };
                 return Err(format!(
-                    "teacher '{}' is the classifier of run '{}' (noise '{}', seed {}), which this profile does not train: add the run, noise setting and seed to the profile, or leave the teacher out of its `teachers`",
-                    t.id, src.run, src.noise, src.seed
+                    "teacher '{}' is the classifier of run '{}' ({of}), which this profile does not train: add the run, noise setting and seed to the profile, or leave the teacher out of its `teachers`",
+                    t.id, src.run
                 ));
             }
         }
@@ -365,6 +464,21 @@ impl Pipeline {
         // Ids become file names of the report (plots per noise setting) and table rows.
         for (i, n) in self.noise.iter().enumerate() {
             check_id("noise id", &n.id).map_err(|e| anyhow::anyhow!("{}{e}", noise_at(i)))?;
+            if let Some(f) = &n.data_file
+                && !is_inside_path(f)
+            {
+                bail!(
+                    "{}noise '{}': data_file {f:?} must be a relative path inside the data directory (no '..', no leading '/')",
+                    at(text, &[Key("noise"), Index(i), Key("data_file")]),
+                    n.id
+                );
+            }
+            if n.id == STUDENT {
+                bail!(
+                    "{}noise id '{STUDENT}' is reserved: a from_run teacher's `noise = \"{STUDENT}\"` means the noise setting of the run being taught",
+                    noise_at(i)
+                );
+            }
         }
         for (i, r) in self.runs.iter().enumerate() {
             check_id("run name", &r.name).map_err(|e| anyhow::anyhow!("{}{e}", run_at(i, "name")))?;
@@ -469,6 +583,9 @@ impl Pipeline {
         const STAGES: [&str; 4] = ["noise", "pretrain", "relations", "distill"];
         for (pname, prof) in &self.profiles {
             let here = |field: &str| prof_at(pname, field);
+            // The profile name becomes the report directory's name (reports/NAME-PROFILE).
+            check_id("profile name", pname)
+                .map_err(|e| anyhow::anyhow!("{}{e}", at(text, &[Key("profiles"), Key(pname)])))?;
             if !rmd_nn::Profile::ALL.iter().any(|p| p.name() == prof.stage_profile) {
                 bail!(
                     "{}profile {pname}: stage_profile '{}' is not one of {}",
@@ -661,6 +778,14 @@ mod tests {
                 "seed",
             ),
             (
+                "[[teachers]]\nid='t'\nfrom_run={run='r',noise='a',seed='mine'}\n[[runs]]\nname='r'\nloss='ce'\n[profiles]\n",
+                "or \"student\"",
+            ),
+            (
+                "[[runs]]\nname='r'\nloss='ce'\n[profiles.'../../x']\nstage_profile='smoke'\n",
+                "profile name \"../../x\" must be",
+            ),
+            (
                 "[[teachers]]\nid='t'\nfrom_run={run='r',noise='a',seed=2}\n[[runs]]\nname='r'\nloss='ce'\n[[runs]]\nname='s'\nloss='ce'\nrgrl=true\n[profiles.p]\nstage_profile='smoke'\n",
                 "profile p: teacher 't' is the classifier of run 'r' (noise 'a', seed 2), which this profile does not train",
             ),
@@ -670,6 +795,32 @@ mod tests {
             let err = format!("{:#}", Pipeline::load(&path).unwrap_err());
             assert!(err.contains(want), "{want}: {err}");
         }
+    }
+
+    #[test]
+    fn label_files_stay_in_the_data_directory_and_student_is_no_noise_id() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("x.toml");
+        let tail = "[[runs]]\nname='r'\nloss='ce'\n[profiles.p]\nstage_profile='smoke'\n";
+        for (noise, want) in [
+            (
+                "id='a'\nargs=[]\ndata_file='../../etc/passwd'",
+                "must be a relative path inside the data directory",
+            ),
+            ("id='a'\nargs=[]\ndata_file='/etc/passwd'", "must be a relative path inside the data directory"),
+            ("id='student'\nargs=[]", "noise id 'student' is reserved"),
+        ] {
+            std::fs::write(&path, format!("description='x'\ndataset='cifar10'\n[[noise]]\n{noise}\n{tail}"))
+                .unwrap();
+            let err = format!("{:#}", Pipeline::load(&path).unwrap_err());
+            assert!(err.contains(want), "{want}: {err}");
+        }
+        std::fs::write(
+            &path,
+            format!("description='x'\ndataset='cifar10'\n[[noise]]\nid='a'\nargs=[]\ndata_file='cifar-10n/x.csv'\n{tail}"),
+        )
+        .unwrap();
+        Pipeline::load(&path).unwrap();
     }
 
     #[test]
