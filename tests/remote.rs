@@ -248,6 +248,51 @@ fn two_machines_share_a_pipeline_through_a_folder_and_a_web_server() {
     let report_b = std::fs::read_to_string(tmp.path().join("rb/results.csv")).unwrap();
     assert_eq!(report_a, report_b, "the same results from pulled artifacts");
 
+    // A dry run with the remote reads only: nothing is pulled, no name is written, and the
+    // plan waits for the dataset the remote names.
+    let f = tmp.path().join("f");
+    let dry = ["cifar10-asym", "--profile", "smoke", "--remote", remote.as_str(), "--dry-run"];
+    let log = ok(&run(&mut reproduce(&f, &empty, &tmp.path().join("rf"), &dry)));
+    assert!(log.contains("would be pulled; dry run: nothing changed"), "{log}");
+    assert!(published(&f).is_empty() && !f.join("dataset/.names").exists(), "the dry run wrote: {log}");
+
+    // A store whose dataset name already points at a dataset (b adopted the remote's) keeps
+    // it when the remote's record later names another artifact: the record is reported,
+    // never adopted silently, by a dry run or a real one; --adopt-remote-dataset repoints it.
+    let other = tmp.path().join("other-data");
+    write_small_cifar10(&other, 50);
+    let h = tmp.path().join("h");
+    let mut import = common::bin("rmd");
+    import.args(["--store", h.to_str().unwrap(), "dataset", "cifar10", "--no-download"]);
+    let other_key = ok_key(&run(import.args(["--data-dir", other.to_str().unwrap()])));
+    ok(&run(&mut store_cmd(&h, &["push", "--remote", &remote, &other_key])));
+    let record = remote_dir.join("dataset/.names/cifar10.json");
+    let original = std::fs::read_to_string(&record).unwrap();
+    let first_key =
+        serde_json::from_str::<serde_json::Value>(&original).unwrap()["key"].as_str().unwrap().to_string();
+    std::fs::write(&record, original.replace(&first_key, &other_key)).unwrap();
+    let pointer = || std::fs::read_to_string(b.join("dataset/.names/cifar10.json")).unwrap();
+    assert!(pointer().contains(&first_key));
+    for args in [&dry[..], &dry[..5]] {
+        let out = run(&mut reproduce(&b, &empty, &tmp.path().join("rb2"), args));
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(stderr(&out).contains("keeping this store's"), "{}", stderr(&out));
+        assert!(pointer().contains(&first_key), "the local name was repointed: {}", stderr(&out));
+    }
+    let mut adopt = dry[..5].to_vec();
+    adopt.extend(["--adopt-remote-dataset", "--dry-run"]);
+    ok(&run(&mut reproduce(&b, &empty, &tmp.path().join("rb2"), &adopt)));
+    assert!(pointer().contains(&first_key), "a dry run changes nothing, --adopt-remote-dataset or not");
+    adopt.pop();
+    let out = run(&mut reproduce(&b, &empty, &tmp.path().join("rb2"), &adopt));
+    assert!(
+        pointer().contains(&other_key) && pointer().contains("remote "),
+        "{}: {}",
+        pointer(),
+        stderr(&out)
+    );
+    std::fs::write(&record, &original).unwrap();
+
     // The same through a read-only web server publishing the folder.
     let (_server, url) = web_server(&remote_dir);
     let c = tmp.path().join("c");
@@ -438,4 +483,130 @@ fn s3_remote_push_pull_conditional_writes_and_faults() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("labels.parquet"), "{}", stderr(&out));
     assert!(published(&g).is_empty());
+}
+
+/// A store holding the noise artifact of a small dataset (its dataset too); returns the
+/// noise key.
+fn store_with_noise(dir: &Path, store: &Path) -> String {
+    let data = dir.join("data");
+    write_small_cifar10(&data, 30);
+    let mut noise = bin("rmd-noise");
+    noise.args(["--store", store.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--no-download"]);
+    ok_key(&run(noise.args(["--dataset", "cifar10", "--noise", "sym", "--rate", "0.4", "--seed", "1", "-q"])))
+}
+
+/// Every entry below `dir`, as paths relative to it.
+fn tree(dir: &Path) -> Vec<String> {
+    let mut v = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            v.push(e.path().strip_prefix(dir).unwrap().display().to_string());
+            if e.file_type().unwrap().is_dir() {
+                todo.push(e.path());
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+/// A folder remote is untrusted: a push never writes through a symbolic link planted in it,
+/// and a pull (or `verify --remote`) never reads a file that is a link or a FIFO.
+#[cfg(unix)]
+#[test]
+fn folder_remotes_never_follow_links_or_open_special_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    let key = store_with_noise(tmp.path(), &a);
+
+    // Push: the remote's stage folder is a link to a folder outside it.
+    let outside = tmp.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    let remote_dir = tmp.path().join("remote");
+    std::fs::create_dir_all(&remote_dir).unwrap();
+    std::os::unix::fs::symlink(&outside, remote_dir.join("noise")).unwrap();
+    let remote = file_url(&remote_dir);
+    let push = run(&mut store_cmd(&a, &["push", "--remote", &remote, &key[..12]]));
+    assert_eq!(push.status.code(), Some(2), "{}", stderr(&push));
+    assert!(stderr(&push).contains("symbolic link"), "{}", stderr(&push));
+    assert!(tree(&outside).is_empty(), "written through the link: {:?}", tree(&outside));
+
+    // Pull: a published file replaced by a link to a host file with the same bytes (so every
+    // hash matches), then by a FIFO: both refused, nothing installed, verify says so.
+    std::fs::remove_file(remote_dir.join("noise")).unwrap();
+    ok(&run(&mut store_cmd(&a, &["push", "--remote", &remote, &key[..12]])));
+    let labels = remote_dir.join(format!("noise/{key}/labels.parquet"));
+    let host_copy = tmp.path().join("host-file.parquet");
+    std::fs::rename(&labels, &host_copy).unwrap();
+    std::os::unix::fs::symlink(&host_copy, &labels).unwrap();
+    let b = tmp.path().join("b");
+    for (what, want) in [("link", "symbolic link"), ("fifo", "special file")] {
+        if what == "fifo" {
+            std::fs::remove_file(&labels).unwrap();
+            let c = std::ffi::CString::new(labels.to_str().unwrap()).unwrap();
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        }
+        let started = Instant::now();
+        let pull = run(&mut store_cmd(&b, &["pull", "--remote", &remote, &key]));
+        assert_eq!(pull.status.code(), Some(2), "{what}: {}", stderr(&pull));
+        assert!(
+            stderr(&pull).contains(want) && stderr(&pull).contains("labels.parquet"),
+            "{}",
+            stderr(&pull)
+        );
+        assert!(started.elapsed() < Duration::from_secs(20), "{what}: the pull waited");
+        assert!(published(&b).iter().all(|p| !p.starts_with("noise/")), "{what}: installed");
+        let verify = run(&mut store_cmd(&b, &["verify", "--remote", &remote]));
+        assert_eq!(verify.status.code(), Some(1), "{what}: {}", stderr(&verify));
+        assert!(String::from_utf8_lossy(&verify.stdout).contains(want), "{what}");
+    }
+}
+
+/// A listener that accepts connections and either never answers or answers a byte a second.
+fn stalling_server(trickle: bool) -> (u16, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let stop_thread = stop.clone();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        let started = Instant::now();
+        // Bounded: the server ends by itself after a minute.
+        while !stop_thread.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(60) {
+            if let Ok((s, _)) = listener.accept() {
+                held.push(s);
+            }
+            if trickle {
+                for s in &mut held {
+                    let _ = s.write_all(b"H");
+                }
+            }
+            std::thread::sleep(Duration::from_millis(if trickle { 1000 } else { 50 }));
+        }
+    });
+    (port, stop)
+}
+
+/// Every wait is bounded: a remote that accepts and never answers, and one that answers a
+/// byte a second, each end in exit 2 within 30 s with the bound named.
+#[test]
+fn a_remote_that_stalls_is_reported_within_half_a_minute() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = "ab".repeat(32);
+    for trickle in [false, true] {
+        let (port, stop) = stalling_server(trickle);
+        let url = format!("http://127.0.0.1:{port}/store");
+        let started = Instant::now();
+        let pull = run(&mut store_cmd(&tmp.path().join("s"), &["pull", "--remote", &url, &key]));
+        let took = started.elapsed();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(pull.status.code(), Some(2), "trickle {trickle}: {}", stderr(&pull));
+        assert!(took < Duration::from_secs(30), "trickle {trickle}: {took:?}: {}", stderr(&pull));
+        let e = stderr(&pull);
+        assert!(e.contains("RMD_REMOTE_") || e.contains("timed out") || e.contains("cannot reach"), "{e}");
+    }
 }

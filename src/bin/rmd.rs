@@ -388,6 +388,11 @@ struct ReproduceArgs {
     /// --remote (what is already there is skipped).
     #[arg(long, requires = "remote")]
     push: bool,
+    /// When --remote names the pipeline's dataset as another artifact than this store's
+    /// dataset name points at, use the remote's (repoint the name). Without it this store's
+    /// own dataset stands and a warning says so.
+    #[arg(long, requires = "remote")]
+    adopt_remote_dataset: bool,
     #[command(flatten)]
     data: DataArgs,
     #[command(flatten)]
@@ -423,6 +428,7 @@ fn run_reproduce(args: ReproduceArgs, store: &StoreDirArgs) -> anyhow::Result<()
         verbose: !args.output.quiet,
         remote: args.remote.clone(),
         push: args.push,
+        adopt_remote_dataset: args.adopt_remote_dataset,
     };
     reproduce(&opts, &runner)?;
     if !opts.dry_run {

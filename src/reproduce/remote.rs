@@ -21,15 +21,37 @@ pub fn push_name_record(remote: &Remote, name: &str, key: &str) -> anyhow::Resul
     Ok(())
 }
 
-/// When the remote names a dataset artifact for `name` and this store lacks it: pulls it and
-/// points the name at it, so `rmd dataset NAME` finds it without the raw files (official
-/// files in the data directory still take precedence and give the same key).
-pub(super) fn pull_dataset(remote: &Remote, store: &Store, name: &str, verbose: bool) -> anyhow::Result<()> {
+/// What the remote's dataset record meant for this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum RemoteDataset {
+    /// Nothing to use: the remote names no such dataset, or this store's own name stands.
+    None,
+    /// The dataset artifact is in the store and the name points at it.
+    Pulled,
+    /// A dry run: the remote's key, which the plan uses, and whether this store has that
+    /// artifact (else the plan cannot ask the stages for their keys); nothing was downloaded
+    /// or written.
+    WouldPull { key: String, have: bool },
+}
+
+/// When the remote names a dataset artifact for `name`: pulls it if this store lacks it, and
+/// points the name at it when the store has no pointer of that name yet (recorded with the
+/// remote as its source), so `rmd dataset NAME` finds it without the raw files. A local
+/// pointer to another artifact is never replaced unless `adopt` says so (it warns instead).
+/// A dry run reads the record and changes nothing: it returns the key the plan would use.
+pub(super) fn pull_dataset(
+    remote: &Remote,
+    store: &Store,
+    name: &str,
+    dry_run: bool,
+    adopt: bool,
+    verbose: bool,
+) -> anyhow::Result<RemoteDataset> {
     let Some(bytes) = remote.read_record(&record_path(name))? else {
         if verbose {
             eprintln!("  the remote names no dataset '{name}'; it is imported from the data directory");
         }
-        return Ok(());
+        return Ok(RemoteDataset::None);
     };
     let ptr: NamePointer = serde_json::from_slice(&bytes).map_err(|e| rmd_remote::RemoteError::Refused {
         remote: remote.label().to_string(),
@@ -41,20 +63,42 @@ pub(super) fn pull_dataset(remote: &Remote, store: &Store, name: &str, verbose: 
             message: format!(
                 "{}: names {:?} as {:?}, not a dataset key",
                 record_path(name),
-                ptr.name,
-                ptr.key
+                ptr.name.escape_debug().to_string(),
+                ptr.key.escape_debug().to_string()
             ),
         }
         .into());
     }
-    if store.lookup_key(rmd_data::dataset::DATASET_STAGE, &ptr.key)?.is_none() {
+    let current = rmd_data::import::read_name_pointer(store, name)?;
+    if let Some(c) = current.as_ref().filter(|c| c.key != ptr.key)
+        && !adopt
+    {
+        eprintln!(
+            "warning: the remote names dataset '{name}' {}, this store's '{name}' is {} ({}); keeping this store's (--adopt-remote-dataset uses the remote's)",
+            &ptr.key[..12],
+            &c.key[..12],
+            c.source
+        );
+        return Ok(RemoteDataset::None);
+    }
+    let have = store.lookup_key(rmd_data::dataset::DATASET_STAGE, &ptr.key)?.is_some();
+    if dry_run {
+        if verbose {
+            let what = if have { "in this store" } else { "would be pulled" };
+            eprintln!(
+                "  dataset {name} {} from the remote ({what}; dry run: nothing changed)",
+                &ptr.key[..12]
+            );
+        }
+        return Ok(RemoteDataset::WouldPull { key: ptr.key, have });
+    }
+    if !have {
         let s =
             remote.pull(store, &[(rmd_data::dataset::DATASET_STAGE.to_string(), ptr.key.clone())], &[])?;
         if verbose {
             eprintln!("  pulled dataset {name} {} ({})", &ptr.key[..12], s.line("pulled"));
         }
     }
-    let current = rmd_data::import::read_name_pointer(store, name)?;
     if current.as_ref().is_none_or(|c| c.key != ptr.key) {
         rmd_data::import::write_name_pointer(
             store,
@@ -65,7 +109,7 @@ pub(super) fn pull_dataset(remote: &Remote, store: &Store, name: &str, verbose: 
             },
         )?;
     }
-    Ok(())
+    Ok(RemoteDataset::Pulled)
 }
 
 /// The artifacts of a pipeline's plan: those the store has and those it lacks.
@@ -114,6 +158,7 @@ pub fn planned_artifacts(
         verbose: false,
         remote: None,
         push: false,
+        adopt_remote_dataset: false,
     };
     let o = reproduce(&opts, &runner)?;
     let mut present = vec![o.dataset.1.clone()];

@@ -134,9 +134,21 @@ pub fn read_name_pointer(store: &Store, name: &str) -> Result<Option<NamePointer
     }
     let p = name_pointer(store, name);
     match std::fs::read_to_string(&p) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| DataError::bad(&p, format!("unreadable dataset name pointer: {e}"))),
+        Ok(text) => {
+            let ptr: NamePointer = serde_json::from_str(&text)
+                .map_err(|e| DataError::bad(&p, format!("unreadable dataset name pointer: {e}")))?;
+            if !rmd_store::is_key(&ptr.key) || ptr.name != name || ptr.source.chars().any(char::is_control) {
+                return Err(DataError::bad(
+                    &p,
+                    format!(
+                        "dataset name pointer names {:?} as {:?}: not this name and a 64-digit hex key",
+                        ptr.name.escape_debug().to_string(),
+                        ptr.key.escape_debug().to_string()
+                    ),
+                ));
+            }
+            Ok(Some(ptr))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).ctx("reading", p),
     }
