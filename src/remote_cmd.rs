@@ -118,7 +118,8 @@ pub fn remote_verb(store: &Store, cmd: RemoteCommand) -> anyhow::Result<()> {
         }
         RemoteCommand::List => {
             for (name, e) in &config.remotes {
-                let opts: Vec<String> = e.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let opts: Vec<String> =
+                    e.options.iter().map(|(k, v)| format!("{k}={}", rmd_remote::redact_url(v))).collect();
                 println!("{name}\t{}\t{}", rmd_remote::redact_url(&e.url), opts.join(","));
             }
         }

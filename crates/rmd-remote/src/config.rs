@@ -50,39 +50,31 @@ pub struct RemoteSpec {
     pub options: BTreeMap<String, String>,
 }
 
-/// Option names that would put a secret into the config file.
-const SECRET_OPTIONS: [&str; 14] = [
-    "access_key_id",
-    "secret_access_key",
-    "session_token",
-    "token",
-    "password",
-    "client_secret",
-    "account_key",
-    "access_key",
-    "sas_key",
-    "sas_token",
-    "bearer_token",
-    "service_account_key",
-    "application_credentials",
-    "service_account",
-];
-
-/// Whether an option name would hold a credential (matched on its last `_`-separated words,
-/// with and without a service prefix such as `aws_` or `azure_storage_`).
-pub fn is_secret_option(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    SECRET_OPTIONS.iter().any(|s| n == *s || n.ends_with(&format!("_{s}")))
-}
-
-/// Refuses an entry with an option that would hold a credential (its value is never shown).
+/// Refuses an entry that would keep a secret: a URL with a password or a query string, an
+/// option that object_store reads a credential from, or an option whose value is a URL with
+/// a password or query (an endpoint, a proxy). The message names the option and where the
+/// credential belongs instead; the secret itself is never shown.
 fn refuse_credentials(entry: &RemoteEntry) -> Result<()> {
-    match entry.options.keys().find(|k| is_secret_option(k)) {
-        Some(secret) => Err(RemoteError::config(format!(
-            "option {secret:?} is a credential; credentials are read from the environment (e.g. AWS_SECRET_ACCESS_KEY) and the AWS credentials file, never from the store. Remove it"
-        ))),
-        None => Ok(()),
+    let kind = crate::connect::Location::parse(&entry.url)?.kind;
+    if let Some(what) = crate::secrets::url_secret(&entry.url) {
+        return Err(RemoteError::config(format!(
+            "the URL {} carries {what}; a remote's URL is kept in the store's config and printed, so give credentials through the environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or AWS_PROFILE, GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_KEY, ...) or use the URL directly with --remote, unsaved",
+            crate::secrets::redact_url(&entry.url)
+        )));
     }
+    for (k, v) in &entry.options {
+        if let Some(var) = crate::secrets::credential_option(kind, k) {
+            return Err(RemoteError::config(format!(
+                "option {k:?} is a credential; credentials are never kept in the store: set {var} in the environment instead, and remove the option"
+            )));
+        }
+        if let Some(what) = crate::secrets::url_secret(v) {
+            return Err(RemoteError::config(format!(
+                "option {k:?} is a URL that carries {what}; give it without them and the credentials through the environment"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A remote name: 1-40 letters, digits, `-` or `_`, starting with a letter (so it is never
@@ -124,14 +116,15 @@ impl RemoteConfig {
         Ok(config)
     }
 
-    /// Writes the config atomically (temporary file, then rename).
+    /// Writes the config atomically (temporary file, then rename), readable by its owner
+    /// only (it names buckets and endpoints, though never a credential).
     pub fn save(&self, store_root: &Path) -> Result<()> {
         let path = Self::path(store_root);
         let text = format!(
             "# Remotes of this rmdnet store (`rmd store remote add/remove/list`). Credentials are\n# never kept here: they come from the environment.\n{}",
             toml::to_string_pretty(self).expect("remote config serialises")
         );
-        rmd_store::output::write_file(&path, text.as_bytes())
+        rmd_store::output::write_private_file(&path, text.as_bytes())
             .map_err(|e| RemoteError::config(format!("writing {}: {e}", path.display())))
     }
 
@@ -143,7 +136,7 @@ impl RemoteConfig {
         if self.remotes.contains_key(name) && !replace {
             return Err(RemoteError::config(format!(
                 "a remote named {name} already exists ({}); remove it first or pass --replace",
-                crate::connect::redact_url(&self.remotes[name].url)
+                crate::secrets::redact_url(&self.remotes[name].url)
             )));
         }
         self.remotes.insert(name.to_string(), entry);
@@ -209,6 +202,28 @@ mod tests {
         .unwrap();
         let err = RemoteConfig::load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("credential") && !err.contains("abc"), "{err}");
+        for (url, options, want) in [
+            ("s3://b", vec![("aws_token", "tok-123")], "AWS_SESSION_TOKEN"),
+            ("az://c", vec![("sas_token", "sv=tok-123")], "AZURE_STORAGE_SAS_KEY"),
+            ("s3://b", vec![("endpoint", "http://ak:tok-123@minio:9000")], "user information"),
+            ("s3://b", vec![("proxy_url", "http://u:tok-123@proxy:3128")], "user information"),
+            ("https://u:tok-123@host/store", vec![], "user information"),
+            ("https://host/store?sig=tok-123", vec![], "query string"),
+        ] {
+            let entry = RemoteEntry {
+                url: url.into(),
+                options: options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            };
+            let err = c.clone().add("x", entry, false).unwrap_err().to_string();
+            assert!(err.contains(want) && !err.contains("tok-123"), "{url}: {err}");
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            c.save(dir.path()).unwrap();
+            let mode = std::fs::metadata(RemoteConfig::path(dir.path())).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "the config is the owner's alone");
+        }
         assert!(check_name("1abc").is_err() && check_name("s3://x").is_err() && check_name("lab-2").is_ok());
     }
 }

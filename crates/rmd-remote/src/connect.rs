@@ -3,6 +3,8 @@
 
 use crate::config::RemoteSpec;
 use crate::error::{RemoteError, Result};
+use crate::secrets::{redact_url, redact_urls_in};
+use crate::waits::{RateFloor, Waits};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use object_store::path::Path as ObjPath;
@@ -70,25 +72,16 @@ impl Location {
     }
 }
 
-/// A URL with any user information (`user:password@`) and query removed, for messages.
-pub fn redact_url(text: &str) -> String {
-    match url::Url::parse(text) {
-        Ok(mut u) => {
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            u.set_query(None);
-            u.to_string()
-        }
-        Err(_) => text.split('@').next_back().unwrap_or(text).to_string(),
-    }
-}
-
 /// An open remote.
 pub struct Remote {
     label: String,
     kind: Kind,
     store: Arc<dyn ObjectStore>,
     prefix: ObjPath,
+    /// A folder remote's folder: every path below it is checked before it is read or written.
+    folder: Option<std::path::PathBuf>,
+    /// How long each operation may wait.
+    waits: Waits,
     secrets: Vec<String>,
     rt: tokio::runtime::Runtime,
 }
@@ -97,19 +90,6 @@ impl std::fmt::Debug for Remote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Remote").field("label", &self.label).field("kind", &self.kind).finish()
     }
-}
-
-/// Timeouts and retries: a remote that does not answer is reported within about half a
-/// minute instead of object_store's default three minutes of retrying.
-fn client_options(allow_http: bool) -> object_store::ClientOptions {
-    object_store::ClientOptions::new()
-        .with_allow_http(allow_http)
-        .with_connect_timeout(Duration::from_secs(10))
-        .with_timeout(Duration::from_secs(600))
-}
-
-fn retry() -> object_store::RetryConfig {
-    object_store::RetryConfig { max_retries: 3, retry_timeout: Duration::from_secs(30), ..Default::default() }
 }
 
 /// Loopback and plain-http endpoints are allowed only when the URL or endpoint says http.
@@ -153,9 +133,12 @@ impl Remote {
             Some(n) => format!("{n} ({})", redact_url(&spec.url)),
             None => redact_url(&spec.url),
         };
-        let cfg_err = |what: String| RemoteError::config(format!("remote {label}: {what}"));
+        let cfg_err =
+            |what: String| RemoteError::config(format!("remote {label}: {}", redact_urls_in(&what)));
         let allow_http = wants_http(&spec.options, &loc.url);
         let mut secrets = Vec::new();
+        let mut folder = None;
+        let waits = Waits::from_env()?;
         let prefix_of = |u: &url::Url| ObjPath::from(u.path().trim_matches('/'));
         let (store, prefix): (Arc<dyn ObjectStore>, ObjPath) = match loc.kind {
             Kind::Folder => {
@@ -174,6 +157,7 @@ impl Remote {
                 }
                 let fs = object_store::local::LocalFileSystem::new_with_prefix(&path)
                     .map_err(|e| cfg_err(format!("opening the folder {}: {e}", path.display())))?;
+                folder = Some(path.clone());
                 (Arc::new(fs), ObjPath::default())
             }
             Kind::S3 => {
@@ -197,43 +181,41 @@ impl Remote {
                     secrets.push(creds.access_key_id.clone());
                     secrets.push(creds.secret_access_key.clone());
                 }
-                b = b.with_url(loc.url.as_str());
+                // The client's timeouts first, so a remote's own options (connect_timeout,
+                // read_timeout, ...) replace them rather than being replaced.
+                b = b
+                    .with_url(loc.url.as_str())
+                    .with_client_options(waits.client_options(allow_http))
+                    .with_retry(waits.retry());
                 for (k, v) in &spec.options {
                     let key = k.parse().map_err(|_| cfg_err(format!("unknown S3 option {k:?}")))?;
                     b = b.with_config(key, v);
                 }
-                let s3 = b
-                    .with_client_options(client_options(allow_http))
-                    .with_retry(retry())
-                    .build()
-                    .map_err(|e| cfg_err(e.to_string()))?;
+                let s3 = b.build().map_err(|e| cfg_err(e.to_string()))?;
                 (Arc::new(s3), prefix_of(&loc.url))
             }
             Kind::Gcs => {
-                let mut b =
-                    object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(loc.url.as_str());
+                let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    .with_url(loc.url.as_str())
+                    .with_client_options(waits.client_options(allow_http))
+                    .with_retry(waits.retry());
                 for (k, v) in &spec.options {
                     let key = k.parse().map_err(|_| cfg_err(format!("unknown GCS option {k:?}")))?;
                     b = b.with_config(key, v);
                 }
-                let gcs = b
-                    .with_client_options(client_options(allow_http))
-                    .with_retry(retry())
-                    .build()
-                    .map_err(|e| cfg_err(e.to_string()))?;
+                let gcs = b.build().map_err(|e| cfg_err(e.to_string()))?;
                 (Arc::new(gcs), prefix_of(&loc.url))
             }
             Kind::Azure => {
-                let mut b = object_store::azure::MicrosoftAzureBuilder::from_env().with_url(loc.url.as_str());
+                let mut b = object_store::azure::MicrosoftAzureBuilder::from_env()
+                    .with_url(loc.url.as_str())
+                    .with_client_options(waits.client_options(allow_http))
+                    .with_retry(waits.retry());
                 for (k, v) in &spec.options {
                     let key = k.parse().map_err(|_| cfg_err(format!("unknown Azure option {k:?}")))?;
                     b = b.with_config(key, v);
                 }
-                let az = b
-                    .with_client_options(client_options(allow_http))
-                    .with_retry(retry())
-                    .build()
-                    .map_err(|e| cfg_err(e.to_string()))?;
+                let az = b.build().map_err(|e| cfg_err(e.to_string()))?;
                 (Arc::new(az), prefix_of(&loc.url))
             }
             Kind::Http => {
@@ -249,8 +231,8 @@ impl Remote {
                 }
                 let http = object_store::http::HttpBuilder::new()
                     .with_url(base)
-                    .with_client_options(client_options(allow_http))
-                    .with_retry(retry())
+                    .with_client_options(waits.client_options(allow_http))
+                    .with_retry(waits.retry())
                     .build()
                     .map_err(|e| cfg_err(e.to_string()))?;
                 (Arc::new(http), ObjPath::default())
@@ -279,7 +261,7 @@ impl Remote {
                 message: format!("starting the I/O runtime: {e}"),
             },
         )?;
-        Ok(Remote { label, kind: loc.kind, store, prefix, secrets, rt })
+        Ok(Remote { label, kind: loc.kind, store, prefix, folder, waits, secrets, rt })
     }
 
     /// The remote as shown to the user: its name and URL, without credentials.
@@ -324,7 +306,7 @@ impl Remote {
 
     /// Removes every credential value from a message.
     pub fn redact(&self, message: &str) -> String {
-        let mut m = message.to_string();
+        let mut m = redact_urls_in(message);
         for s in &self.secrets {
             m = m.replace(s.as_str(), "***");
         }
@@ -382,8 +364,90 @@ impl Remote {
         }
     }
 
+    /// For a folder remote, refuses `rel` when an entry on its way below the folder is a
+    /// symbolic link or not a directory, or when it exists and is not a regular file (a
+    /// link, FIFO, socket or device): a folder remote is as untrusted as a bundle, so nothing
+    /// is read from or written through a link or a special file. The folder itself may be a
+    /// link (to a mount, say): it is the user's choice.
+    fn check_folder_entry(&self, rel: &str) -> Result<()> {
+        let Some(root) = &self.folder else { return Ok(()) };
+        let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
+        let mut path = root.clone();
+        for (i, part) in parts.iter().enumerate() {
+            path.push(part);
+            let last = i + 1 == parts.len();
+            let refuse = |what: &str| RemoteError::Refused {
+                remote: self.label.clone(),
+                message: format!(
+                    "{rel}: {} is {what}; a folder remote is read and written without following links or opening special files: remove it from the folder",
+                    path.display()
+                ),
+            };
+            match std::fs::symlink_metadata(&path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => {
+                    return Err(RemoteError::Failed {
+                        remote: self.label.clone(),
+                        message: format!("{rel}: inspecting {}: {e}", path.display()),
+                    });
+                }
+                Ok(m) if m.file_type().is_symlink() => return Err(refuse("a symbolic link")),
+                Ok(m) if !last && !m.is_dir() => return Err(refuse("not a directory")),
+                Ok(m) if last && !m.is_file() => {
+                    let kind =
+                        if m.is_dir() { "a directory" } else { "a special file (FIFO, socket or device)" };
+                    return Err(refuse(kind));
+                }
+                Ok(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// `fut`, or an error naming `what` and the variable that sets the bound when it has not
+    /// finished within `limit`.
+    async fn within<T>(
+        &self,
+        what: &str,
+        limit: Duration,
+        var: &str,
+        fut: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        match tokio::time::timeout(limit, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(RemoteError::User {
+                remote: self.label.clone(),
+                message: format!(
+                    "{what}: the remote did not answer within {} ({var} sets the bound); check that the service is up and not overloaded",
+                    humantime::format_duration(limit)
+                ),
+            }),
+        }
+    }
+
+    /// A small request within the request deadline.
+    async fn small<T>(&self, what: &str, fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        self.within(what, self.waits.request, "RMD_REMOTE_REQUEST_TIMEOUT", fut).await
+    }
+
+    /// The error of a transfer slower than the rate floor.
+    fn too_slow(&self, what: &str, rate: f64) -> RemoteError {
+        RemoteError::User {
+            remote: self.label.clone(),
+            message: format!(
+                "{what}: the transfer ran at {rate:.0} bytes/s, under the floor of {} bytes/s (RMD_REMOTE_MIN_RATE sets it; 0 turns it off)",
+                self.waits.min_rate
+            ),
+        }
+    }
+
     /// Size of an object, `None` when absent.
     pub(crate) async fn size_of(&self, rel: &str) -> Result<Option<u64>> {
+        self.check_folder_entry(rel)?;
+        self.small(rel, self.head_size(rel)).await
+    }
+
+    async fn head_size(&self, rel: &str) -> Result<Option<u64>> {
         match self.store.head(&self.path(rel)).await {
             Ok(meta) => Ok(Some(meta.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -393,6 +457,11 @@ impl Remote {
 
     /// A small object's bytes (at most `limit`), `None` when absent.
     pub(crate) async fn read_small(&self, rel: &str, limit: u64) -> Result<Option<Bytes>> {
+        self.check_folder_entry(rel)?;
+        self.small(rel, self.read_small_unbounded(rel, limit)).await
+    }
+
+    async fn read_small_unbounded(&self, rel: &str, limit: u64) -> Result<Option<Bytes>> {
         let got = match self.store.get(&self.path(rel)).await {
             Ok(g) => g,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
@@ -429,22 +498,32 @@ impl Remote {
         on_bytes: &(dyn Fn(u64) + Sync),
     ) -> Result<()> {
         use tokio::io::AsyncWriteExt;
-        let got = self.store.get(&self.path(rel)).await.map_err(|e| match e {
-            object_store::Error::NotFound { .. } => RemoteError::Refused {
-                remote: self.label.clone(),
-                message: format!("{rel}: listed in its manifest but missing on the remote"),
-            },
-            e => self.fail(rel, &e),
-        })?;
+        self.check_folder_entry(rel)?;
+        let got = self
+            .small(rel, async {
+                self.store.get(&self.path(rel)).await.map_err(|e| match e {
+                    object_store::Error::NotFound { .. } => RemoteError::Refused {
+                        remote: self.label.clone(),
+                        message: format!("{rel}: listed in its manifest but missing on the remote"),
+                    },
+                    e => self.fail(rel, &e),
+                })
+            })
+            .await?;
         let local = |action: &'static str, e: std::io::Error| {
             RemoteError::Store(rmd_store::StoreError::Io { action, path: dest.to_path_buf(), cause: e })
         };
         let mut file = tokio::fs::File::create(dest).await.map_err(|e| local("creating", e))?;
         let mut written = 0u64;
         let mut stream = got.into_stream();
-        while let Some(chunk) = stream.next().await {
+        let mut floor = RateFloor::new(self.waits.min_rate);
+        let idle = self.waits.idle;
+        while let Some(chunk) =
+            self.within(rel, idle, "RMD_REMOTE_IDLE_TIMEOUT", async { Ok(stream.next().await) }).await?
+        {
             let chunk = chunk.map_err(|e| self.fail(rel, &e))?;
             written += chunk.len() as u64;
+            floor.add(chunk.len() as u64).map_err(|rate| self.too_slow(rel, rate))?;
             if written > expected {
                 return Err(RemoteError::Refused {
                     remote: self.label.clone(),
@@ -473,6 +552,7 @@ impl Remote {
     ) -> Result<()> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         const PART: usize = 32 << 20;
+        self.check_folder_entry(rel)?;
         let read_err = |e: std::io::Error| {
             RemoteError::Store(rmd_store::StoreError::Io {
                 action: "reading",
@@ -490,30 +570,44 @@ impl Remote {
             if n == 0 {
                 break;
             }
-            if let Err(e) = writer.put(Bytes::copy_from_slice(&buf[..n])).await {
+            let part = self.waits.transfer_deadline(PART as u64);
+            let put = self
+                .within(rel, part, "RMD_REMOTE_MIN_RATE", async {
+                    writer.put(Bytes::copy_from_slice(&buf[..n])).await.map_err(|e| self.fail(rel, &e))
+                })
+                .await;
+            if let Err(e) = put {
                 let _ = writer.abort().await;
-                return Err(self.fail(rel, &e));
+                return Err(e);
             }
             on_bytes(n as u64);
         }
         // The final part (or the single put) fails as an io::Error wrapping object_store's
         // own, which is classified like every other request's.
-        writer.shutdown().await.map_err(|e| {
-            match e.get_ref().and_then(|i| i.downcast_ref::<object_store::Error>()) {
-                Some(inner) => self.fail(rel, inner),
-                None => RemoteError::Failed {
-                    remote: self.label.clone(),
-                    message: format!("{rel}: {}", self.redact(&e.to_string())),
-                },
-            }
-        })?;
-        Ok(())
+        let last = self.waits.transfer_deadline(PART as u64);
+        self.within(rel, last, "RMD_REMOTE_MIN_RATE", async {
+            writer.shutdown().await.map_err(|e| {
+                match e.get_ref().and_then(|i| i.downcast_ref::<object_store::Error>()) {
+                    Some(inner) => self.fail(rel, inner),
+                    None => RemoteError::Failed {
+                        remote: self.label.clone(),
+                        message: format!("{rel}: {}", self.redact(&e.to_string())),
+                    },
+                }
+            })
+        })
+        .await
     }
 
     /// Writes `bytes` only if no object of that name exists; false when one does.
     pub(crate) async fn put_if_absent(&self, rel: &str, bytes: Bytes) -> Result<bool> {
+        self.check_folder_entry(rel)?;
         let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
-        match self.store.put_opts(&self.path(rel), PutPayload::from(bytes), opts).await {
+        let path = self.path(rel);
+        let put = self
+            .small(rel, async { Ok(self.store.put_opts(&path, PutPayload::from(bytes), opts).await) })
+            .await?;
+        match put {
             Ok(_) => Ok(true),
             Err(object_store::Error::AlreadyExists { .. })
             | Err(object_store::Error::Precondition { .. }) => Ok(false),
@@ -530,11 +624,15 @@ impl Remote {
 
     /// Writes `bytes`, replacing any object of that name.
     pub(crate) async fn put_replacing(&self, rel: &str, bytes: Bytes) -> Result<()> {
-        self.store
-            .put(&self.path(rel), PutPayload::from(bytes))
-            .await
-            .map(|_| ())
-            .map_err(|e| self.fail(rel, &e))
+        self.check_folder_entry(rel)?;
+        self.small(rel, async {
+            self.store
+                .put(&self.path(rel), PutPayload::from(bytes))
+                .await
+                .map(|_| ())
+                .map_err(|e| self.fail(rel, &e))
+        })
+        .await
     }
 
     /// One cheap request (a delimited listing of the prefix) that fails early and clearly on
@@ -545,7 +643,9 @@ impl Remote {
             return Ok(());
         }
         let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
-        match self.store.list_with_delimiter(prefix).await {
+        let listed =
+            self.small("listing the prefix", async { Ok(self.store.list_with_delimiter(prefix).await) });
+        match listed.await? {
             Ok(_) => Ok(()),
             Err(object_store::Error::NotFound { .. }) if self.kind == Kind::Folder => Ok(()),
             Err(e) => Err(self.fail("listing the prefix", &e)),
@@ -563,7 +663,7 @@ impl Remote {
         let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
         let mut stream = self.store.list(prefix);
         let mut out = Vec::new();
-        while let Some(meta) = stream.next().await {
+        while let Some(meta) = self.small("listing", async { Ok(stream.next().await) }).await? {
             let meta = match meta {
                 Ok(m) => m,
                 // A folder remote being written by another process: a file vanished between

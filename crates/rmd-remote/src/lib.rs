@@ -10,9 +10,13 @@ mod aws_profile;
 mod config;
 mod connect;
 mod error;
+mod secrets;
 mod transfer;
+mod waits;
 
-pub use config::{RemoteConfig, RemoteEntry, RemoteSpec, check_name, is_secret_option};
-pub use connect::{Kind, Location, Remote, check_spec, redact_url};
+pub use config::{RemoteConfig, RemoteEntry, RemoteSpec, check_name};
+pub use connect::{Kind, Location, Remote, check_spec};
 pub use error::{RemoteError, Result};
+pub use secrets::{credential_option, redact_url, redact_urls_in, url_secret};
 pub use transfer::{RemoteVerifyReport, StatusReport, TransferSummary};
+pub use waits::Waits;

@@ -86,6 +86,21 @@ pub fn write_file(dest: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
+/// [`write_file`] for a file only its owner may read or write (mode 0600 on Unix, set on
+/// the temporary file before anything is written to it).
+pub fn write_private_file(dest: &Path, bytes: &[u8]) -> Result<()> {
+    write_via(dest, |tmp| {
+        use std::io::Write;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o600)).ctx("restricting", tmp)?;
+        }
+        let mut f = File::options().write(true).open(tmp).ctx("opening", tmp)?;
+        f.write_all(bytes).and_then(|()| f.sync_all()).ctx("writing", tmp)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
