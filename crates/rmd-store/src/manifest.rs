@@ -88,10 +88,73 @@ impl Manifest {
     pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
         let corrupt = |reason: String| StoreError::CorruptManifest { path: path.to_path_buf(), reason };
         let manifest: Manifest = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
-        for name in manifest.outputs.keys() {
-            check_output_name(name).map_err(corrupt)?;
-        }
+        manifest.validate().map_err(corrupt)?;
         Ok(manifest)
+    }
+
+    /// Checks every field a reader relies on, so that a manifest from a bundle, a remote or a
+    /// tampered store is refused here rather than trusted (or sliced, printed, joined into a
+    /// path) later: the key and every input key are 64 lowercase hex digits, the stage, input
+    /// roles and seed roles are short ASCII ids, output names are plain ASCII file names with
+    /// 64-hex hashes, text fields hold no control characters, and the wall time is a finite,
+    /// non-negative number. The message names the field (values are shown escaped).
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let key = |field: &str, v: &str| {
+            if crate::is_key(v) {
+                Ok(())
+            } else {
+                Err(format!("{field} {:?} is not a 64-digit lowercase hex key", shown(v)))
+            }
+        };
+        if self.manifest_format != MANIFEST_FORMAT {
+            return Err(format!(
+                "manifest_format {} is not {MANIFEST_FORMAT}, the one this build reads",
+                self.manifest_format
+            ));
+        }
+        check_id("stage", &self.stage)?;
+        key("key", &self.key)?;
+        for (role, k) in &self.inputs {
+            check_id("input role", role)?;
+            key(&format!("input {role}"), k)?;
+        }
+        for (name, out) in &self.outputs {
+            check_output_name(name)?;
+            if !name.is_ascii() || name.chars().any(|c| c.is_ascii_control()) {
+                return Err(format!("output name {:?} is not a plain ASCII file name", shown(name)));
+            }
+            if !is_hex_digest(&out.blake3) {
+                return Err(format!(
+                    "output {name}: blake3 {:?} is not 64 lowercase hex digits",
+                    shown(&out.blake3)
+                ));
+            }
+        }
+        for role in self.seeds.keys() {
+            check_id("seed role", role)?;
+        }
+        let c = &self.code;
+        let texts = [
+            ("backend", Some(&self.backend)),
+            ("device", Some(&self.device)),
+            ("started_at", Some(&self.started_at)),
+            ("finished_at", Some(&self.finished_at)),
+            ("code.package_version", Some(&c.package_version)),
+            ("code.git_commit", c.git_commit.as_ref()),
+            ("code.cargo_lock_blake3", c.cargo_lock_blake3.as_ref()),
+            ("code.burn_version", c.burn_version.as_ref()),
+        ];
+        for (field, text) in texts {
+            if let Some(t) = text
+                && (t.chars().any(char::is_control) || t.len() > 1024)
+            {
+                return Err(format!("{field} {:?} holds control characters or is over 1024 bytes", shown(t)));
+            }
+        }
+        if !(self.wall_seconds.is_finite() && self.wall_seconds >= 0.0) {
+            return Err(format!("wall_seconds {} is not a finite, non-negative number", self.wall_seconds));
+        }
+        Ok(())
     }
 
     /// The spec this manifest claims to have been made from.
@@ -125,6 +188,32 @@ pub fn check_output_name(name: &str) -> std::result::Result<(), String> {
     }
 }
 
+/// An id a manifest uses as a name (stage, input or seed role): 1 to 64 ASCII letters,
+/// digits, `_`, `-` or `.`.
+fn check_id(field: &str, id: &str) -> std::result::Result<(), String> {
+    let ok = (1..=64).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{field} {:?} is not an id (1-64 ASCII letters, digits, '_', '-', '.')", shown(id)))
+    }
+}
+
+/// 64 lowercase hex digits.
+fn is_hex_digest(s: &str) -> bool {
+    crate::is_key(s)
+}
+
+/// A hostile value as it may be shown in a message: escaped and cut to 80 characters.
+fn shown(v: &str) -> String {
+    let mut e: String = v.escape_debug().take(80).collect();
+    if v.escape_debug().count() > 80 {
+        e.push('…');
+    }
+    e
+}
+
 /// Current time as RFC 3339 (UTC, second precision).
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
@@ -132,7 +221,48 @@ pub fn now_rfc3339() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::check_output_name;
+    use super::*;
+
+    fn good() -> serde_json::Value {
+        let k = "a".repeat(64);
+        serde_json::json!({
+            "manifest_format": 1, "stage": "noise", "stage_schema_version": 1, "key": k,
+            "params": {}, "inputs": {"dataset": k}, "outputs": {"labels.parquet": {"blake3": k, "bytes": 3}},
+            "metrics": {}, "seeds": {"noise": 1}, "code": {"package_version": "0.1.0", "git_commit": null,
+            "git_dirty": null, "cargo_lock_blake3": null, "burn_version": null},
+            "backend": "none", "device": "cpu", "started_at": "2026-01-01T00:00:00Z",
+            "finished_at": "2026-01-01T00:00:01Z", "wall_seconds": 1.0
+        })
+    }
+
+    #[test]
+    fn hostile_fields_make_a_manifest_corrupt_not_a_panic() {
+        let path = Path::new("x/manifest.json");
+        Manifest::parse(&good().to_string(), path).unwrap();
+        let cases: [(&str, serde_json::Value, &str); 9] = [
+            ("/inputs/dataset", "../../etc".into(), "input dataset"),
+            ("/inputs/dataset", "é".repeat(32).into(), "not a 64-digit"),
+            ("/key", "ABC".into(), "key"),
+            ("/stage", "no\u{1b}[2J".into(), "stage"),
+            ("/stage", "élan".into(), "stage"),
+            ("/device", "cpu\u{7}".into(), "device"),
+            ("/outputs/labels.parquet/blake3", "zz".into(), "blake3"),
+            ("/manifest_format", 7.into(), "manifest_format"),
+            ("/seeds", serde_json::json!({"ro le": 1}), "seed role"),
+        ];
+        for (at, value, want) in cases {
+            let mut m = good();
+            *m.pointer_mut(at).unwrap() = value;
+            let err = Manifest::parse(&m.to_string(), path).unwrap_err().to_string();
+            assert!(err.contains(want) && err.contains("x/manifest.json"), "{at}: {err}");
+        }
+        let mut m = good();
+        m["inputs"] = serde_json::json!({"é": "a".repeat(64)});
+        assert!(Manifest::parse(&m.to_string(), path).unwrap_err().to_string().contains("input role"));
+        let mut m = good();
+        m["outputs"] = serde_json::json!({"ü.bin": {"blake3": "a".repeat(64), "bytes": 1}});
+        assert!(Manifest::parse(&m.to_string(), path).unwrap_err().to_string().contains("ASCII"));
+    }
 
     #[test]
     fn only_plain_file_names_are_output_names() {
