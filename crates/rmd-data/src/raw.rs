@@ -47,16 +47,37 @@ impl RawDataset {
     }
 }
 
+/// Characters that make a spreadsheet read a cell as a formula when they open it (`=`, `+`,
+/// `-`, `@`, and tab or carriage return before one).
+pub const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
 /// Checks a list of class names: each non-empty, none a missing-value marker (`NaN`, `null`,
-/// `None`, `NA`, `N/A`, `-1`), none repeated. Two classes of one name, or a "class" made of
-/// missing labels, would be guesses downstream. Returns the problem in words.
+/// `None`, `NA`, `N/A`, `-1`), none repeated, no control characters (they would be printed
+/// raw to a terminal), and none beginning with a character a spreadsheet runs as a formula
+/// ([`FORMULA_STARTS`]): class names are written into CSV files unescaped, so they are refused
+/// here, where the data comes in. Two classes of one name, or a "class" made of missing
+/// labels, would be guesses downstream. Returns the problem in words.
 pub fn check_class_names(names: &[String]) -> Result<(), String> {
     const MISSING: [&str; 7] = ["nan", "null", "none", "na", "n/a", "-1", "?"];
     let mut seen = std::collections::BTreeMap::new();
     for (i, n) in names.iter().enumerate() {
+        if n.chars().any(char::is_control) {
+            return Err(format!(
+                "class {i} is named {:?}, which holds control characters",
+                n.escape_debug().to_string()
+            ));
+        }
         let t = n.trim();
         if t.is_empty() {
             return Err(format!("class {i} has an empty name"));
+        }
+        if MISSING.contains(&t.to_ascii_lowercase().as_str()) {
+            return Err(format!("class {i} is named {t:?}, a missing-value marker, not a class"));
+        }
+        if n.starts_with(FORMULA_STARTS) {
+            return Err(format!(
+                "class {i} is named {n:?}: a name beginning with '=', '+', '-' or '@' is run as a formula by spreadsheets that open the CSV reports; rename the class"
+            ));
         }
         if MISSING.contains(&t.to_ascii_lowercase().as_str()) {
             return Err(format!("class {i} is named {t:?}, a missing-value marker, not a class"));
@@ -81,5 +102,9 @@ mod tests {
         for m in ["NaN", "-1", "null"] {
             assert!(check_class_names(&names(&["cat", m])).unwrap_err().contains("missing-value"), "{m}");
         }
+        for f in ["=HYPERLINK(\"x\")", "+1", "-cat", "@SUM(A1)"] {
+            assert!(check_class_names(&names(&["cat", f])).unwrap_err().contains("formula"), "{f}");
+        }
+        assert!(check_class_names(&names(&["cat", "d\u{1b}[31mog"])).unwrap_err().contains("control"));
     }
 }

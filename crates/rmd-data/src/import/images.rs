@@ -246,10 +246,18 @@ fn scan_class_dirs(
     scan: &mut Scan,
 ) -> Result<()> {
     for class_dir in sorted_dir(root)? {
-        let Some(class) = class_dir.file_name().and_then(|n| n.to_str()).map(String::from) else { continue };
-        if class.starts_with('.') {
+        let Some(name) = class_dir.file_name() else { continue };
+        if name.as_encoded_bytes().starts_with(b".") {
             continue;
         }
+        // A class is named by its folder: a name that is not text would be lost or guessed.
+        let Some(class) = name.to_str().map(String::from) else {
+            return Err(DataError::bad(
+                &class_dir,
+                "the folder name is not valid UTF-8, so it cannot name a class; rename the folder"
+                    .to_string(),
+            ));
+        };
         if !class_dir.is_dir() {
             scan.skipped.push(class_dir);
             continue;

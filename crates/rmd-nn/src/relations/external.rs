@@ -50,6 +50,15 @@ impl ExternalEmbeddings {
     /// Reads `.npy` or `.parquet` by extension; every value must be finite and every row
     /// non-zero.
     pub fn read(path: &Path) -> Result<ExternalEmbeddings> {
+        // A FIFO, socket or device would block or never end: refused before it is opened.
+        match std::fs::metadata(path) {
+            Ok(m) if !m.is_file() => {
+                let kind = if m.is_dir() { "a directory" } else { "a special file (FIFO, socket or device)" };
+                return Err(bad(path, format!("it is {kind}, not a regular file")));
+            }
+            Ok(_) => {}
+            Err(cause) => return Err(NnError::Io { action: "opening", path: path.to_path_buf(), cause }),
+        }
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         let e = match ext.as_str() {
             "npy" => read_npy(path)?,
@@ -279,5 +288,18 @@ mod tests {
         let t = dir.path().join("e.txt");
         std::fs::write(&t, "1 2").unwrap();
         assert!(ExternalEmbeddings::read(&t).unwrap_err().to_string().contains("extension"));
+    }
+
+    /// A FIFO named as the embeddings file is refused at once instead of blocking the stage
+    /// (nothing ever writes to this one).
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_refused_before_it_is_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("emb.npy");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = ExternalEmbeddings::read(&fifo).unwrap_err().to_string();
+        assert!(e.contains("special file") && e.contains("emb.npy"), "{e}");
     }
 }
