@@ -14,6 +14,10 @@ default:
 # at build time), RMD_FEATURES= (CPU only).
 export RMD_FEATURES := env_var_or_default("RMD_FEATURES", `command -v nvidia-smi >/dev/null 2>&1 && echo wgpu || true`)
 
+# Where cargo puts its builds: CARGO_TARGET_DIR when set (a shared target directory), else
+# target/. Every recipe runs the binaries it built from there.
+target_dir := env_var_or_default("CARGO_TARGET_DIR", "target")
+
 # Build every binary in release mode (with $RMD_FEATURES: a GPU backend on NVIDIA machines).
 build:
     cargo build --release --bins --features "$RMD_FEATURES"
@@ -85,7 +89,7 @@ bench-scale-images n="200000":
 # A GPU build (see RMD_FEATURES) runs the paper profile on the GPU unless told otherwise.
 reproduce NAME *ARGS:
     cargo build --release --quiet --bins --features "$RMD_FEATURES"
-    target/release/rmd reproduce {{NAME}} {{ARGS}}
+    {{target_dir}}/release/rmd reproduce {{NAME}} {{ARGS}}
 
 # RGRL distillation training (any rmd-distill flags), e.g. `just distill --noise KEY --relations KEY --loss ce`.
 distill *ARGS:
@@ -119,19 +123,19 @@ gpu-bundle DIR="target/gpu-check" IMAGES="1000":
 # rate; about 10 minutes): builds the wgpu binaries here, then runs bench/gpu-check.sh.
 gpu-check OUT="gpu-check-out":
     cargo build --release --features wgpu --bins
-    RMD_BIN=target/release bench/gpu-check.sh {{OUT}}
+    RMD_BIN={{target_dir}}/release bench/gpu-check.sh {{OUT}}
 
 # The foundation demo on CIFAR-10: asym 0.4, sym 0.5 and CIFAR-10N worse labels, then verify.
 noise-demo:
     cargo build --release --quiet --bins --features "$RMD_FEATURES"
-    target/release/rmd-noise --dataset cifar10 --noise asym --rate 0.4 --seed 1
-    target/release/rmd-noise --dataset cifar10 --noise sym --rate 0.5 --seed 1
-    target/release/rmd-noise --dataset cifar10 --noise file --labels-file "$RMD_DATA_DIR/cifar-10n/cifar10n_labels.csv" --label-column worse_label
-    target/release/rmd store verify
+    {{target_dir}}/release/rmd-noise --dataset cifar10 --noise asym --rate 0.4 --seed 1
+    {{target_dir}}/release/rmd-noise --dataset cifar10 --noise sym --rate 0.5 --seed 1
+    {{target_dir}}/release/rmd-noise --dataset cifar10 --noise file --labels-file "$RMD_DATA_DIR/cifar-10n/cifar10n_labels.csv" --label-column worse_label
+    {{target_dir}}/release/rmd store verify
 
 # Write the report of a pipeline profile from the store's artifacts into
 # docs/results/NAME-PROFILE (computes nothing; runs not in the store yet are listed as pending
 # at the top of its results.md), e.g. `just publish cifar10-sym cpu-full`.
 publish NAME PROFILE:
     cargo build --release --quiet --bins --features "$RMD_FEATURES"
-    target/release/rmd reproduce {{NAME}} --profile {{PROFILE}} --cached-only --out docs/results/{{NAME}}-{{PROFILE}}
+    {{target_dir}}/release/rmd reproduce {{NAME}} --profile {{PROFILE}} --cached-only --out docs/results/{{NAME}}-{{PROFILE}}

@@ -15,8 +15,9 @@ dir="${1:-target/gpu-check}"
 images="${2:-1000}"
 stages=(rmd-noise rmd-pretrain rmd-relations rmd-distill)
 data="${RMD_DATA_DIR:-data/raw}/cifar-10-batches-bin"
-if [ ! -x target/dist/rmd ]; then
-    echo "error: target/dist/rmd is missing: run \`cargo build --profile dist --features wgpu --bin rmd\` first" >&2
+dist="${CARGO_TARGET_DIR:-target}/dist"
+if [ ! -x "$dist/rmd" ]; then
+    echo "error: $dist/rmd is missing: run \`cargo build --profile dist --features wgpu --bin rmd\` first" >&2
     exit 2
 fi
 if [ ! -f "$data/data_batch_1.bin" ] || [ ! -f "$data/batches.meta.txt" ]; then
@@ -26,7 +27,7 @@ fi
 case "$images" in '' | *[!0-9]* | 0) echo "error: IMAGES must be a positive number, not '$images'" >&2; exit 2 ;; esac
 rm -rf "$dir" "$dir.tar.gz"
 mkdir -p "$dir/bin" "$dir/data/raw/cifar-10-batches-bin" "$dir/bench" "$dir/python"
-cp target/dist/rmd "$dir/bin/"
+cp "$dist/rmd" "$dir/bin/"
 for s in "${stages[@]}"; do ln -s rmd "$dir/bin/$s"; done
 # Every CIFAR-10 record is 1 label byte and 3072 pixel bytes; the six files keep equal
 # counts. Records are taken evenly spaced through each file, not from its head: a copy whose

@@ -9,7 +9,7 @@
 set -euo pipefail
 runs=${1:-20}
 RANDOM=${2:-1}
-bin=${BIN_DIR:-target/release}
+bin=${BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 store=$work/store

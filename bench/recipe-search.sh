@@ -12,7 +12,7 @@
 set -euo pipefail
 recipes=${1:?usage: bench/recipe-search.sh RECIPES OUT}
 out=${2:?usage: bench/recipe-search.sh RECIPES OUT}
-bin=${BIN_DIR:-target/release}
+bin=${BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}
 mkdir -p "$out"
 
 "$bin/rmd" dataset cifar10 --quiet --no-download >/dev/null

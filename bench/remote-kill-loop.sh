@@ -10,7 +10,7 @@
 set -euo pipefail
 runs=${1:-20}
 RANDOM=${2:-1}
-bin=${BIN_DIR:-target/release}
+bin=${BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}
 data=${RMD_DATA_DIR:?set RMD_DATA_DIR to the directory holding cifar-10-batches-bin/}
 s3s=${RMD_S3S_FS:-$(command -v s3s-fs || echo "$HOME/.cargo/bin/s3s-fs")}
 work=$(mktemp -d)

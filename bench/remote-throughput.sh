@@ -7,7 +7,7 @@
 # Usage: bench/remote-throughput.sh STORE [KEY] [REPS]   (binaries from target/release)
 set -euo pipefail
 src=${1:?usage: bench/remote-throughput.sh STORE [KEY] [REPS]}
-bin=${BIN_DIR:-target/release}
+bin=${BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}
 reps=${3:-3}
 s3s=${RMD_S3S_FS:-$(command -v s3s-fs || echo "$HOME/.cargo/bin/s3s-fs")}
 key=${2:-$(ls -t "$src/relations" | grep -v '^\.' | head -1)}

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-200000}
 work=${2:-$(mktemp -d)}
-bin=${BIN_DIR:-target/release}
+bin=${BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}
 py=${PYTHON:-python3}
 mkdir -p "$work"
 if [ ! -f "$work/images/labels.csv" ]; then
