@@ -417,11 +417,33 @@ fn a_damaged_checkpoint_is_refused_not_trained_on() {
     flip_byte(&checkpoint.join("model.bpk"), 64);
 
     // The progress record is covered too: an edited epoch count is not believed.
-    let mut record: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let saved_state = std::fs::read(&state).unwrap();
+    let mut record: serde_json::Value = serde_json::from_slice(&saved_state).unwrap();
     record["epochs_done"] = serde_json::json!(7);
     std::fs::write(&state, serde_json::to_vec(&record).unwrap()).unwrap();
     code2(&run(bin("rmd-distill").args(args).arg("--resume")), &["state.json", "checksums.json"]);
+    std::fs::write(&state, &saved_state).unwrap();
+
+    // The optimizer's record replaced by the model's, with checksums.json rewritten to match:
+    // every hash holds, but the record is not an optimizer's.
+    let sums_path = checkpoint.join("checksums.json");
+    let sums_before = std::fs::read(&sums_path).unwrap();
+    std::fs::copy(checkpoint.join("model.bpk"), checkpoint.join("optim.bpk")).unwrap();
+    let mut sums: serde_json::Value = serde_json::from_slice(&sums_before).unwrap();
+    let model_sum = sums["model.bpk"].clone();
+    sums["optim.bpk"] = model_sum;
+    std::fs::write(&sums_path, serde_json::to_vec(&sums).unwrap()).unwrap();
+    code2(&run(bin("rmd-distill").args(args).arg("--resume")), &["optim.bpk", "optimizer state tensors"]);
+
+    // A checkpoint that is a file, not a directory: named, with what to do.
+    let partial = checkpoint.parent().unwrap().to_path_buf();
+    std::fs::remove_dir_all(&checkpoint).unwrap();
+    std::fs::write(&checkpoint, b"not a checkpoint").unwrap();
+    code2(
+        &run(bin("rmd-distill").args(args).arg("--resume")),
+        &["checkpoint", "not the directory", "remove it"],
+    );
+    assert!(partial.exists());
 }
 
 #[test]
@@ -483,6 +505,31 @@ fn messages_name_the_problem_in_plain_words() {
     let out = run(bin("rmd")
         .args(["--store", store.to_str().unwrap(), "dataset", "--from", "cifar-python"])
         .arg(&py));
-    let err = code2(&out, &["batches.meta", "a tuple of 1 item"]);
+    let err = code2(&out, &["batches.meta", "holds the tuple (60,), not names"]);
     assert!(!err.contains("Tuple(") && !err.contains("I64("), "{err}");
+
+    // An empty image list: said so, not "no column 'path' (columns: )".
+    let empty = tmp.path().join("empty.csv");
+    std::fs::write(&empty, b"").unwrap();
+    let import_list = |list: &std::path::Path| {
+        run(bin("rmd")
+            .args(["--store", store.to_str().unwrap(), "dataset", "--from", "image-list"])
+            .arg(list)
+            .args(["--name", "mine"]))
+    };
+    let err = code2(&import_list(&empty), &["empty.csv", "no header line"]);
+    assert!(!err.contains("(columns: )"), "{err}");
+
+    // A Parquet image list whose path column is binary: named as such, not "expected integers".
+    let paths = arrow_array::BinaryArray::from_vec(vec![b"a.png".as_slice(), b"b.png"]);
+    let labels = arrow_array::StringArray::from(vec!["cat", "dog"]);
+    let batch = RecordBatch::try_from_iter(vec![
+        ("path", std::sync::Arc::new(paths) as ArrayRef),
+        ("label", std::sync::Arc::new(labels) as ArrayRef),
+    ])
+    .unwrap();
+    let binary = tmp.path().join("binary.parquet");
+    rmd_data::parquet_io::write_parquet(&binary, &batch, &Default::default()).unwrap();
+    let err = code2(&import_list(&binary), &["column 'path'", "neither text", "Binary"]);
+    assert!(!err.contains("expected integers"), "{err}");
 }

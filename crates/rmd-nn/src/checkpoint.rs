@@ -101,6 +101,23 @@ pub fn saved_state<S: DeserializeOwned>(dir: &Path) -> Option<S> {
     read_state(dir).or_else(|| read_state(&staging(dir)))
 }
 
+/// The file that records how many state tensors the optimizer held when the checkpoint was
+/// written, so a record of another kind in `optim.bpk` is told apart from an optimizer's.
+const OPTIM_COUNT_FILE: &str = "optim.json";
+
+/// Refuses a checkpoint path that exists but is not a directory (a file left under the name
+/// would otherwise fail deep inside a write, or be ignored on resume).
+fn refuse_non_directory(dir: &Path) -> Result<()> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if !m.is_dir() => Err(NnError::BadRecord {
+            path: dir.to_path_buf(),
+            what: "checkpoint directory",
+            reason: "it is a file (or link), not the directory a run keeps its checkpoint in; remove it to resume or start the run".into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 fn record_err(path: &Path) -> impl Fn(burn::store::RecordError) -> NnError + '_ {
     move |e| NnError::Record { path: path.to_path_buf(), reason: e.to_string() }
 }
@@ -115,7 +132,9 @@ impl<M: Module + Clone, S: Serialize + DeserializeOwned> Checkpoint<M, S> {
         state: &S,
         blobs: &[(&str, &[f32])],
     ) -> Result<()> {
+        refuse_non_directory(dir)?;
         let new = staging(dir);
+        refuse_non_directory(&new)?;
         if new.exists() {
             std::fs::remove_dir_all(&new).ctx("removing", &new)?;
         }
@@ -124,6 +143,9 @@ impl<M: Module + Clone, S: Serialize + DeserializeOwned> Checkpoint<M, S> {
         save_model(model, &m)?;
         let o = new.join("optim.bpk");
         optim.save(&o).map_err(record_err(&o))?;
+        let count = new.join(OPTIM_COUNT_FILE);
+        let tensors = serde_json::json!({ "optimizer_state_tensors": optim.to_record().len() });
+        std::fs::write(&count, tensors.to_string()).ctx("writing", &count)?;
         for (name, values) in blobs {
             let p = new.join(format!("{name}.f32"));
             let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -150,6 +172,8 @@ impl<M: Module + Clone, S: Serialize + DeserializeOwned> Checkpoint<M, S> {
     /// model and optimizer; `None` when there is none. A complete checkpoint whose files do
     /// not match its checksums is an error naming the file.
     pub fn load(dir: &Path, model: M, optim: ModuleOptimizer) -> Result<Option<Self>> {
+        refuse_non_directory(dir)?;
+        refuse_non_directory(&staging(dir))?;
         let dir = if read_state::<S>(dir).is_some() {
             dir.to_path_buf()
         } else if read_state::<S>(&staging(dir)).is_some() {
@@ -163,6 +187,24 @@ impl<M: Module + Clone, S: Serialize + DeserializeOwned> Checkpoint<M, S> {
         let model = model.try_load_file(&m).map_err(|e| NnError::unreadable_record(&m, e))?;
         let o = dir.join("optim.bpk");
         let optim = optim.load(&o).map_err(|e| NnError::unreadable_record(&o, e))?;
+        // Checkpoints written before the count was recorded have no optim.json.
+        if let Ok(text) = std::fs::read_to_string(dir.join(OPTIM_COUNT_FILE)) {
+            let want = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v["optimizer_state_tensors"].as_u64());
+            let got = optim.to_record().len() as u64;
+            if want != Some(got) {
+                return Err(NnError::BadRecord {
+                    path: o,
+                    what: "checkpoint file",
+                    reason: format!(
+                        "holds {got} optimizer state tensors where the checkpoint recorded {} (a record of another kind, such as a model's, in its place?); remove {} to start the run over",
+                        want.map_or("an unreadable count".to_string(), |w| w.to_string()),
+                        dir.display()
+                    ),
+                });
+            }
+        }
         Ok(Some(Checkpoint { model, optim, state, dir }))
     }
 
