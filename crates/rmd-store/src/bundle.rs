@@ -184,16 +184,22 @@ impl Store {
         if !index.artifacts.contains(&index.root) {
             return Err(bad(format!("its root {} is not among its artifacts", index.root)));
         }
+        // Every left-out input this store lacks is named at once, so one round of making
+        // them is enough.
+        let mut lacking = Vec::new();
         for item in &index.left_out {
             let (stage, key) = split_item(item).map_err(&bad)?;
             if self.find(Some(stage), key).is_err() {
-                return Err(bad(format!(
-                    "it was exported without its {stage} input {} (--without {stage}), which this \
-                     store lacks: make that artifact here first (the same command on the same \
-                     data gives the same key), then import again",
-                    &key[..key.len().min(12)]
-                )));
+                lacking.push(format!("{stage} {} (--without {stage})", key.get(..12).unwrap_or(key)));
             }
+        }
+        if !lacking.is_empty() {
+            return Err(bad(format!(
+                "it was exported without {} input(s) this store lacks: {}; make those artifacts \
+                 here first (the same command on the same data gives the same key), then import again",
+                lacking.len(),
+                lacking.join(", ")
+            )));
         }
         let f = File::open(file).ctx("opening", file)?;
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(f)));
@@ -241,9 +247,15 @@ impl Store {
             if let Some(parent) = dest.parent() {
                 std::fs::create_dir_all(parent).ctx("creating", parent)?;
             }
-            entry
-                .unpack(&dest)
-                .map_err(|e| bad(format!("truncated or corrupt at {}: {e}", path.display())))?;
+            entry.unpack(&dest).map_err(|e| {
+                // A full disk, a quota or a read-only store is not the bundle's fault: it is
+                // reported as a write to the file that failed (still exit 2: the user acts).
+                if is_write_side(&e) {
+                    StoreError::io("unpacking into", &dest, e)
+                } else {
+                    bad(format!("truncated or corrupt at {}: {e}", path.display()))
+                }
+            })?;
         }
         let on_disk = staged_artifacts(staging)?;
         let in_index: BTreeSet<String> = index.artifacts.iter().cloned().collect();
@@ -351,6 +363,13 @@ fn staged_artifacts(staging: &Path) -> Result<BTreeSet<String>> {
     Ok(out)
 }
 
+/// Whether an error while unpacking came from writing on this machine (no space, a quota, a
+/// read-only file system, no permission) rather than from reading the bundle.
+fn is_write_side(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), StorageFull | QuotaExceeded | ReadOnlyFilesystem | PermissionDenied | FileTooLarge)
+}
+
 fn split_item(item: &str) -> std::result::Result<(&str, &str), String> {
     match item.split_once('/') {
         Some((stage, key)) if crate::layout::is_stage_name(stage) && is_key(key) => Ok((stage, key)),
@@ -434,6 +453,19 @@ mod tests {
         b.into_inner().unwrap().finish().unwrap();
     }
 
+    /// A write that fails for lack of space (/dev/full) is this machine's problem: reported
+    /// as a write (exit 2, the user frees space), never as a corrupt bundle.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_full_disk_is_told_apart_from_a_corrupt_bundle() {
+        use std::io::Write;
+        let mut full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let e = full.write_all(&[0; 4096]).and_then(|()| full.flush()).unwrap_err();
+        assert!(super::is_write_side(&e), "{e:?}");
+        assert!(crate::error::io_is_input_error(&e));
+        assert!(!super::is_write_side(&std::io::Error::from(std::io::ErrorKind::UnexpectedEof)));
+    }
+
     #[test]
     fn export_without_a_stage_leaves_it_out_and_import_needs_it_first() {
         let dir = tempfile::tempdir().unwrap();
@@ -465,6 +497,17 @@ mod tests {
         let err = b_store.import(&bundle).unwrap_err().to_string();
         assert!(err.contains("--without labels") && err.contains(&labels_key[..12]), "{err}");
         assert!(b_store.list().unwrap().is_empty());
+        // Several left out: every missing one is named, not only the first.
+        let slim = dir.path().join("slim.tar.gz");
+        let both: BTreeSet<String> = ["labels".to_string(), "weights".to_string()].into();
+        a_store.export(&run_key[..10], &slim, &both).unwrap();
+        let err = b_store.import(&slim).unwrap_err().to_string();
+        assert!(
+            err.contains("2 input(s)")
+                && err.contains("--without labels")
+                && err.contains("--without weights"),
+            "{err}"
+        );
         // It is refused from the index and manifests alone, before any payload is unpacked: a
         // payload of the wrong size, which unpacking would report, is not reached.
         let oversized = dir.path().join("oversized.tar.gz");

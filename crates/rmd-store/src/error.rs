@@ -125,9 +125,10 @@ impl StoreError {
     }
 }
 
-/// True for the I/O failures that say the named file is at fault (missing, unreadable,
-/// not valid, a directory where a file was expected), as opposed to the machine (disk full,
-/// interrupted device).
+/// True for the I/O failures the user can act on (exit 2): the named file is at fault
+/// (missing, unreadable, not valid, a directory where a file was expected) or its place is
+/// (a full disk, a quota, a read-only file system), as opposed to the machine failing (an
+/// interrupted device, an unexpected OS error).
 pub fn io_is_input_error(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
     matches!(
@@ -139,6 +140,10 @@ pub fn io_is_input_error(e: &std::io::Error) -> bool {
             | IsADirectory
             | NotADirectory
             | UnexpectedEof
+            | StorageFull
+            | QuotaExceeded
+            | ReadOnlyFilesystem
+            | FileTooLarge
     )
 }
 
