@@ -82,14 +82,29 @@ fn load(store: &Store, prefix: &str, label: Option<&str>, relations: &[Artifact]
         .with_context(|| format!("{}: no images metric", artifact.key()))? as usize;
     let per_epoch = (images / p.batch_size * p.batch_size) as f64;
     let path = artifact.path("epochs.csv");
-    let rows: Vec<EpochLog> = rmd_nn::train::read_csv(&path)?;
+    let mut rows: Vec<EpochLog> = rmd_nn::train::read_csv(&path)?;
     if rows.is_empty() {
         bail!("{}: no epochs", path.display());
+    }
+    // Timings live in the manifest's metrics; artifacts made before that have them in
+    // epochs.csv, already read.
+    let metrics = &artifact.manifest.metrics;
+    if let (Some(secs), Some(rates)) =
+        (metrics["epoch_seconds"].as_array(), metrics["epoch_images_per_s"].as_array())
+        && secs.len() == rows.len()
+        && rates.len() == rows.len()
+    {
+        for ((r, s), i) in rows.iter_mut().zip(secs).zip(rates) {
+            r.seconds = s.as_f64().unwrap_or(0.0);
+            r.images_per_s = i.as_f64().unwrap_or(0.0);
+        }
     }
     let mut minutes = 0.0;
     let (mut points, mut point_epochs) = (Vec::new(), Vec::new());
     for r in &rows {
-        minutes += per_epoch / r.images_per_s / 60.0;
+        if r.images_per_s > 0.0 {
+            minutes += per_epoch / r.images_per_s / 60.0;
+        }
         if let Some(acc) = r.knn_acc {
             points.push((minutes, acc));
             point_epochs.push(r.epoch);

@@ -130,8 +130,12 @@ fn smoke_pipeline_runs_reports_and_is_fully_cached_on_rerun() {
             assert!((num(r, col) - want).abs() <= CELL, "{col}: {r:?}");
         }
     }
-    // A run's minutes are its epochs' seconds (what a resumed run spent in every attempt).
-    let seconds: f64 = run_epochs.iter().map(|e| num(e, "seconds")).sum();
+    // A run's minutes are its epochs' seconds (what a resumed run spent in every attempt),
+    // recorded in its manifest's metrics (epochs.csv holds no wall-clock column).
+    let m = manifest_of(&store, rgrl["keys"].trim());
+    let seconds: f64 =
+        m["metrics"]["epoch_seconds"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).sum();
+    assert_eq!(m["metrics"]["epoch_seconds"].as_array().unwrap().len(), run_epochs.len());
     assert!((num(rgrl, "minutes") - seconds / 60.0).abs() < 0.006, "{rgrl:?} vs {seconds} s");
     for stem in ["accuracy", "memorisation", "transition", "embeddings", "delta"] {
         let png = std::fs::read(out.join(format!("{stem}-asym-0.4.png"))).unwrap();

@@ -273,6 +273,33 @@ pub fn write_csv<R: Serialize>(path: &Path, rows: &[R]) -> Result<()> {
     std::fs::write(path, bytes).ctx("writing", path)
 }
 
+/// The columns of a per-epoch log that measure wall-clock time: kept in the checkpoint's
+/// progress record and the manifest's metrics (`epoch_seconds`, `epoch_images_per_s`), left
+/// out of `epochs.csv`, so the same seed and inputs give the same bytes there (and a resumed
+/// run the same file as an uninterrupted one).
+pub const TIMING_COLUMNS: [&str; 3] = ["seconds", "images_per_s", "aug_share"];
+
+/// [`write_csv`] without the [`TIMING_COLUMNS`] (those a row type has).
+pub fn write_log_csv<R: Serialize>(path: &Path, rows: &[R]) -> Result<()> {
+    let invalid = |e: csv::Error| NnError::Invalid(format!("{}: {e}", path.display()));
+    let mut full = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        full.serialize(row).map_err(invalid)?;
+    }
+    let full = full.into_inner().map_err(|e| NnError::Invalid(format!("{}: {e}", path.display())))?;
+    let mut reader = csv::Reader::from_reader(full.as_slice());
+    let header = reader.headers().map_err(invalid)?.clone();
+    let keep: Vec<usize> = (0..header.len()).filter(|&i| !TIMING_COLUMNS.contains(&&header[i])).collect();
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(keep.iter().map(|&i| &header[i])).map_err(invalid)?;
+    for record in reader.records() {
+        let record = record.map_err(invalid)?;
+        out.write_record(keep.iter().map(|&i| &record[i])).map_err(invalid)?;
+    }
+    let bytes = out.into_inner().map_err(|e| NnError::Invalid(format!("{}: {e}", path.display())))?;
+    std::fs::write(path, bytes).ctx("writing", path)
+}
+
 /// Reads log rows written by [`write_csv`].
 pub fn read_csv<R: DeserializeOwned>(path: &Path) -> Result<Vec<R>> {
     let bad = |e: csv::Error| NnError::BadRecord {

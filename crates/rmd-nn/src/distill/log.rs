@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 /// One epoch's figures; the field order is the column order of `epochs.csv` (`None`: an
-/// empty cell, for switched-off terms).
+/// empty cell, for switched-off terms), which leaves out the timing fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochLog {
     /// 1-based epoch.
@@ -34,9 +34,12 @@ pub struct EpochLog {
     pub memorised: f64,
     /// Share of the tracked flipped training samples predicted as their clean label.
     pub corrected: f64,
-    /// Wall seconds of the epoch (training and evaluation), to the millisecond.
+    /// Wall seconds of the epoch (training and evaluation), to the millisecond. Not in
+    /// `epochs.csv` (see [`crate::train::TIMING_COLUMNS`]): 0 when read from one.
+    #[serde(default)]
     pub seconds: f64,
-    /// Training images per second, two decimals.
+    /// Training images per second, two decimals. Not in `epochs.csv`, like `seconds`.
+    #[serde(default)]
     pub images_per_s: f64,
 }
 

@@ -324,7 +324,7 @@ impl TrainedClassifier {
         let ipath = dir.join("model.json");
         std::fs::write(&ipath, serde_json::to_vec_pretty(&self.info).expect("json"))
             .ctx("writing", &ipath)?;
-        crate::train::write_csv(&dir.join("epochs.csv"), &self.log)?;
+        crate::train::write_log_csv(&dir.join("epochs.csv"), &self.log)?;
         let classes = &self.info.classes;
         let per_class = per_class_accuracy(&self.confusion);
         log::write_per_class_csv(&dir.join("per_class.csv"), classes, &self.confusion, &per_class)?;
@@ -372,6 +372,8 @@ impl TrainedClassifier {
             "per_class_test_acc": per_class.iter().map(|a| if a.is_nan() { None } else { Some(*a) }).collect::<Vec<_>>(),
             "train_seconds": train_secs,
             "images_per_s": log.iter().map(|e| e.images_per_s).sum::<f64>() / log.len() as f64,
+            "epoch_seconds": log.iter().map(|e| e.seconds).collect::<Vec<_>>(),
+            "epoch_images_per_s": log.iter().map(|e| e.images_per_s).collect::<Vec<_>>(),
             "teacher": teacher,
         })
     }

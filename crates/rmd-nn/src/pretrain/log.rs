@@ -3,7 +3,8 @@
 use crate::train::EpochRecord;
 use serde::{Deserialize, Serialize};
 
-/// One epoch's figures; the field order is the column order of `epochs.csv`.
+/// One epoch's figures; the field order is the column order of `epochs.csv`, which leaves
+/// out the timing fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochLog {
     /// 1-based epoch.
@@ -14,11 +15,16 @@ pub struct EpochLog {
     pub lr: f64,
     /// kNN accuracy, when the monitor ran.
     pub knn_acc: Option<f64>,
-    /// Wall seconds (training and monitor), to the millisecond.
+    /// Wall seconds (training and monitor), to the millisecond. Not in `epochs.csv` (see
+    /// [`crate::train::TIMING_COLUMNS`]): 0 when read from one.
+    #[serde(default)]
     pub seconds: f64,
-    /// Training images per second (each image is two views), two decimals.
+    /// Training images per second (each image is two views), two decimals. Not in
+    /// `epochs.csv`, like `seconds`.
+    #[serde(default)]
     pub images_per_s: f64,
-    /// Share of the training time spent augmenting, four decimals.
+    /// Share of the training time spent augmenting, four decimals. Not in `epochs.csv`.
+    #[serde(default)]
     pub aug_share: f64,
 }
 

@@ -180,7 +180,7 @@ impl TrainedRm {
         let info_path = dir.join("model.json");
         std::fs::write(&info_path, serde_json::to_vec_pretty(&self.info).expect("json"))
             .ctx("writing", &info_path)?;
-        crate::train::write_csv(&dir.join("epochs.csv"), &self.log)
+        crate::train::write_log_csv(&dir.join("epochs.csv"), &self.log)
     }
 
     /// The run's figures, as recorded in the artifact's metrics.
@@ -202,6 +202,8 @@ impl TrainedRm {
             "train_seconds": train_secs,
             "images_per_s": log.iter().map(|e| e.images_per_s).sum::<f64>() / log.len() as f64,
             "aug_share": log.iter().map(|e| e.aug_share).sum::<f64>() / log.len() as f64,
+            "epoch_seconds": log.iter().map(|e| e.seconds).collect::<Vec<_>>(),
+            "epoch_images_per_s": log.iter().map(|e| e.images_per_s).collect::<Vec<_>>(),
             "knn_note": "kNN accuracy is a diagnostic computed with the clean training and test labels; training never reads labels",
         })
     }
