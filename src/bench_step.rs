@@ -81,6 +81,13 @@ pub fn run(args: &BenchStepArgs) -> anyhow::Result<()> {
         }
     };
     let batch = args.batch.unwrap_or(profile_batch);
+    // Sizes are checked before anything is allocated, as the training stages do: a batch the
+    // machine cannot hold is an input error, not an allocation abort.
+    let (backbone, images_per_step) = match &net {
+        StepNet::SimSiam(m) => (&m.encoder, batch.saturating_mul(2)),
+        StepNet::Supervised(c) => (&c.backbone, batch),
+    };
+    cli::check_training_memory(backbone, images_per_step, 32, 32, compute.kind)?;
     let cfg = StepBenchConfig { net, batch, steps: args.steps, warmup: args.warmup };
     let t = rmd_nn::step_bench::run(&cfg, &compute.device).map_err(anyhow::Error::msg)?;
     // The flag value clap derived from the variant, so the output names the step as it was asked for.

@@ -129,12 +129,12 @@ pub fn remote_verb(store: &Store, cmd: RemoteCommand) -> anyhow::Result<()> {
 
 fn print_summary(verb: &str, s: &TransferSummary) {
     for n in &s.notes {
-        eprintln!("note: {n}");
+        rmd_store::report::note(format_args!("note: {n}"));
     }
     for a in &s.transferred {
-        eprintln!("{verb} {a}");
+        rmd_store::report::note(format_args!("{verb} {a}"));
     }
-    eprintln!("{}", s.line(verb));
+    rmd_store::report::note(s.line(verb));
 }
 
 /// `rmd store push --remote R KEY...`.

@@ -90,6 +90,9 @@ pub enum StoreCommand {
         /// Raw-data directory, for planning a pipeline's dataset (with --pipeline).
         #[arg(long, env = rmd_data::DATA_DIR_ENV, default_value = "data/raw", value_name = "DIR")]
         data_dir: PathBuf,
+        /// Nothing on stderr but warnings and errors (no progress, no per-artifact lines).
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Download artifacts (and the inputs this store lacks) from a remote; everything is
     /// verified (sizes, blake3, keys re-derived, embedded keys) before anything is installed.
@@ -100,6 +103,9 @@ pub enum StoreCommand {
         remote: crate::remote_cmd::RemoteArg,
         /// Keys (or, on remotes that can list, unique key prefixes).
         keys: Vec<String>,
+        /// Nothing on stderr but warnings and errors (no progress, no per-artifact lines).
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// What is only in this store, only on the remote, or in both.
     Status {
@@ -180,16 +186,18 @@ pub fn run(cmd: StoreCommand, store_args: &StoreDirArgs) -> anyhow::Result<()> {
             Ok(())
         }
         StoreCommand::Remote(cmd) => crate::remote_cmd::remote_verb(&store, cmd),
-        StoreCommand::Push { remote, keys, pipeline: None, .. } => {
+        StoreCommand::Push { remote, keys, pipeline: None, quiet, .. } => {
+            rmd_store::report::set_quiet(quiet);
             crate::remote_cmd::push(&store, &remote, &keys).map(|_| ())
         }
-        StoreCommand::Push { remote, mut keys, pipeline: Some(name), profile, data_dir } => {
+        StoreCommand::Push { remote, mut keys, pipeline: Some(name), profile, data_dir, quiet } => {
+            rmd_store::report::set_quiet(quiet);
             let planned = crate::reproduce::planned_artifacts(&name, &profile, &store_args.store, &data_dir)?;
             if planned.missing > 0 {
-                eprintln!(
+                rmd_store::report::note(format_args!(
                     "note: {} planned artifact(s) are not in the store and are not pushed (run `rmd reproduce {name} --profile {profile}` first)",
                     planned.missing
-                );
+                ));
             }
             keys.extend(planned.present);
             crate::remote_cmd::push(&store, &remote, &keys)?;
@@ -198,7 +206,10 @@ pub fn run(cmd: StoreCommand, store_args: &StoreDirArgs) -> anyhow::Result<()> {
             crate::reproduce::push_name_record(&r, &planned.dataset_name, &planned.dataset_key)?;
             Ok(())
         }
-        StoreCommand::Pull { remote, keys } => crate::remote_cmd::pull(&store, &remote, &keys).map(|_| ()),
+        StoreCommand::Pull { remote, keys, quiet } => {
+            rmd_store::report::set_quiet(quiet);
+            crate::remote_cmd::pull(&store, &remote, &keys).map(|_| ())
+        }
         StoreCommand::Status { remote } => crate::remote_cmd::status(&store, &remote),
         StoreCommand::Import { file } => {
             crate::cli::require_regular_file(&file, "bundle file")?;

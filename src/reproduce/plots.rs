@@ -29,8 +29,8 @@ pub(crate) fn register_font() {
     });
 }
 
-fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
-    anyhow!("drawing failed: {e:?}")
+fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
+    anyhow!("drawing failed: {e}")
 }
 
 /// Draws one chart into `<out>/<stem>.png` and `<out>/<stem>.svg`; returns both names.
@@ -44,17 +44,21 @@ fn both(
     register_font();
     let png = format!("{stem}.png");
     let svg = format!("{stem}.svg");
-    rmd_store::output::write_via(&out.join(&png), |path| -> anyhow::Result<()> {
+    // A failed write (a full disk, say) names the plot being written, in plain words.
+    let writing = |dest: &Path, e: &dyn std::fmt::Display| anyhow!("writing {}: {e}", dest.display());
+    let png_dest = out.join(&png);
+    rmd_store::output::write_via(&png_dest, |path| -> anyhow::Result<()> {
         let root = BitMapBackend::new(path, size).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
+        root.fill(&WHITE).map_err(|e| writing(&png_dest, &e))?;
         draw_png(root.clone())?;
-        root.present().map_err(|e| anyhow!("writing {}: {e:?}", path.display()))
+        root.present().map_err(|e| writing(&png_dest, &e))
     })?;
-    rmd_store::output::write_via(&out.join(&svg), |path| -> anyhow::Result<()> {
+    let svg_dest = out.join(&svg);
+    rmd_store::output::write_via(&svg_dest, |path| -> anyhow::Result<()> {
         let root = SVGBackend::new(path, size).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
+        root.fill(&WHITE).map_err(|e| writing(&svg_dest, &e))?;
         draw_svg(root.clone())?;
-        root.present().map_err(|e| anyhow!("writing {}: {e:?}", path.display()))
+        root.present().map_err(|e| writing(&svg_dest, &e))
     })?;
     Ok(vec![png, svg])
 }

@@ -33,6 +33,12 @@ pub(crate) fn open_table(path: &Path) -> Result<Table> {
                 rows,
                 get: Box::new(move |name| match column_type(&table, name) {
                     Some(t) if is_text(&t) => Ok(Cells::Text(string_column(&table, &path, name)?)),
+                    Some(t) if !t.is_integer() => Err(DataError::bad(
+                        &path,
+                        format!(
+                            "column '{name}' holds {t} values, neither text (UTF-8 strings) nor integers: write it as strings"
+                        ),
+                    )),
                     _ => Ok(Cells::Ints(int_column(&table, &path, name)?)),
                 }),
             })
@@ -50,6 +56,9 @@ pub(crate) fn open_table(path: &Path) -> Result<Table> {
                 .iter()
                 .map(String::from)
                 .collect();
+            if columns.iter().all(String::is_empty) {
+                return Err(DataError::bad(path, "empty: no header line naming its columns"));
+            }
             let mut data: Vec<Vec<String>> = vec![Vec::new(); columns.len()];
             for (i, rec) in rdr.records().enumerate() {
                 let rec = rec.map_err(|e| DataError::bad(path, format!("row {}: {e}", i + 2)))?;

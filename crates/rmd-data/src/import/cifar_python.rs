@@ -236,10 +236,31 @@ fn describe(v: &Value) -> String {
         Value::Bytes(b) => format!("a byte string of {} bytes", b.len()),
         Value::String(s) if s.chars().count() <= 40 => format!("the string '{s}'"),
         Value::String(s) => format!("a string of {} characters", s.chars().count()),
+        // Short sequences of numbers are shown as Python writes them: (3,) or [3, 4].
+        Value::List(l) if l.len() <= 4 && l.iter().all(is_number) => {
+            format!("the list [{}]", l.iter().map(number).collect::<Vec<_>>().join(", "))
+        }
+        Value::Tuple(t) if t.len() <= 4 && t.iter().all(is_number) => match t.as_slice() {
+            [one] => format!("the tuple ({},)", number(one)),
+            _ => format!("the tuple ({})", t.iter().map(number).collect::<Vec<_>>().join(", ")),
+        },
         Value::List(l) => format!("a list of {}", items(l.len())),
         Value::Tuple(t) => format!("a tuple of {}", items(t.len())),
         Value::Set(s) | Value::FrozenSet(s) => format!("a set of {}", items(s.len())),
         Value::Dict(d) => format!("a dict of {}", items(d.len())),
+    }
+}
+
+fn is_number(v: &Value) -> bool {
+    matches!(v, Value::I64(_) | Value::Int(_) | Value::F64(_))
+}
+
+fn number(v: &Value) -> String {
+    match v {
+        Value::I64(n) => n.to_string(),
+        Value::Int(n) => n.to_string(),
+        Value::F64(x) => x.to_string(),
+        _ => "?".into(),
     }
 }
 
