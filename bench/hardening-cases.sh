@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One example per hardening class (paths that escape, one standard of trust, flags that
 # promise nothing, gc, bombs, ambiguous inputs, numerics, sizes, pipeline files, messages,
-# torchvision's files), run against the binaries in BIN_DIR on small data written into
+# torchvision's files; then the sharing round, cases 12-21: secrets, forged manifests, folder
+# remotes with links, waits, dry runs, escaping pipeline files, names that are not text,
+# formulas, the rest, CARGO_TARGET_DIR), run against the binaries in BIN_DIR on small data written into
 # OUT_DIR (deleted first). Prints each command with the tail of its output, its exit code and
 # what happened to the files involved. Run it against two builds to compare them.
 # Usage: bench/hardening-cases.sh BIN_DIR OUT_DIR   (needs python3 with numpy and blake3)
@@ -155,3 +157,125 @@ pickle.dump({"label_names": names}, open(f"{dst}/batches.meta", "wb"))
 PY
 ex $B/rmd dataset cifar10 --store s11 --data-dir tv --no-download
 echo "  (the binary copy's key: $($B/rmd dataset cifar10 --store s11b $D --quiet | tail -1 | cut -c1-12))"
+
+# ---- The sharing round: one case per class of the hostile review of remotes and inputs ----
+
+say "12. secrets: credentials in remote options, URLs and URL-valued options; the config's mode; AWS_ENDPOINT_URL in messages"
+ex $B/rmd store remote add --store s12 tok s3://bucket/p --option aws_token=SECRET-TOKEN-1
+ex $B/rmd store remote add --store s12 sas az://container/p --option sas_token=SECRET-SAS-2
+ex $B/rmd store remote add --store s12 pw https://user:SECRET-PW-3@host.example/store
+ex $B/rmd store remote add --store s12 signed "https://host.example/store?X-Amz-Signature=SECRET-SIG-4"
+ex $B/rmd store remote add --store s12 ep s3://bucket/p --option endpoint=http://ak:SECRET-EP-5@127.0.0.1:9
+ex $B/rmd store remote add --store s12 fine s3://bucket/p --option region=eu-west-1
+ex $B/rmd store remote list --store s12
+echo "  .remotes.toml mode: $(stat -c %a s12/.remotes.toml 2> /dev/null); secrets kept in it: $(grep -c SECRET s12/.remotes.toml 2> /dev/null || echo 0)"
+AWS_ENDPOINT_URL=http://ak:SECRET-ENV-6@127.0.0.1:9 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=y AWS_REGION=us-east-1 ex timeout 120 $B/rmd store status --store s12 --remote s3://bucket/p
+echo "  secrets printed by the status call: $(grep -c SECRET err.txt)"
+
+say "13. forged manifests: an input that is not a key, non-ASCII where an id is expected"
+NK=$(noise s13)
+python3 - s13/noise/$NK <<'PY'
+import json, sys
+d = sys.argv[1]; m = json.load(open(f"{d}/manifest.json"))
+m["inputs"]["dataset"] = "é" * 40
+json.dump(m, open(f"{d}/manifest.json", "w"), ensure_ascii=False)
+PY
+ex $B/rmd store verify --store s13
+ex $B/rmd store show --store s13 ${NK:0:12}
+ex $B/rmd store list --store s13
+ex $B/rmd store gc --store s13 --plan
+
+say "14. folder remotes: a push through a symlinked stage folder; a pull of a file that is a link to a host file"
+NK=$(noise s14); mkdir -p r14 outside14; ln -s "$PWD/outside14" r14/noise
+ex $B/rmd store push --store s14 --remote "file://$PWD/r14" $NK
+echo "  files written outside the remote: $(find outside14 -type f | wc -l)"
+rm r14/noise; $B/rmd store push --store s14 --remote "file://$PWD/r14" $NK > /dev/null 2>&1
+mv r14/noise/$NK/labels.parquet host-labels.parquet; ln -s "$PWD/host-labels.parquet" r14/noise/$NK/labels.parquet
+ex $B/rmd store pull --store s14b --remote "file://$PWD/r14" $NK
+echo "  installed through the link: $(ls s14b/noise 2> /dev/null | grep -c "$NK")"
+
+say "15. waits: a remote that accepts and never answers; one that answers a byte a second; a FIFO as --embeddings"
+python3 -c "
+import socket, time, threading
+def serve(port, trickle):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', port)); s.listen(8); s.settimeout(1)
+    held = []; end = time.time() + 400
+    while time.time() < end:
+        try: held.append(s.accept()[0])
+        except OSError: pass
+        if trickle:
+            for c in held:
+                try: c.send(b'H')
+                except OSError: pass
+for p, t in ((18911, False), (18912, True)): threading.Thread(target=serve, args=(p, t), daemon=True).start()
+time.sleep(400)
+" & srv=$!
+sleep 1
+K64=$(printf 'ab%.0s' $(seq 32))
+for port in 18911 18912; do
+    start=$(date +%s.%N); ex timeout 700 $B/rmd store pull --store s15 --remote http://127.0.0.1:$port/store $K64
+    echo "  port $port: $(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')") s"
+done
+kill $srv 2> /dev/null
+mkfifo emb.npy
+start=$(date +%s.%N); ex timeout 60 $B/rmd-relations --store s15 $D --dataset cifar10 --embeddings emb.npy --k 5
+echo "  took $(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')") s"
+
+say "16. a dry run with a remote changes nothing; a remote never renames this store's dataset"
+NK=$(noise s16a); DK=$(ls s16a/dataset | grep -v '^\.')
+mkdir -p r16/dataset/.names; $B/rmd store push --store s16a --remote "file://$PWD/r16" $DK > /dev/null 2>&1
+echo "{\"name\": \"cifar10\", \"key\": \"$DK\", \"source\": \"pushed\"}" > r16/dataset/.names/cifar10.json
+mkdir -p nodata
+ex $B/rmd reproduce cifar10-asym --store s16 --data-dir nodata --no-download --profile smoke --remote "file://$PWD/r16" --dry-run --pipelines-dir "$S/../pipelines"
+echo "  the dry run wrote: $(find s16 -type f 2> /dev/null | grep -v rmdnet-store | wc -l) file(s)"
+
+say "17. pipeline files that escape: a profile named ../../x; a data_file outside the data directory"
+cat > esc.toml <<'TOML'
+description = "escapes"
+dataset = "cifar10"
+[[noise]]
+id = "f"
+args = ["--noise", "file", "--label-column", "label"]
+data_file = "../../../etc/hostname"
+[[runs]]
+name = "ce"
+loss = "ce"
+[profiles."../../x"]
+stage_profile = "smoke"
+TOML
+ex $B/rmd reproduce esc.toml --store s17 $D --profile ../../x --dry-run
+
+say "18. names that are not text: a class folder whose name is not UTF-8; a class name with control characters"
+mkdir -p names18; cp -r imgs/cat names18/ 2> /dev/null || true
+python3 - names18 <<'PY'
+import os, shutil, sys
+d = sys.argv[1].encode()
+src = os.path.join(d, b"cat")
+shutil.copytree(src, os.path.join(d, b"d\xffg"))
+shutil.copytree(src, os.path.join(d, b"bird\x1b[31m"))
+PY
+ex $B/rmd dataset --store s18 --from image-folder names18 --name nontext --test-fraction 0.25
+echo "  classes imported: $(ls s18/dataset 2> /dev/null | grep -vc '^\.')"
+
+say "19. formulas: a class named =HYPERLINK(...) in an image folder"
+mkdir -p f19; cp -r imgs/cat f19/; cp -r imgs/dog 'f19/=HYPERLINK("http://x","y")'
+ex $B/rmd dataset --store s19 --from image-folder f19 --name formula --test-fraction 0.25
+
+say "20. the rest: several left-out inputs; -q on push and pull; an absurd bench batch; a checkpoint that is a file; epochs.csv of one key twice"
+NK=$(noise s20); CK=$($B/rmd-distill --store s20 --noise $NK --profile smoke --quiet 2> /dev/null | tail -1)
+$B/rmd store export --store s20 $CK b20.tar.gz --without noise --without dataset > /dev/null 2>&1
+ex $B/rmd store import --store s20b b20.tar.gz
+ex $B/rmd store push --store s20 --remote "file://$PWD/r20" $NK -q
+ex $B/rmd store pull --store s20c --remote "file://$PWD/r20" $NK -q
+ex timeout 60 $B/rmd bench-step --batch 4000000000 --steps 1
+$B/rmd-distill --store s20 --noise $NK --profile smoke --epochs 30 --seed 9 > /dev/null 2>&1 & pid=$!
+for _ in $(seq 600); do ls s20/distill/.partial-*/checkpoint/state.json > /dev/null 2>&1 && break; sleep 0.05; done
+sleep 0.3; kill -9 $pid; wait $pid 2> /dev/null
+P=$(ls -d s20/distill/.partial-* | head -1); rm -rf "$P/checkpoint" "$P/checkpoint.new"; echo file > "$P/checkpoint"
+ex $B/rmd-distill --store s20 --noise $NK --profile smoke --epochs 30 --seed 9 --resume
+a=$(sha256sum s20/distill/$CK/epochs.csv | cut -c1-16)
+$B/rmd-distill --store s20 --noise $NK --profile smoke --force --quiet > /dev/null 2>&1
+echo "  epochs.csv of $CK, two runs: $a vs $(sha256sum s20/distill/$CK/epochs.csv | cut -c1-16)"
+
+say "21. CARGO_TARGET_DIR: the binary just reproduce runs"
+echo "  $(cd "$S/.." && CARGO_TARGET_DIR=/tmp/elsewhere just --dry-run reproduce cifar10-asym 2>&1 | grep 'rmd reproduce')"
