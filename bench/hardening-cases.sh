@@ -195,17 +195,19 @@ ex $B/rmd store pull --store s14b --remote "file://$PWD/r14" $NK
 echo "  installed through the link: $(ls s14b/noise 2> /dev/null | grep -c "$NK")"
 
 say "15. waits: a remote that accepts and never answers; one that answers a byte a second; a FIFO as --embeddings"
+# 18911 accepts and never answers; 18912 sends a valid HTTP response one byte a second.
 python3 -c "
 import socket, time, threading
+RESP = b'HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n' + b'x' * 100000
 def serve(port, trickle):
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', port)); s.listen(8); s.settimeout(1)
     held = []; end = time.time() + 400
     while time.time() < end:
-        try: held.append(s.accept()[0])
+        try: held.append([s.accept()[0], 0])
         except OSError: pass
         if trickle:
             for c in held:
-                try: c.send(b'H')
+                try: c[0].send(RESP[c[1]:c[1] + 1]); c[1] += 1
                 except OSError: pass
 for p, t in ((18911, False), (18912, True)): threading.Thread(target=serve, args=(p, t), daemon=True).start()
 time.sleep(400)
@@ -257,8 +259,8 @@ PY
 ex $B/rmd dataset --store s18 --from image-folder names18 --name nontext --test-fraction 0.25
 echo "  classes imported: $(ls s18/dataset 2> /dev/null | grep -vc '^\.')"
 
-say "19. formulas: a class named =HYPERLINK(...) in an image folder"
-mkdir -p f19; cp -r imgs/cat f19/; cp -r imgs/dog 'f19/=HYPERLINK("http://x","y")'
+say "19. formulas: a class named =HYPERLINK(\"x\",\"y\") in an image folder"
+mkdir -p f19; cp -r imgs/cat f19/; cp -r imgs/dog 'f19/=HYPERLINK("x","y")'
 ex $B/rmd dataset --store s19 --from image-folder f19 --name formula --test-fraction 0.25
 
 say "20. the rest: several left-out inputs; -q on push and pull; an absurd bench batch; a checkpoint that is a file; epochs.csv of one key twice"
@@ -278,4 +280,5 @@ $B/rmd-distill --store s20 --noise $NK --profile smoke --force --quiet > /dev/nu
 echo "  epochs.csv of $CK, two runs: $a vs $(sha256sum s20/distill/$CK/epochs.csv | cut -c1-16)"
 
 say "21. CARGO_TARGET_DIR: the binary just reproduce runs"
-echo "  $(cd "$S/.." && CARGO_TARGET_DIR=/tmp/elsewhere just --dry-run reproduce cifar10-asym 2>&1 | grep 'rmd reproduce')"
+# JUST_DIR: the checkout whose justfile to ask (default: this script's).
+echo "  $(cd "${JUST_DIR:-$S/..}" && CARGO_TARGET_DIR=/tmp/elsewhere just --dry-run reproduce cifar10-asym 2>&1 | grep 'rmd reproduce')"

@@ -45,6 +45,21 @@ fn bad_requests_are_usage_errors() {
     let out = run(bin("rmd").args(["bench-step", "--steps", "0"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--steps"), "{}", stderr(&out));
+    // A batch no machine holds is refused with the numbers before anything is allocated
+    // (it aborted with exit 134).
+    for objective in ["supervised", "simsiam"] {
+        let out = run(bin("rmd").args([
+            "bench-step",
+            "--objective",
+            objective,
+            "--batch",
+            "4000000000",
+            "--steps",
+            "1",
+        ]));
+        assert_eq!(out.status.code(), Some(2), "{objective}: {}", stderr(&out));
+        assert!(stderr(&out).contains("GiB") && stderr(&out).contains("--batch-size"), "{}", stderr(&out));
+    }
     if !cfg!(feature = "wgpu") {
         let out = run(bin("rmd").args(["bench-step", "--backend", "wgpu"]));
         assert_eq!(out.status.code(), Some(2));

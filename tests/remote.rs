@@ -535,7 +535,10 @@ fn folder_remotes_never_follow_links_or_open_special_files() {
     // Pull: a published file replaced by a link to a host file with the same bytes (so every
     // hash matches), then by a FIFO: both refused, nothing installed, verify says so.
     std::fs::remove_file(remote_dir.join("noise")).unwrap();
-    ok(&run(&mut store_cmd(&a, &["push", "--remote", &remote, &key[..12]])));
+    // -q: nothing on stderr but warnings and errors (push and pull refused the flag).
+    let quiet = run(&mut store_cmd(&a, &["push", "--remote", &remote, &key[..12], "-q"]));
+    ok(&quiet);
+    assert!(stderr(&quiet).trim().is_empty(), "{}", stderr(&quiet));
     let labels = remote_dir.join(format!("noise/{key}/labels.parquet"));
     let host_copy = tmp.path().join("host-file.parquet");
     std::fs::rename(&labels, &host_copy).unwrap();
@@ -572,20 +575,27 @@ fn stalling_server(trickle: bool) -> (u16, std::sync::Arc<std::sync::atomic::Ato
     let stop = std::sync::Arc::new(AtomicBool::new(false));
     let stop_thread = stop.clone();
     listener.set_nonblocking(true).unwrap();
+    // A valid response, so the client keeps reading: only its pace is hostile.
+    let mut response = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n".to_vec();
+    response.resize(response.len() + 100_000, b'x');
     std::thread::spawn(move || {
-        let mut held = Vec::new();
+        let mut held: Vec<(std::net::TcpStream, usize)> = Vec::new();
         let started = Instant::now();
+        let mut last_byte = Instant::now();
         // Bounded: the server ends by itself after a minute.
         while !stop_thread.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(60) {
             if let Ok((s, _)) = listener.accept() {
-                held.push(s);
+                held.push((s, 0));
             }
-            if trickle {
-                for s in &mut held {
-                    let _ = s.write_all(b"H");
+            if trickle && last_byte.elapsed() >= Duration::from_secs(1) {
+                last_byte = Instant::now();
+                for (s, at) in &mut held {
+                    if *at < response.len() && s.write_all(&response[*at..*at + 1]).is_ok() {
+                        *at += 1;
+                    }
                 }
             }
-            std::thread::sleep(Duration::from_millis(if trickle { 1000 } else { 50 }));
+            std::thread::sleep(Duration::from_millis(50));
         }
     });
     (port, stop)

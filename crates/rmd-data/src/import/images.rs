@@ -681,6 +681,20 @@ mod tests {
             .unwrap();
     }
 
+    /// A class folder whose name is not UTF-8 is refused, naming it; it used to be skipped
+    /// with its images and no word.
+    #[cfg(unix)]
+    #[test]
+    fn a_class_folder_whose_name_is_not_text_is_refused() {
+        use std::os::unix::ffi::OsStrExt;
+        let tmp = tempfile::tempdir().unwrap();
+        png(&tmp.path().join("cat/0.png"), 4, 3, 10);
+        let odd = tmp.path().join(std::ffi::OsStr::from_bytes(b"d\xffg"));
+        png(&odd.join("0.png"), 4, 3, 20);
+        let err = scan_folder(tmp.path()).unwrap_err().to_string();
+        assert!(err.contains("not valid UTF-8") && err.contains("d\u{fffd}g"), "{err}");
+    }
+
     #[test]
     fn sizes_parse() {
         assert_eq!(parse_size("32").unwrap(), (32, 32));
