@@ -203,7 +203,8 @@ def serve(port, trickle):
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', port)); s.listen(8); s.settimeout(1)
     held = []; end = time.time() + 400
     while time.time() < end:
-        try: held.append([s.accept()[0], 0])
+        try:
+            c = s.accept()[0]; c.settimeout(2); c.recv(65536); held.append([c, 0])
         except OSError: pass
         if trickle:
             for c in held:
