@@ -544,7 +544,7 @@ fn folder_remotes_never_follow_links_or_open_special_files() {
     std::fs::rename(&labels, &host_copy).unwrap();
     std::os::unix::fs::symlink(&host_copy, &labels).unwrap();
     let b = tmp.path().join("b");
-    for (what, want) in [("link", "symbolic link"), ("fifo", "special file")] {
+    for (what, want) in [("link", "is a symbolic link"), ("fifo", "is a FIFO")] {
         if what == "fifo" {
             std::fs::remove_file(&labels).unwrap();
             let c = std::ffi::CString::new(labels.to_str().unwrap()).unwrap();

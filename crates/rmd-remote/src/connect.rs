@@ -391,13 +391,10 @@ impl Remote {
                         message: format!("{rel}: inspecting {}: {e}", path.display()),
                     });
                 }
-                Ok(m) if m.file_type().is_symlink() => return Err(refuse("a symbolic link")),
-                Ok(m) if !last && !m.is_dir() => return Err(refuse("not a directory")),
-                Ok(m) if last && !m.is_file() => {
-                    let kind =
-                        if m.is_dir() { "a directory" } else { "a special file (FIFO, socket or device)" };
-                    return Err(refuse(kind));
+                Ok(m) if m.file_type().is_symlink() || (last && !m.is_file()) => {
+                    return Err(refuse(rmd_store::file_kind(&m.file_type())));
                 }
+                Ok(m) if !last && !m.is_dir() => return Err(refuse("not a directory")),
                 Ok(_) => {}
             }
         }

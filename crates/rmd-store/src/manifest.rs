@@ -123,7 +123,7 @@ impl Manifest {
             if !name.is_ascii() || name.chars().any(|c| c.is_ascii_control()) {
                 return Err(format!("output name {:?} is not a plain ASCII file name", shown(name)));
             }
-            if !is_hex_digest(&out.blake3) {
+            if !crate::is_key(&out.blake3) {
                 return Err(format!(
                     "output {name}: blake3 {:?} is not 64 lowercase hex digits",
                     shown(&out.blake3)
@@ -198,11 +198,6 @@ fn check_id(field: &str, id: &str) -> std::result::Result<(), String> {
     } else {
         Err(format!("{field} {:?} is not an id (1-64 ASCII letters, digits, '_', '-', '.')", shown(id)))
     }
-}
-
-/// 64 lowercase hex digits.
-fn is_hex_digest(s: &str) -> bool {
-    crate::is_key(s)
 }
 
 /// A hostile value as it may be shown in a message: escaped and cut to 80 characters.

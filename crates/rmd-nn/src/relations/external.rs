@@ -51,13 +51,8 @@ impl ExternalEmbeddings {
     /// non-zero.
     pub fn read(path: &Path) -> Result<ExternalEmbeddings> {
         // A FIFO, socket or device would block or never end: refused before it is opened.
-        match std::fs::metadata(path) {
-            Ok(m) if !m.is_file() => {
-                let kind = if m.is_dir() { "a directory" } else { "a special file (FIFO, socket or device)" };
-                return Err(bad(path, format!("it is {kind}, not a regular file")));
-            }
-            Ok(_) => {}
-            Err(cause) => return Err(NnError::Io { action: "opening", path: path.to_path_buf(), cause }),
+        if let Some(problem) = rmd_data::input_file_problem(path) {
+            return Err(bad(path, format!("it {problem}")));
         }
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         let e = match ext.as_str() {
@@ -300,6 +295,6 @@ mod tests {
         let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         let e = ExternalEmbeddings::read(&fifo).unwrap_err().to_string();
-        assert!(e.contains("special file") && e.contains("emb.npy"), "{e}");
+        assert!(e.contains("is a FIFO, not a regular file") && e.contains("emb.npy"), "{e}");
     }
 }
